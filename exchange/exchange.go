@@ -1,0 +1,123 @@
+package exchange
+
+import (
+	"context"
+
+	"arb/exchange/num"
+)
+
+// VenueID identifies one configured venue, interned at start-up (1-based; 0 is
+// "none"). It indexes dense tables on the hot path instead of string maps.
+type VenueID uint8
+
+// InstrumentID identifies one canonical instrument such as BTC-USDT, interned
+// at start-up (1-based; 0 is "none"). All venues quoting the instrument share
+// the id and its num.Scale.
+type InstrumentID uint16
+
+// Limits on the interned ids; tables sized by them stay small and dense.
+const (
+	MaxVenues      = 32
+	MaxInstruments = 1024
+)
+
+// Side is the side of an order or a book.
+type Side uint8
+
+// Sides. Zero is invalid so a forgotten field is caught.
+const (
+	Buy Side = iota + 1
+	Sell
+)
+
+// String returns "buy" or "sell".
+func (s Side) String() string {
+	switch s {
+	case Buy:
+		return "buy"
+	case Sell:
+		return "sell"
+	}
+	return "invalid"
+}
+
+// Opposite returns the other side.
+func (s Side) Opposite() Side {
+	if s == Buy {
+		return Sell
+	}
+	return Buy
+}
+
+// Asset describes a canonical instrument independent of any venue.
+type Asset struct {
+	ID     InstrumentID
+	Symbol string // canonical: BASE-QUOTE, e.g. "BTC-USDT"
+	Base   string
+	Quote  string
+	Scale  num.Scale
+}
+
+// Instrument is one canonical instrument as listed on one venue: the venue's
+// symbol and its trading filters, expressed in the instrument's shared Scale.
+type Instrument struct {
+	ID          InstrumentID
+	Venue       VenueID
+	Symbol      string    // the venue's own symbol: "BTCUSDT", "BTC-USDT"
+	Canonical   string    // "BTC-USDT"
+	Base        string    // "BTC"
+	Quote       string    // "USDT"
+	Scale       num.Scale // shared by every venue quoting the instrument
+	Tick        num.Price // price increment (0 = none)
+	Step        num.Qty   // quantity increment (0 = none)
+	MinQty      num.Qty   // smallest order quantity (0 = none)
+	MinNotional num.Quote // smallest order value in quote (0 = none)
+}
+
+// Registry is the start-up interning of venues and canonical instruments. It
+// is built once by the wiring and read-only afterwards, so it is safe to share.
+type Registry struct {
+	Venues []VenueInfo // index = VenueID; [0] is unused
+	Assets []Asset     // index = InstrumentID; [0] is unused
+}
+
+// VenueInfo names a configured venue.
+type VenueInfo struct {
+	ID   VenueID
+	Name string // operator's name from config, used in labels and logs
+	Kind string // protocol: "binance", "okx", "bybit", ...
+}
+
+// VenueName returns the venue's configured name, or "" for an unknown id.
+func (r *Registry) VenueName(id VenueID) string {
+	if int(id) < len(r.Venues) {
+		return r.Venues[id].Name
+	}
+	return ""
+}
+
+// Asset returns the canonical instrument for id, or nil.
+func (r *Registry) Asset(id InstrumentID) *Asset {
+	if id != 0 && int(id) < len(r.Assets) {
+		return &r.Assets[id]
+	}
+	return nil
+}
+
+// MarketData is a venue's market-data feed. Run connects, keeps the venue's
+// books in sync and publishes BookTop events until ctx ends; it reconnects by
+// itself and returns only ctx's error or a configuration error. Run is called
+// once; the feed's Stats are safe to read from any goroutine.
+type MarketData interface {
+	Run(ctx context.Context) error
+	Stats() *FeedStats
+}
+
+// Trader places orders on one venue. Implementations are safe for concurrent
+// use.
+type Trader interface {
+	// PlaceOrder sends one order. An error carries a Kind (see KindOf); a
+	// KindUnknownOutcome error means the order may exist and must be
+	// reconciled, not retried blindly.
+	PlaceOrder(ctx context.Context, req OrderRequest) (Ack, error)
+}
