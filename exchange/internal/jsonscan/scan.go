@@ -1,0 +1,458 @@
+// Package jsonscan is a zero-allocation pull scanner for the JSON that venues
+// send. An adapter walks a frame of a known shape key by key, reads the values
+// it needs as sub-slices of the frame (no copies, no unescaping) and skips the
+// rest. Modelled on nats-server's byte-level parser: one pass, no reflection,
+// no maps, preallocated sentinel errors, a hard nesting limit.
+//
+// Keys are matched exactly (case-sensitive): Binance sends both "e" and "E",
+// which encoding/json would confuse. A value read with Str may not contain
+// escapes: the prices, quantities, symbols and event types a venue sends never
+// do, so an escape there is malformed input and is reported, not decoded.
+//
+// The first error is sticky: after it every call returns a zero value, so an
+// adapter may read a whole message and check Err once at the end.
+package jsonscan
+
+import (
+	"errors"
+	"math"
+)
+
+// Errors; preallocated so the data plane returns them without allocating.
+var (
+	ErrSyntax = errors.New("jsonscan: syntax error")
+	ErrType   = errors.New("jsonscan: unexpected value type")
+	ErrEscape = errors.New("jsonscan: escaped string where a plain one is required")
+	ErrDepth  = errors.New("jsonscan: nesting too deep")
+	ErrRange  = errors.New("jsonscan: integer out of range")
+)
+
+// MaxDepth is the deepest nesting of objects and arrays the scanner accepts.
+const MaxDepth = 32
+
+// Scanner reads one JSON document. The zero value is ready after Reset. It is
+// not safe for concurrent use.
+type Scanner struct {
+	b     []byte
+	pos   int
+	err   error
+	depth int
+	// more has bit d set when the container at depth d already yielded an
+	// element, so the next one must be preceded by a comma.
+	more uint64
+}
+
+// Reset starts scanning b. The slices the scanner returns alias b.
+func (s *Scanner) Reset(b []byte) {
+	s.b, s.pos, s.err, s.depth, s.more = b, 0, nil, 0, 0
+}
+
+// Err returns the first error, or nil.
+func (s *Scanner) Err() error { return s.err }
+
+// Fail records err (if none is recorded yet); adapters use it to turn a
+// shape violation they detect into the scanner's sticky error.
+func (s *Scanner) Fail(err error) {
+	if s.err == nil {
+		s.err = err
+	}
+}
+
+// Pos returns the current byte offset (for diagnostics).
+func (s *Scanner) Pos() int { return s.pos }
+
+func (s *Scanner) ws() {
+	for s.pos < len(s.b) {
+		switch s.b[s.pos] {
+		case ' ', '\t', '\n', '\r':
+			s.pos++
+		default:
+			return
+		}
+	}
+}
+
+// Peek returns the next non-space byte without consuming it, or 0 at the end
+// or after an error.
+func (s *Scanner) Peek() byte {
+	if s.err != nil {
+		return 0
+	}
+	s.ws()
+	if s.pos >= len(s.b) {
+		return 0
+	}
+	return s.b[s.pos]
+}
+
+// End reports whether only white space remains and no error occurred.
+func (s *Scanner) End() bool {
+	if s.err != nil {
+		return false
+	}
+	s.ws()
+	return s.pos == len(s.b) && s.depth == 0
+}
+
+func (s *Scanner) push() bool {
+	if s.depth >= MaxDepth {
+		s.Fail(ErrDepth)
+		return false
+	}
+	s.depth++
+	s.more &^= 1 << uint(s.depth)
+	return true
+}
+
+// Object consumes the '{' that opens an object. It returns false (recording
+// ErrType) if the next value is not an object.
+func (s *Scanner) Object() bool {
+	if s.Peek() != '{' {
+		s.Fail(ErrType)
+		return false
+	}
+	s.pos++
+	return s.push()
+}
+
+// Array consumes the '[' that opens an array. It returns false (recording
+// ErrType) if the next value is not an array.
+func (s *Scanner) Array() bool {
+	if s.Peek() != '[' {
+		s.Fail(ErrType)
+		return false
+	}
+	s.pos++
+	return s.push()
+}
+
+// next handles the separator before the next element of the current
+// container: it consumes the closing byte and returns false at the end, or
+// consumes a comma when one is due and returns true.
+func (s *Scanner) next(closer byte) bool {
+	c := s.Peek()
+	if c == 0 {
+		s.Fail(ErrSyntax)
+		return false
+	}
+	bit := uint64(1) << uint(s.depth)
+	if c == closer {
+		s.pos++
+		s.depth--
+		return false
+	}
+	if s.more&bit != 0 {
+		if c != ',' {
+			s.Fail(ErrSyntax)
+			return false
+		}
+		s.pos++
+		if s.Peek() == closer { // trailing comma
+			s.Fail(ErrSyntax)
+			return false
+		}
+	}
+	s.more |= bit
+	return true
+}
+
+// Key returns the next key of the current object (raw bytes, no escapes) and
+// consumes the ':' after it. At the object's end it consumes the '}' and
+// returns false; on error it returns false and records the error.
+func (s *Scanner) Key() ([]byte, bool) {
+	if s.err != nil || s.depth == 0 {
+		s.Fail(ErrSyntax)
+		return nil, false
+	}
+	if !s.next('}') {
+		return nil, false
+	}
+	if s.Peek() != '"' {
+		s.Fail(ErrSyntax)
+		return nil, false
+	}
+	k, ok := s.plainString()
+	if !ok {
+		return nil, false
+	}
+	if s.Peek() != ':' {
+		s.Fail(ErrSyntax)
+		return nil, false
+	}
+	s.pos++
+	return k, true
+}
+
+// More reports whether the current array has another element, consuming the
+// comma before it; at the array's end it consumes the ']' and returns false.
+func (s *Scanner) More() bool {
+	if s.err != nil || s.depth == 0 {
+		s.Fail(ErrSyntax)
+		return false
+	}
+	return s.next(']')
+}
+
+// plainString reads a string at s.pos (which is '"') that has no escapes.
+func (s *Scanner) plainString() ([]byte, bool) {
+	start := s.pos + 1
+	for i := start; i < len(s.b); i++ {
+		c := s.b[i]
+		switch {
+		case c == '"':
+			s.pos = i + 1
+			return s.b[start:i], true
+		case c == '\\':
+			s.Fail(ErrEscape)
+			return nil, false
+		case c < 0x20:
+			s.Fail(ErrSyntax)
+			return nil, false
+		}
+	}
+	s.Fail(ErrSyntax)
+	return nil, false
+}
+
+// Str reads a string value without escapes and returns its raw bytes.
+func (s *Scanner) Str() []byte {
+	if s.Peek() != '"' {
+		s.Fail(ErrType)
+		return nil
+	}
+	v, _ := s.plainString()
+	return v
+}
+
+// IsNull consumes a null if one is next and reports whether it did.
+func (s *Scanner) IsNull() bool {
+	if s.Peek() == 'n' && s.literal("null") {
+		return true
+	}
+	return false
+}
+
+// Bool reads true or false.
+func (s *Scanner) Bool() bool {
+	switch s.Peek() {
+	case 't':
+		return s.literal("true")
+	case 'f':
+		s.literal("false")
+		return false
+	}
+	s.Fail(ErrType)
+	return false
+}
+
+func (s *Scanner) literal(lit string) bool {
+	if len(s.b)-s.pos < len(lit) || string(s.b[s.pos:s.pos+len(lit)]) != lit {
+		s.Fail(ErrSyntax)
+		return false
+	}
+	s.pos += len(lit)
+	return true
+}
+
+// Int reads a JSON integer (a number without fraction or exponent).
+func (s *Scanner) Int() int64 {
+	c := s.Peek()
+	if c != '-' && (c < '0' || c > '9') {
+		s.Fail(ErrType)
+		return 0
+	}
+	start := s.pos
+	end := s.numberEnd()
+	if s.err != nil {
+		return 0
+	}
+	v, err := ParseInt(s.b[start:end])
+	if err != nil {
+		s.Fail(err)
+		return 0
+	}
+	return v
+}
+
+// Number reads any JSON number and returns its raw bytes.
+func (s *Scanner) Number() []byte {
+	c := s.Peek()
+	if c != '-' && (c < '0' || c > '9') {
+		s.Fail(ErrType)
+		return nil
+	}
+	start := s.pos
+	end := s.numberEnd()
+	if s.err != nil {
+		return nil
+	}
+	return s.b[start:end]
+}
+
+// numberEnd validates the JSON number grammar at s.pos, advances past it and
+// returns its end.
+func (s *Scanner) numberEnd() int {
+	b, i := s.b, s.pos
+	if i < len(b) && b[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(b) && b[i] == '0':
+		i++
+	case i < len(b) && b[i] >= '1' && b[i] <= '9':
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+	default:
+		s.Fail(ErrSyntax)
+		return i
+	}
+	if i < len(b) && b[i] == '.' {
+		i++
+		d := i
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+		if i == d {
+			s.Fail(ErrSyntax)
+			return i
+		}
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		d := i
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+		if i == d {
+			s.Fail(ErrSyntax)
+			return i
+		}
+	}
+	s.pos = i
+	return i
+}
+
+// ParseInt parses a decimal integer with an optional '-' (no '+', no
+// leading zeros beyond a lone "0"), as JSON writes it, also inside a string
+// such as OKX's "ts":"1597026383085".
+func ParseInt(b []byte) (int64, error) {
+	neg := false
+	if len(b) > 0 && b[0] == '-' {
+		neg = true
+		b = b[1:]
+	}
+	if len(b) == 0 || (b[0] == '0' && len(b) > 1) {
+		return 0, ErrSyntax
+	}
+	var v uint64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, ErrSyntax
+		}
+		d := uint64(c - '0')
+		if v > (math.MaxUint64-d)/10 {
+			return 0, ErrRange
+		}
+		v = v*10 + d
+	}
+	if neg {
+		if v > 1<<63 {
+			return 0, ErrRange
+		}
+		return -int64(v), nil
+	}
+	if v > math.MaxInt64 {
+		return 0, ErrRange
+	}
+	return int64(v), nil
+}
+
+// Skip consumes one value of any type, checking its syntax.
+func (s *Scanner) Skip() {
+	switch c := s.Peek(); c {
+	case '{':
+		s.Object()
+		for {
+			if _, ok := s.Key(); !ok {
+				return
+			}
+			s.Skip()
+			if s.err != nil {
+				return
+			}
+		}
+	case '[':
+		s.Array()
+		for s.More() {
+			s.Skip()
+			if s.err != nil {
+				return
+			}
+		}
+	case '"':
+		s.skipString()
+	case 't':
+		s.literal("true")
+	case 'f':
+		s.literal("false")
+	case 'n':
+		s.literal("null")
+	case 0:
+		s.Fail(ErrSyntax)
+	default:
+		if c == '-' || (c >= '0' && c <= '9') {
+			s.numberEnd()
+			return
+		}
+		s.Fail(ErrSyntax)
+	}
+}
+
+// skipString consumes a string that may contain escapes, validating them.
+func (s *Scanner) skipString() {
+	b := s.b
+	for i := s.pos + 1; i < len(b); i++ {
+		c := b[i]
+		switch {
+		case c == '"':
+			s.pos = i + 1
+			return
+		case c < 0x20:
+			s.Fail(ErrSyntax)
+			return
+		case c == '\\':
+			i++
+			if i >= len(b) {
+				s.Fail(ErrSyntax)
+				return
+			}
+			switch b[i] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			case 'u':
+				if i+4 >= len(b) {
+					s.Fail(ErrSyntax)
+					return
+				}
+				for _, h := range b[i+1 : i+5] {
+					if !isHex(h) {
+						s.Fail(ErrSyntax)
+						return
+					}
+				}
+				i += 4
+			default:
+				s.Fail(ErrSyntax)
+				return
+			}
+		}
+	}
+	s.Fail(ErrSyntax)
+}
+
+func isHex(c byte) bool {
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')
+}
