@@ -1,0 +1,542 @@
+package sim
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/big"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"arb/exchange"
+)
+
+// Bybit v5 emulation: /v5/public/spot with orderbook.1 (snapshots only,
+// re-sent unchanged every 3 s), orderbook.50 and orderbook.200 (snapshot,
+// then deltas), JSON ping/pong; REST instruments-info, signed order create
+// and order query.
+
+// bybitDepths are the spot depths the simulator serves besides 1. Depth 1000
+// is real but would exceed the simulator's 400 levels; it is refused.
+var bybitDepths = [2]int{50, 200}
+
+type bybitViews struct {
+	sym         string
+	depth       [2]bybitDepthView
+	ob1         book // top 1 as last sent
+	ob1U        uint64
+	ob1Cross    uint64
+	ob1Since    uint64
+	resendSteps uint64
+	tmp         delta
+}
+
+type bybitDepthView struct {
+	topic string
+	n     int
+	last  book
+}
+
+func (v *venue) initBybitViews(vb *vbook) {
+	sym := v.symbolName(vb.sym)
+	by := &bybitViews{sym: sym, ob1: newBook(), ob1U: vb.seq, ob1Cross: vb.cross, resendSteps: v.s.stepsFor(v.s.cfg.Bybit.Level1Resend)}
+	by.ob1.copyTop(&vb.pub, 1)
+	for i, n := range bybitDepths {
+		by.depth[i] = bybitDepthView{topic: fmt.Sprintf("orderbook.%d.%s", n, sym), n: n, last: newBook()}
+		by.depth[i].last.copyTop(&vb.pub, n)
+	}
+	vb.by = by
+}
+
+func bybitMsg(b []byte, topic, typ string, sym *symbol, venueSym string, d *delta, ts int64, u, seq uint64) []byte {
+	b = append(b, `{"topic":"`...)
+	b = append(b, topic...)
+	b = append(b, `","type":"`...)
+	b = append(b, typ...)
+	b = append(b, `","ts":`...)
+	b = appendI(b, ts)
+	b = append(b, `,"data":{"s":"`...)
+	b = append(b, venueSym...)
+	b = append(b, `","b":`...)
+	b = appendBybitLevels(b, d.bids, sym)
+	b = append(b, `,"a":`...)
+	b = appendBybitLevels(b, d.asks, sym)
+	b = append(b, `,"u":`...)
+	b = appendU(b, u)
+	b = append(b, `,"seq":`...)
+	b = appendU(b, seq)
+	b = append(b, `},"cts":`...)
+	b = appendI(b, ts-1) // the matching engine's time, just before the push
+	return append(b, '}')
+}
+
+func (v *venue) bybitPublish(vb *vbook, changed bool, now time.Time) {
+	if now.Before(vb.staleUntil) {
+		return
+	}
+	by := vb.by
+	var fx stepFaults
+	// Stream faults wait for a state that changes the top 50, so that every
+	// depth channel carries them.
+	if changed && !sameTop(&by.depth[0].last, &vb.pub, by.depth[0].n) {
+		fx = v.takeFaults(vb, now)
+	}
+	ts := now.UnixMilli()
+	for i := range by.depth {
+		dv := &by.depth[i]
+		if fx.gap {
+			dv.last.copyTop(&vb.pub, dv.n)
+			continue
+		}
+		diffTop(&by.tmp, &dv.last, &vb.pub, dv.n)
+		if by.tmp.empty() {
+			continue
+		}
+		dv.last.copyTop(&vb.pub, dv.n)
+		if len(v.subs[dv.topic]) == 0 {
+			continue
+		}
+		msg := bybitMsg(nil, dv.topic, "delta", vb.sym, by.sym, wireDelta(vb, &by.tmp, &fx), ts, vb.seq, vb.cross)
+		if fx.malform != 0 {
+			msg = corrupt(msg, fx.malform)
+		}
+		v.fanout(dv.topic, msg)
+	}
+	topic := "orderbook.1." + by.sym
+	if !sameTop(&by.ob1, &vb.pub, 1) || fx.crossed {
+		by.ob1.copyTop(&vb.pub, 1)
+		by.ob1U, by.ob1Cross, by.ob1Since = vb.seq, vb.cross, 0
+		if len(v.subs[topic]) > 0 {
+			bids := by.ob1.bids.l
+			if fx.crossed {
+				bids = crossedTop(vb, bids, by.ob1.asks.l)
+			}
+			v.fanout(topic, bybitMsg(nil, topic, "snapshot", vb.sym, by.sym, &delta{bids: bids, asks: by.ob1.asks.l}, ts, by.ob1U, by.ob1Cross))
+		}
+	} else if by.ob1Since++; by.ob1Since >= by.resendSteps {
+		// Level 1 unchanged: re-sent as is, same u, as the docs say.
+		by.ob1Since = 0
+		if len(v.subs[topic]) > 0 {
+			v.fanout(topic, bybitMsg(nil, topic, "snapshot", vb.sym, by.sym, &delta{bids: by.ob1.bids.l, asks: by.ob1.asks.l}, ts, by.ob1U, by.ob1Cross))
+		}
+	}
+}
+
+// bybitRestart restarts the update id at 1, as after a Bybit service restart.
+func (vb *vbook) bybitRestart() {
+	vb.seq = 1
+	vb.hist.push(vb.seq, &vb.pub)
+}
+
+// bybitResnapshot sends a snapshot of the current state on the depth
+// topics (and, after a restart, on orderbook.1).
+func (v *venue) bybitResnapshot(vb *vbook, restart bool, now time.Time) {
+	by := vb.by
+	ts := now.UnixMilli()
+	for i := range by.depth {
+		dv := &by.depth[i]
+		dv.last.copyTop(&vb.pub, dv.n)
+		if len(v.subs[dv.topic]) > 0 {
+			v.fanout(dv.topic, bybitMsg(nil, dv.topic, "snapshot", vb.sym, by.sym, &delta{bids: dv.last.bids.l, asks: dv.last.asks.l}, ts, vb.seq, vb.cross))
+		}
+	}
+	if restart {
+		by.ob1.copyTop(&vb.pub, 1)
+		by.ob1U, by.ob1Cross, by.ob1Since = vb.seq, vb.cross, 0
+		topic := "orderbook.1." + by.sym
+		if len(v.subs[topic]) > 0 {
+			v.fanout(topic, bybitMsg(nil, topic, "snapshot", vb.sym, by.sym, &delta{bids: by.ob1.bids.l, asks: by.ob1.asks.l}, ts, by.ob1U, by.ob1Cross))
+		}
+	}
+}
+
+type bybitRequest struct {
+	ReqID *string           `json:"req_id"`
+	Op    string            `json:"op"`
+	Args  []json.RawMessage `json:"args"`
+}
+
+// bybitReply builds the public-stream answer to subscribe/ping:
+// {"success","ret_msg","conn_id","req_id"(when sent),"op"}.
+func bybitReply(success bool, retMsg, connID string, reqID *string, op string) []byte {
+	m, _ := json.Marshal(retMsg)
+	b := fmt.Appendf(nil, `{"success":%t,"ret_msg":%s,"conn_id":"%s",`, success, m, connID)
+	if reqID != nil {
+		r, _ := json.Marshal(*reqID)
+		b = fmt.Appendf(b, `"req_id":%s,`, r)
+	}
+	return fmt.Appendf(b, `"op":"%s"}`, op)
+}
+
+// bybitControl answers one client message (caller holds Sim.mu).
+func (v *venue) bybitControl(c *conn, data []byte) {
+	var req bybitRequest
+	if err := json.Unmarshal(data, &req); err != nil {
+		c.send(bybitReply(false, "error:request not json", c.id, nil, ""))
+		return
+	}
+	switch req.Op {
+	case "ping":
+		c.touch()
+		c.send(bybitReply(true, "pong", c.id, req.ReqID, "ping"))
+		return
+	case "subscribe", "unsubscribe":
+	default:
+		c.send(bybitReply(false, "error:unsupported op "+req.Op, c.id, req.ReqID, req.Op))
+		return
+	}
+	if len(req.Args) == 0 || len(req.Args) > 10 { // spot: at most 10 args per request
+		c.send(bybitReply(false, "error:args size must be between 1 and 10", c.id, req.ReqID, req.Op))
+		return
+	}
+	topics := make([]string, 0, len(req.Args))
+	books := make([]*vbook, 0, len(req.Args))
+	depths := make([]int, 0, len(req.Args))
+	for _, a := range req.Args {
+		var t string
+		if json.Unmarshal(a, &t) != nil {
+			c.send(bybitReply(false, "error:args must be strings", c.id, req.ReqID, req.Op))
+			return
+		}
+		parts := strings.Split(t, ".")
+		var vb *vbook
+		depth := 0
+		if len(parts) == 3 && parts[0] == "orderbook" {
+			vb = v.venueSymbolOf(parts[2])
+			depth, _ = strconv.Atoi(parts[1])
+		}
+		if vb == nil || (depth != 1 && depth != 50 && depth != 200) {
+			c.send(bybitReply(false, "error:handler not found,topic:"+t, c.id, req.ReqID, req.Op))
+			return
+		}
+		if _, dup := c.subs[t]; dup && req.Op == "subscribe" {
+			c.send(bybitReply(false, "error:already subscribed,topic:"+t, c.id, req.ReqID, req.Op))
+			return
+		}
+		topics, books, depths = append(topics, t), append(books, vb), append(depths, depth)
+	}
+	c.touch()
+	if req.Op == "unsubscribe" {
+		for _, t := range topics {
+			v.unsubscribe(c, t)
+		}
+		c.send(bybitReply(true, "", c.id, req.ReqID, req.Op))
+		return
+	}
+	for _, t := range topics {
+		if !v.subscribe(c, t) {
+			c.send(bybitReply(false, "error:too many topics", c.id, req.ReqID, req.Op))
+			return
+		}
+	}
+	c.send(bybitReply(true, "subscribe", c.id, req.ReqID, req.Op))
+	ts := v.s.now().UnixMilli()
+	for i, t := range topics {
+		vb, by := books[i], books[i].by
+		if depths[i] == 1 {
+			c.send(bybitMsg(nil, t, "snapshot", vb.sym, by.sym, &delta{bids: by.ob1.bids.l, asks: by.ob1.asks.l}, ts, by.ob1U, by.ob1Cross))
+			continue
+		}
+		// The snapshot is the view as last sent, which the next delta
+		// continues; its u is the state that view was taken from.
+		dv := &by.depth[0]
+		if depths[i] == 200 {
+			dv = &by.depth[1]
+		}
+		c.send(bybitMsg(nil, t, "snapshot", vb.sym, by.sym, &delta{bids: dv.last.bids.l, asks: dv.last.asks.l}, ts, vb.seq, vb.cross))
+	}
+}
+
+// --- REST ---
+
+func (v *venue) bybitREST(mux *http.ServeMux) {
+	mux.HandleFunc("GET /v5/market/instruments-info", v.bybitWrap(v.bybitInstruments))
+	mux.HandleFunc("POST /v5/order/create", v.bybitWrap(v.bybitCreateOrder))
+	mux.HandleFunc("GET /v5/order/realtime", v.bybitWrap(v.bybitOrderRealtime))
+}
+
+type bybitResp struct {
+	RetCode    int    `json:"retCode"`
+	RetMsg     string `json:"retMsg"`
+	Result     any    `json:"result"`
+	RetExtInfo any    `json:"retExtInfo"`
+	Time       int64  `json:"time"`
+}
+
+func bybitWrite(w http.ResponseWriter, now time.Time, code int, msg string, result any) {
+	if result == nil {
+		result = struct{}{}
+	}
+	writeJSON(w, 200, bybitResp{RetCode: code, RetMsg: msg, Result: result, RetExtInfo: struct{}{}, Time: now.UnixMilli()})
+}
+
+func (v *venue) bybitWrap(h func(http.ResponseWriter, *http.Request, time.Time)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		s := v.s
+		now := s.now()
+		s.mu.Lock()
+		fault := v.rl.left > 0
+		status, retry := v.rl.status, v.rl.retryAfter
+		if fault {
+			v.rl.left--
+		}
+		s.mu.Unlock()
+		if fault {
+			if status == 403 { // the IP limit: a bare 403, no JSON
+				w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+				w.WriteHeader(403)
+				io.WriteString(w, "access too frequent")
+				return
+			}
+			w.Header().Set("X-Bapi-Limit", "20")
+			w.Header().Set("X-Bapi-Limit-Status", "0")
+			w.Header().Set("X-Bapi-Limit-Reset-Timestamp", strconv.FormatInt(now.Add(retry).UnixMilli(), 10))
+			bybitWrite(w, now, 10006, "Too many visits!", nil)
+			return
+		}
+		h(w, r, now)
+	}
+}
+
+func (v *venue) bybitInstruments(w http.ResponseWriter, r *http.Request, now time.Time) {
+	q := r.URL.Query()
+	if q.Get("category") != "spot" { // the simulator lists spot only
+		bybitWrite(w, now, 10001, "params error: category only support spot", nil)
+		return
+	}
+	only := q.Get("symbol")
+	list := []any{}
+	for i, vb := range v.books {
+		s := vb.sym
+		name := v.symbolName(s)
+		if only != "" && only != name {
+			continue
+		}
+		step := string(appendDec(nil, s.step, s.scale.Qty, s.stepDec))
+		list = append(list, map[string]any{
+			"symbolId": i + 1, "symbol": name, "baseCoin": s.base, "quoteCoin": s.quote, "innovation": "0",
+			"status": "Trading", "marginTrading": "none", "stTag": "0",
+			"lotSizeFilter": map[string]any{
+				"basePrecision": step, "quotePrecision": "0.00000001",
+				"minOrderQty": string(appendDec(nil, max(s.minQty, s.step), s.scale.Qty, s.stepDec)),
+				"maxOrderQty": "9000", "minOrderAmt": string(okxPx(nil, s.minNotnl, s)), "maxOrderAmt": "9000000",
+				"maxLimitOrderQty": "9000", "maxMarketOrderQty": "4500", "postOnlyMaxLimitOrderSize": "60000",
+			},
+			"priceFilter":    map[string]any{"tickSize": s.cfg.Tick},
+			"riskParameters": map[string]any{"priceLimitRatioX": "0.05", "priceLimitRatioY": "0.1"},
+			"symbolType":     "",
+		})
+	}
+	bybitWrite(w, now, 0, "OK", map[string]any{"category": "spot", "list": list})
+}
+
+// bybitSign is the documented HMAC signature: lower-case hex of
+// HMAC-SHA256(secret, timestamp + api_key + recv_window + payload), the
+// payload being the raw JSON body (POST) or the query string (GET).
+func bybitSign(secret, ts, key, recvWindow, payload string) string {
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write([]byte(ts + key + recvWindow + payload))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// bybitAuth checks the X-BAPI headers; it writes the error and returns false
+// when they fail. Bybit answers these with HTTP 200 and a retCode.
+func (v *venue) bybitAuth(w http.ResponseWriter, r *http.Request, payload string, now time.Time) bool {
+	h := r.Header
+	key, ts, sign, rw := h.Get("X-BAPI-API-KEY"), h.Get("X-BAPI-TIMESTAMP"), h.Get("X-BAPI-SIGN"), h.Get("X-BAPI-RECV-WINDOW")
+	if key == "" || ts == "" || sign == "" {
+		bybitWrite(w, now, 10003, "API key is invalid.", nil)
+		return false
+	}
+	if rw == "" {
+		rw = "5000"
+	}
+	tsN, err1 := strconv.ParseInt(ts, 10, 64)
+	rwN, err2 := strconv.ParseInt(rw, 10, 64)
+	if err1 != nil || err2 != nil || rwN <= 0 {
+		bybitWrite(w, now, 10001, "params error: invalid timestamp or recv_window", nil)
+		return false
+	}
+	server := now.UnixMilli()
+	if !(server-rwN <= tsN && tsN < server+1000) {
+		bybitWrite(w, now, 10002, fmt.Sprintf("invalid request, please check your server timestamp or recv_window param. req_timestamp[%d],server_timestamp[%d],recv_window[%d]", tsN, server, rwN), nil)
+		return false
+	}
+	if key != v.cfg.APIKey {
+		bybitWrite(w, now, 10003, "API key is invalid.", nil)
+		return false
+	}
+	if !hmac.Equal([]byte(strings.ToLower(sign)), []byte(bybitSign(v.cfg.APISecret, ts, key, rw, payload))) {
+		bybitWrite(w, now, 10004, "error sign! origin_string["+ts+key+rw+payload+"]", nil)
+		return false
+	}
+	return true
+}
+
+type bybitOrderReq struct {
+	Category    string `json:"category"`
+	Symbol      string `json:"symbol"`
+	Side        string `json:"side"`
+	OrderType   string `json:"orderType"`
+	Qty         string `json:"qty"`
+	Price       string `json:"price"`
+	TimeInForce string `json:"timeInForce"`
+	OrderLinkID string `json:"orderLinkId"`
+}
+
+func (v *venue) bybitCreateOrder(w http.ResponseWriter, r *http.Request, now time.Time) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, 64<<10))
+	if err != nil {
+		bybitWrite(w, now, 10001, "params error: body", nil)
+		return
+	}
+	if !v.bybitAuth(w, r, string(body), now) {
+		return
+	}
+	w.Header().Set("X-Bapi-Limit", "20")
+	w.Header().Set("X-Bapi-Limit-Status", "19")
+	w.Header().Set("X-Bapi-Limit-Reset-Timestamp", strconv.FormatInt(now.Add(time.Second).UnixMilli(), 10))
+	var req bybitOrderReq
+	if err := json.Unmarshal(body, &req); err != nil {
+		bybitWrite(w, now, 10001, "params error: request body is not valid json", nil)
+		return
+	}
+	if req.Category != "spot" {
+		bybitWrite(w, now, 10001, "params error: the simulator trades category spot only", nil)
+		return
+	}
+	var side exchange.Side
+	switch req.Side {
+	case "Buy":
+		side = exchange.Buy
+	case "Sell":
+		side = exchange.Sell
+	default:
+		bybitWrite(w, now, 10001, "params error: side invalid", nil)
+		return
+	}
+	if req.OrderType != "Limit" {
+		bybitWrite(w, now, 10001, "params error: the simulator accepts orderType Limit only", nil)
+		return
+	}
+	tif := req.TimeInForce
+	if tif != "IOC" && tif != "FOK" { // GTC (the default) and PostOnly would rest: not simulated
+		bybitWrite(w, now, 10001, "params error: the simulator accepts timeInForce IOC or FOK only", nil)
+		return
+	}
+	if len(req.OrderLinkID) > 36 {
+		bybitWrite(w, now, 10001, "params error: orderLinkId too long", nil)
+		return
+	}
+	s := v.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	vb := v.venueSymbolOf(req.Symbol)
+	if vb == nil {
+		bybitWrite(w, now, 170121, "Invalid symbol.", nil)
+		return
+	}
+	px, qty, failed := parseOrderNumbers(vb.sym, req.Price, req.Qty)
+	switch failed {
+	case "":
+	case "precision_price", "price":
+		bybitWrite(w, now, 170134, "Order price has too many decimals.", nil)
+		return
+	case "precision_qty":
+		bybitWrite(w, now, 170137, "Order quantity has too many decimals.", nil)
+		return
+	case "qty":
+		bybitWrite(w, now, 170136, "Order quantity exceeded lower limit.", nil)
+		return
+	default:
+		bybitWrite(w, now, 170140, "Order value exceeded lower limit.", nil)
+		return
+	}
+	if req.OrderLinkID != "" {
+		if _, dup := v.orders.byClient[req.OrderLinkID]; dup {
+			bybitWrite(w, now, 110072, "OrderLinkedID is duplicate", nil)
+			return
+		}
+	}
+	var partial float64
+	if f, ok := v.takeOrderFault(); ok {
+		v.record(f.Kind, vb.sym.cfg.Symbol, vb.seq, now, "orderLinkId "+req.OrderLinkID)
+		if f.Kind == FaultRejectOrder {
+			bybitWrite(w, now, 170131, "Insufficient balance.", nil)
+			return
+		}
+		partial = f.Fraction
+	}
+	id := v.newOrderID()
+	cid := req.OrderLinkID
+	if cid == "" {
+		cid = "sim" + id
+	}
+	ord := &order{id: id, clientID: cid, vb: vb, side: side, px: px, qty: qty, tif: tif, created: now}
+	v.orders.add(ord)
+	v.execute(ord, now, partial)
+	bybitWrite(w, now, 0, "OK", map[string]string{"orderId": id, "orderLinkId": req.OrderLinkID})
+}
+
+// bybitOrderRealtime is GET /v5/order/realtime: the order's final state and
+// cumulative execution (the create answer carries no fills).
+func (v *venue) bybitOrderRealtime(w http.ResponseWriter, r *http.Request, now time.Time) {
+	if !v.bybitAuth(w, r, r.URL.RawQuery, now) {
+		return
+	}
+	q := r.URL.Query()
+	if q.Get("category") != "spot" {
+		bybitWrite(w, now, 10001, "params error: category only support spot", nil)
+		return
+	}
+	s := v.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var ord *order
+	if id := q.Get("orderId"); id != "" {
+		ord = v.orders.byID[id]
+	} else if cid := q.Get("orderLinkId"); cid != "" {
+		ord = v.orders.byClient[cid]
+	}
+	list := []any{}
+	if ord != nil {
+		sym := ord.vb.sym
+		status := "Filled"
+		switch {
+		case ord.filled == 0:
+			status = "Cancelled"
+		case ord.filled < ord.qty:
+			status = "PartiallyFilledCanceled"
+		}
+		sideS := "Buy"
+		if ord.side == exchange.Sell {
+			sideS = "Sell"
+		}
+		link := ord.clientID
+		if link == "sim"+ord.id {
+			link = ""
+		}
+		ct := strconv.FormatInt(ord.created.UnixMilli(), 10)
+		list = append(list, map[string]any{
+			"orderId": ord.id, "orderLinkId": link, "blockTradeId": "", "symbol": v.symbolName(sym),
+			"price": string(appendDec(nil, ord.px, sym.scale.Px, sym.tickDec)), "qty": string(appendDec(nil, ord.qty, sym.scale.Qty, sym.stepDec)),
+			"side": sideS, "isLeverage": "0", "positionIdx": 0, "orderStatus": status, "cancelType": "UNKNOWN",
+			"rejectReason": "EC_NoError", "avgPrice": ord.avgPx(int(sym.scale.Px)+8, true),
+			"leavesQty": "0", "leavesValue": "0",
+			"cumExecQty":   string(appendDec(nil, ord.filled, sym.scale.Qty, sym.stepDec)),
+			"cumExecValue": fmtBig(ord.quote, int(sym.scale.Px+sym.scale.Qty), 8, true),
+			"cumExecFee":   fmtBig(big.NewInt(ord.fee), feeDec, feeDec, true),
+			"timeInForce":  ord.tif, "orderType": "Limit", "stopOrderType": "", "orderIv": "",
+			"triggerPrice": "0", "takeProfit": "0", "stopLoss": "0", "tpTriggerBy": "", "slTriggerBy": "",
+			"triggerDirection": 0, "triggerBy": "", "lastPriceOnCreated": "", "reduceOnly": false,
+			"closeOnTrigger": false, "smpType": "None", "smpGroup": 0, "smpOrderId": "",
+			"createdTime": ct, "updatedTime": ct,
+		})
+	}
+	bybitWrite(w, now, 0, "OK", map[string]any{"list": list, "nextPageCursor": "", "category": "spot"})
+}

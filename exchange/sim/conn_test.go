@@ -1,0 +1,161 @@
+package sim
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// dialRaw connects without a reader; setup may change handlers first, then
+// read starts the reading goroutine (or not, for a client that never reads).
+func dialRaw(t testing.TB, url string) *websocket.Conn {
+	t.Helper()
+	c, _, err := websocket.DefaultDialer.Dial(url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func startReading(c *websocket.Conn) chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			if _, _, err := c.ReadMessage(); err != nil {
+				return
+			}
+		}
+	}()
+	return done
+}
+
+func closedWithin(done chan struct{}, d time.Duration) bool {
+	select {
+	case <-done:
+		return true
+	case <-time.After(d):
+		return false
+	}
+}
+
+func TestBinancePingPong(t *testing.T) {
+	s := newSim(t, func(c *Config) {
+		c.Binance.PingInterval = 40 * time.Millisecond
+		c.Binance.PongTimeout = 400 * time.Millisecond
+	})
+	url := mustURLs(t, s, "binance").WS
+	good := dialRaw(t, url) // gorilla answers pings with the same payload
+	var pings sync.Map
+	good.SetPingHandler(func(p string) error {
+		pings.Store(p, true)
+		return good.WriteControl(websocket.PongMessage, []byte(p), time.Now().Add(time.Second))
+	})
+	silent := dialRaw(t, url)
+	silent.SetPingHandler(func(string) error { return nil })
+	wrong := dialRaw(t, url) // answers with unsolicited pongs of another payload
+	wrong.SetPingHandler(func(string) error {
+		return wrong.WriteControl(websocket.PongMessage, []byte("x"), time.Now().Add(time.Second))
+	})
+	gd, sd, wd := startReading(good), startReading(silent), startReading(wrong)
+	if !closedWithin(sd, 3*time.Second) {
+		t.Fatal("a client that never pongs was not closed")
+	}
+	if !closedWithin(wd, 3*time.Second) {
+		t.Fatal("unsolicited pongs kept a connection alive")
+	}
+	if closedWithin(gd, 100*time.Millisecond) {
+		t.Fatal("a client that pongs was closed")
+	}
+	n := 0
+	pings.Range(func(any, any) bool { n++; return true })
+	if n < 3 {
+		t.Fatalf("%d pings", n)
+	}
+}
+
+func TestBinanceLifetime(t *testing.T) {
+	s := newSim(t, func(c *Config) { c.Binance.MaxLifetime = 200 * time.Millisecond })
+	c := dial(t, mustURLs(t, s, "binance").WS)
+	start := time.Now()
+	if !c.waitClosed(2 * time.Second) {
+		t.Fatal("connection outlived MaxLifetime")
+	}
+	if d := time.Since(start); d < 150*time.Millisecond {
+		t.Fatalf("closed after %v", d)
+	}
+}
+
+// TestSlowClientIsCut: a client that never reads fills its queue and is cut
+// (frames are queued without blocking), other clients keep receiving, and
+// steps go on meanwhile.
+func TestSlowClientIsCut(t *testing.T) {
+	s := newSim(t, func(c *Config) {
+		c.SendQueue = 4
+		c.WriteTimeout = time.Minute // only the full queue can cut it
+	})
+	const stream = "btcusdt@depth@100ms"
+	url := mustURLs(t, s, "binance").WSBase + "/ws/" + stream
+	dialRaw(t, url) // never reads
+	fast := dial(t, url)
+	time.Sleep(30 * time.Millisecond)
+	big := []byte(`{"pad":"` + strings.Repeat("x", 1<<20) + `"}`)
+	v := s.byName["binance"]
+	for i := 0; i < 64 && s.SlowCuts("binance") == 0; i++ {
+		s.mu.Lock()
+		v.binanceFanout(stream, big) // what a step does, without the encoding cost
+		s.mu.Unlock()
+		s.Step()
+		time.Sleep(5 * time.Millisecond)
+	}
+	if s.SlowCuts("binance") != 1 {
+		t.Fatalf("slow cuts %d, want 1", s.SlowCuts("binance"))
+	}
+	steps(s, 5)
+	got := 0
+	for _, m := range fast.drain(300 * time.Millisecond) {
+		if len(m) < 1<<20 {
+			got++
+		}
+	}
+	if got < 5 {
+		t.Fatalf("fast client got %d market frames", got)
+	}
+}
+
+func TestManyClientsWithTicker(t *testing.T) {
+	s := newSim(t, func(c *Config) {
+		c.ManualStep = false
+		c.StepInterval = 5 * time.Millisecond
+	})
+	var clients []*wsClient
+	for i := range 20 {
+		clients = append(clients, dial(t, mustURLs(t, s, "binance").WSBase+fmt.Sprintf("/ws/%s@depth@100ms", []string{"btcusdt", "ethusdt"}[i%2])))
+		o := dial(t, mustURLs(t, s, "okx").WS)
+		o.sendText(`{"op":"subscribe","args":[{"channel":"books","instId":"SOL-USDT"},{"channel":"bbo-tbt","instId":"BTC-USDT"}]}`)
+		b := dial(t, mustURLs(t, s, "bybit").WS)
+		b.sendText(`{"op":"subscribe","args":["orderbook.200.ETHUSDT","orderbook.1.BTCUSDT"]}`)
+		clients = append(clients, o, b)
+	}
+	time.Sleep(500 * time.Millisecond)
+	for i, c := range clients {
+		if n := len(c.msgs); n < 1 { // Binance @100ms: one frame per 20 steps
+			t.Fatalf("client %d got %d frames", i, n)
+		}
+	}
+	start := time.Now()
+	s.Close()
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("Close took %v", d)
+	}
+	for i, c := range clients {
+		if !c.waitClosed(time.Second) {
+			t.Fatalf("client %d still open after Close", i)
+		}
+	}
+}

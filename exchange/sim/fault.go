@@ -1,0 +1,377 @@
+package sim
+
+import (
+	"fmt"
+	"time"
+)
+
+// FaultKind is one kind of injected fault.
+type FaultKind uint8
+
+// Fault kinds. Stream faults (Gap, Checksum, Malformed, Crossed, HugeFrame)
+// act on the next step in which the symbol's book publishes a new state and
+// is not stale; the others act at once (Stale, RateLimit, RejectOrder and
+// PartialFill arm a condition that lasts or waits for a request).
+const (
+	// FaultGap skips one update on the wire: the book state exists (BookAt
+	// has it) but no incremental channel sends it, so the next Binance U,
+	// OKX prevSeqId or Bybit delta does not link.
+	FaultGap FaultKind = iota + 1
+	// FaultChecksum sends one OKX books update with a wrong checksum (the
+	// levels are right). Not available with ChecksumZero.
+	FaultChecksum
+	// FaultDisconnect drops every websocket connection of the venue.
+	FaultDisconnect
+	// FaultMalformed corrupts the frames of one update (see Malform).
+	FaultMalformed
+	// FaultStale stops market data of the venue (or of Symbol) for Duration;
+	// connections stay up and pings are answered. The book keeps moving, and
+	// the first update after the pause covers everything it missed.
+	FaultStale
+	// FaultCrossed adds to one update a bid above the best ask (on the wire
+	// only: the venue's book is never crossed). OKX checksums are computed
+	// over the crossed book the client would hold, so only the crossed-book
+	// check can catch it.
+	FaultCrossed
+	// FaultUnknownSymbol sends, to every subscribed connection, one
+	// incremental message for Symbol (default "FOO-USDT"), which the venue
+	// does not list.
+	FaultUnknownSymbol
+	// FaultRejectOrder makes the venue reject the next order.
+	FaultRejectOrder
+	// FaultPartialFill fills only Fraction of what the next order could fill.
+	FaultPartialFill
+	// FaultRateLimit answers the next Count REST requests with the venue's
+	// rate-limit error: Binance HTTP 429 (or 418 with Status 418) with
+	// Retry-After, OKX HTTP 429 code 50011, Bybit retCode 10006 (or HTTP 403
+	// "access too frequent" with Status 403).
+	FaultRateLimit
+	// FaultServerShutdown sends Binance's serverShutdown event; with Duration
+	// > 0 the connections are closed that long after.
+	FaultServerShutdown
+	// FaultNotice sends OKX's 64008 service-upgrade notice; with Duration > 0
+	// the connections are closed that long after.
+	FaultNotice
+	// FaultSnapshot sends a Bybit snapshot mid-stream on every depth-50/200
+	// subscription of Symbol (or of every symbol).
+	FaultSnapshot
+	// FaultRestart simulates a Bybit service restart: the update id starts
+	// again at u=1, announced by snapshots on every orderbook topic.
+	FaultRestart
+	// FaultHugeFrame pads one update with deletes of levels that do not
+	// exist (harmless to a client that applies it) up to Size bytes.
+	FaultHugeFrame
+	numFaultKinds
+)
+
+var faultNames = [...]string{"", "gap", "checksum", "disconnect", "malformed", "stale", "crossed", "unknown_symbol",
+	"reject_order", "partial_fill", "rate_limit", "server_shutdown", "notice", "snapshot", "restart", "huge_frame"}
+
+// String returns the fault's name.
+func (k FaultKind) String() string {
+	if k > 0 && k < numFaultKinds {
+		return faultNames[k]
+	}
+	return "invalid"
+}
+
+// Malform is how FaultMalformed corrupts a frame.
+type Malform uint8
+
+// Corruptions. All but Truncated change the first level of the update.
+const (
+	MalformTruncated  Malform = iota + 1 // the frame is cut in half: invalid JSON
+	MalformWrongType                     // the first price is a JSON number, not a string
+	MalformNaN                           // the first price is "NaN"
+	MalformNegative                      // the first quantity is negative
+	MalformEmptyPrice                    // the first price is ""
+)
+
+// Fault is one fault to inject; only the fields of its Kind matter.
+type Fault struct {
+	Kind       FaultKind
+	Symbol     string        // canonical symbol; "" = the first (stream faults) or all (Stale, Snapshot, Restart)
+	Malform    Malform       // FaultMalformed; default MalformTruncated
+	Count      int           // FaultRateLimit: requests refused; default 1
+	Status     int           // FaultRateLimit: HTTP status (see FaultRateLimit); default 429
+	RetryAfter time.Duration // FaultRateLimit; default 1 s (rounded up to seconds)
+	Duration   time.Duration // FaultStale: pause; ServerShutdown/Notice: delay before closing
+	Fraction   float64       // FaultPartialFill: share filled, in (0, 1); default 0.5
+	Size       int           // FaultHugeFrame: frame bytes; default 1 MiB
+
+	applied bool
+}
+
+// FaultRecord is one fault as it happened, for tests to reason about.
+type FaultRecord struct {
+	Kind   FaultKind
+	Venue  string
+	Symbol string // canonical ("" when it concerned no single symbol)
+	// Seq is the sequence field of the state the fault concerns: the state
+	// whose update was skipped, corrupted, crossed or padded; the book's seq
+	// when a snapshot, restart or stale pause began; 0 otherwise.
+	Seq  uint64
+	At   time.Time
+	Note string
+}
+
+const maxFaultLog = 4096
+
+// Inject arms or performs one fault on a venue (see FaultKind). It fails for
+// an unknown venue or symbol and for a fault the venue's protocol does not
+// have (a checksum fault on Binance, a serverShutdown on OKX, …).
+func (s *Sim) Inject(venue string, f Fault) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v := s.byName[venue]
+	if v == nil {
+		return fmt.Errorf("sim: inject: unknown venue %q", venue)
+	}
+	if f.Kind == 0 || f.Kind >= numFaultKinds {
+		return fmt.Errorf("sim: inject: invalid fault kind %d", f.Kind)
+	}
+	if f.Symbol != "" && f.Kind != FaultUnknownSymbol {
+		if _, ok := s.symIdx[f.Symbol]; !ok {
+			return fmt.Errorf("sim: inject %s: unknown symbol %q", f.Kind, f.Symbol)
+		}
+	}
+	only := func(kind string) error {
+		if v.cfg.Kind != kind {
+			return fmt.Errorf("sim: inject %s: only %s venues have it, %s is %s", f.Kind, kind, venue, v.cfg.Kind)
+		}
+		return nil
+	}
+	now := s.now()
+	switch f.Kind {
+	case FaultChecksum:
+		if err := only(KindOKX); err != nil {
+			return err
+		}
+		if v.cfg.ChecksumZero {
+			return fmt.Errorf("sim: inject checksum: venue %s sends checksum 0", venue)
+		}
+		v.faults = append(v.faults, f)
+	case FaultGap, FaultCrossed:
+		v.faults = append(v.faults, f)
+	case FaultMalformed:
+		if f.Malform == 0 {
+			f.Malform = MalformTruncated
+		}
+		if f.Malform > MalformEmptyPrice {
+			return fmt.Errorf("sim: inject malformed: invalid malform %d", f.Malform)
+		}
+		v.faults = append(v.faults, f)
+	case FaultHugeFrame:
+		if f.Size <= 0 {
+			f.Size = 1 << 20
+		}
+		if f.Size > 64<<20 {
+			return fmt.Errorf("sim: inject huge_frame: size %d over 64 MiB", f.Size)
+		}
+		v.faults = append(v.faults, f)
+	case FaultDisconnect:
+		n := len(v.conns)
+		for c := range v.conns {
+			c.kill()
+		}
+		v.record(f.Kind, "", 0, now, fmt.Sprintf("%d connections", n))
+	case FaultStale:
+		if f.Duration <= 0 {
+			return fmt.Errorf("sim: inject stale: duration must be positive")
+		}
+		for _, vb := range v.books {
+			if f.Symbol == "" || f.Symbol == vb.sym.cfg.Symbol {
+				vb.staleUntil = now.Add(f.Duration)
+				v.record(f.Kind, vb.sym.cfg.Symbol, vb.seq, now, f.Duration.String())
+			}
+		}
+	case FaultUnknownSymbol:
+		if f.Symbol == "" {
+			f.Symbol = "FOO-USDT"
+		}
+		base, quote, ok := splitCanonical(f.Symbol)
+		if !ok {
+			return fmt.Errorf("sim: inject unknown_symbol: %q is not BASE-QUOTE", f.Symbol)
+		}
+		if _, listed := s.symIdx[f.Symbol]; listed {
+			return fmt.Errorf("sim: inject unknown_symbol: %q is listed", f.Symbol)
+		}
+		n := v.sendUnknownSymbol(base, quote, now)
+		v.record(f.Kind, f.Symbol, 0, now, fmt.Sprintf("%d connections", n))
+	case FaultRejectOrder, FaultPartialFill:
+		if f.Kind == FaultPartialFill {
+			if f.Fraction == 0 {
+				f.Fraction = 0.5
+			}
+			if f.Fraction <= 0 || f.Fraction >= 1 {
+				return fmt.Errorf("sim: inject partial_fill: fraction must be in (0, 1)")
+			}
+		}
+		v.orderFaults = append(v.orderFaults, f)
+		v.record(f.Kind, f.Symbol, 0, now, "armed")
+	case FaultRateLimit:
+		if f.Count <= 0 {
+			f.Count = 1
+		}
+		if f.RetryAfter <= 0 {
+			f.RetryAfter = time.Second
+		}
+		if f.Status == 0 {
+			f.Status = 429
+		}
+		switch {
+		case f.Status == 429:
+		case f.Status == 418 && v.cfg.Kind == KindBinance:
+		case f.Status == 403 && v.cfg.Kind == KindBybit:
+		default:
+			return fmt.Errorf("sim: inject rate_limit: status %d not used by %s", f.Status, v.cfg.Kind)
+		}
+		v.rl.left, v.rl.status, v.rl.retryAfter = f.Count, f.Status, f.RetryAfter
+		v.record(f.Kind, "", 0, now, fmt.Sprintf("%d requests, HTTP %d", f.Count, f.Status))
+	case FaultServerShutdown:
+		if err := only(KindBinance); err != nil {
+			return err
+		}
+		v.broadcastControl(binanceShutdownEvent(now), f.Duration)
+		v.record(f.Kind, "", 0, now, "")
+	case FaultNotice:
+		if err := only(KindOKX); err != nil {
+			return err
+		}
+		for c := range v.conns {
+			c.send(okxNotice(c.id))
+		}
+		v.closeLater(f.Duration)
+		v.record(f.Kind, "", 0, now, "")
+	case FaultSnapshot, FaultRestart:
+		if err := only(KindBybit); err != nil {
+			return err
+		}
+		for _, vb := range v.books {
+			if f.Symbol == "" || f.Symbol == vb.sym.cfg.Symbol {
+				if f.Kind == FaultRestart {
+					vb.bybitRestart()
+				}
+				v.bybitResnapshot(vb, f.Kind == FaultRestart, now)
+				v.record(f.Kind, vb.sym.cfg.Symbol, vb.seq, now, "")
+			}
+		}
+	}
+	return nil
+}
+
+// FaultLog returns the venue's faults as they happened, oldest first (the
+// last 4096).
+func (s *Sim) FaultLog(venue string) []FaultRecord {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if v := s.byName[venue]; v != nil {
+		return append([]FaultRecord(nil), v.faultLog...)
+	}
+	return nil
+}
+
+func (v *venue) record(k FaultKind, sym string, seq uint64, at time.Time, note string) {
+	if len(v.faultLog) >= maxFaultLog {
+		v.faultLog = append(v.faultLog[:0], v.faultLog[1:]...)
+	}
+	v.faultLog = append(v.faultLog, FaultRecord{Kind: k, Venue: v.cfg.Name, Symbol: sym, Seq: seq, At: at, Note: note})
+}
+
+// stepFaults are the stream faults that act on one book's update.
+type stepFaults struct {
+	gap, checksum, crossed bool
+	malform                Malform
+	hugeSize               int
+}
+
+func (fx *stepFaults) any() bool {
+	return fx.gap || fx.checksum || fx.crossed || fx.malform != 0 || fx.hugeSize > 0
+}
+
+// takeFaults claims the pending stream faults for this book's new state.
+func (v *venue) takeFaults(vb *vbook, now time.Time) stepFaults {
+	var fx stepFaults
+	for i := range v.faults {
+		f := &v.faults[i]
+		if f.applied || f.Symbol != "" && f.Symbol != vb.sym.cfg.Symbol {
+			continue
+		}
+		switch f.Kind {
+		case FaultGap:
+			if fx.gap {
+				continue
+			}
+			fx.gap = true
+		case FaultChecksum:
+			if fx.checksum {
+				continue
+			}
+			fx.checksum = true
+		case FaultCrossed:
+			if fx.crossed {
+				continue
+			}
+			fx.crossed = true
+		case FaultMalformed:
+			if fx.malform != 0 {
+				continue
+			}
+			fx.malform = f.Malform
+		case FaultHugeFrame:
+			if fx.hugeSize != 0 {
+				continue
+			}
+			fx.hugeSize = f.Size
+		}
+		f.applied = true
+		v.record(f.Kind, vb.sym.cfg.Symbol, vb.seq, now, "")
+	}
+	return fx
+}
+
+// corrupt applies a Malform to an encoded update whose levels are arrays of
+// strings ([["px","qty",…],…]): all three venues' shape.
+func corrupt(msg []byte, m Malform) []byte {
+	if m == MalformTruncated {
+		return append([]byte(nil), msg[:len(msg)/2]...)
+	}
+	i := indexOf(msg, `[["`)
+	if i < 0 {
+		return append([]byte(nil), msg[:len(msg)/2]...)
+	}
+	ps := i + 2 // opening quote of the first price
+	pe := ps + 1
+	for pe < len(msg) && msg[pe] != '"' {
+		pe++
+	}
+	// msg[ps..pe] is "price"; the quantity string follows after ','.
+	qs := pe + 2
+	out := make([]byte, 0, len(msg)+8)
+	out = append(out, msg[:ps]...)
+	switch m {
+	case MalformWrongType:
+		out = append(out, msg[ps+1:pe]...)
+		out = append(out, msg[pe+1:]...)
+	case MalformNaN:
+		out = append(out, `"NaN"`...)
+		out = append(out, msg[pe+1:]...)
+	case MalformEmptyPrice:
+		out = append(out, `""`...)
+		out = append(out, msg[pe+1:]...)
+	case MalformNegative:
+		out = append(out, msg[ps:qs+1]...)
+		out = append(out, '-')
+		out = append(out, msg[qs+1:]...)
+	}
+	return out
+}
+
+func indexOf(b []byte, s string) int {
+	for i := 0; i+len(s) <= len(b); i++ {
+		if string(b[i:i+len(s)]) == s {
+			return i
+		}
+	}
+	return -1
+}
