@@ -1,0 +1,371 @@
+package config
+
+import (
+	_ "embed"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"arb/exchange/num"
+)
+
+// MaxFileBytes caps a config file. Real configs are a few kilobytes; the cap
+// keeps a wrong path (a log file, /dev/zero) from being read whole.
+const MaxFileBytes = 1 << 20
+
+// DefaultName is the name Problems carry for the embedded default config. It
+// has no directory part, so the default's relative paths (data_dir,
+// risk.rules_file) resolve against the working directory: run from the
+// repository root, "configs/rules.yaml" is the checked-in rules file.
+const DefaultName = "embedded:default.yaml"
+
+// EnvPGDSN is the environment variable read for the PostgreSQL DSN when
+// postgres.dsn is empty (ARB_PG_DSN_FILE is honoured as well, see Secret).
+const EnvPGDSN = "ARB_PG_DSN"
+
+//go:embed default.yaml
+var defaultYAML []byte
+
+// Default returns the embedded default config: it runs offline on a fresh
+// machine (embedded NATS, simulated venues in process, paper trading). Parse
+// it with Parse(DefaultName, Default(), known). The returned slice is a copy.
+func Default() []byte { return append([]byte(nil), defaultYAML...) }
+
+// Config is the whole arbd configuration. Load and Parse fill it from YAML,
+// apply defaults for absent keys, resolve relative paths and validate it; a
+// Config they return is valid. It is plain data, read-only after loading, and
+// safe to share between goroutines.
+type Config struct {
+	// DataDir holds the JetStream store and other local state. Resolved
+	// against the config file's directory; it need not exist (the wiring
+	// creates it: bus.StartEmbedded does for <data_dir>/jetstream).
+	DataDir  string   `yaml:"data_dir"`
+	Log      Log      `yaml:"log"`
+	HTTP     HTTP     `yaml:"http"`
+	NATS     NATS     `yaml:"nats"`
+	Postgres Postgres `yaml:"postgres"`
+	// Paper selects paper trading; it is the only mode for now, so false is
+	// rejected rather than silently trading for real.
+	Paper       bool         `yaml:"paper"`
+	Sim         Sim          `yaml:"sim"`
+	Instruments []Instrument `yaml:"instruments" cfg:"required"`
+	Venues      []Venue      `yaml:"venues" cfg:"required"`
+	Strategy    Strategy     `yaml:"strategy"`
+	Risk        Risk         `yaml:"risk"`
+
+	// Source is the file name the config was read from (the name given to
+	// Parse): problems found later by Validate name it.
+	Source string `yaml:"-"`
+
+	lines map[string]int // key path -> line in Source; nil for a Config built in code
+}
+
+// Log configures the daemon's JSON log.
+type Log struct {
+	Level string `yaml:"level"` // debug | info | warn | error; default info
+}
+
+// SlogLevel returns the level as a slog.Level (info for an unknown string,
+// which Validate rejects anyway).
+func (l Log) SlogLevel() slog.Level {
+	switch l.Level {
+	case "debug":
+		return slog.LevelDebug
+	case "warn":
+		return slog.LevelWarn
+	case "error":
+		return slog.LevelError
+	}
+	return slog.LevelInfo
+}
+
+// HTTP configures the HTTP API.
+type HTTP struct {
+	// Listen is host:port; default 127.0.0.1:7420. A non-loopback host is
+	// accepted because the operator wrote it, and logged as a warning.
+	Listen string `yaml:"listen"`
+}
+
+// NATS configures the message bus.
+type NATS struct {
+	// URL of an external NATS server (nats://, tls://, ws://, wss://; a comma
+	// separated list for a cluster). Empty runs an embedded nats-server with
+	// JetStream under DataDir. Credentials in the URL are rejected: use
+	// CredentialsFile.
+	URL string `yaml:"url"`
+	// CredentialsFile is a NATS .creds file (JWT + nkey seed) for an external
+	// server; empty for none. Resolved against the config file's directory.
+	CredentialsFile string `yaml:"credentials_file"`
+}
+
+// Postgres configures the ledger store.
+type Postgres struct {
+	// DSN without a password (PGPASSWORD, ~/.pgpass or the ARB_PG_DSN
+	// environment variable carry secrets). Empty means ARB_PG_DSN; empty
+	// both means no PostgreSQL (the ledger is kept from the JetStream log).
+	DSN string `yaml:"dsn"`
+}
+
+// EffectiveDSN returns DSN, or else the secret named by EnvPGDSN (the
+// environment variable or the file named by ARB_PG_DSN_FILE), or "" when
+// neither is set, which means no PostgreSQL.
+func (p Postgres) EffectiveDSN() (string, error) {
+	if p.DSN != "" {
+		return p.DSN, nil
+	}
+	dsn, err := Secret(EnvPGDSN)
+	if errors.Is(err, ErrSecretUnset) {
+		return "", nil
+	}
+	return dsn, err
+}
+
+// Sim configures the in-process simulated venues (exchange/sim). Venues
+// reach them through sim://<name> URLs.
+type Sim struct {
+	Enabled bool          `yaml:"enabled"`
+	Seed    uint64        `yaml:"seed"` // seeds every random source of the simulator; default 1
+	Step    time.Duration `yaml:"step"` // the simulated market's tick; default 100ms
+}
+
+// Instrument is one canonical instrument and its fixed-point scale, shared by
+// every venue quoting it.
+type Instrument struct {
+	Symbol        string `yaml:"symbol" cfg:"required"`         // BASE-QUOTE, upper case: "BTC-USDT"
+	PriceDecimals int    `yaml:"price_decimals" cfg:"required"` // num.Scale.Px, 0..18
+	QtyDecimals   int    `yaml:"qty_decimals" cfg:"required"`   // num.Scale.Qty, 0..18
+}
+
+// Scale returns the instrument's num.Scale (valid once the Config is).
+func (i Instrument) Scale() num.Scale {
+	return num.Scale{Px: uint8(i.PriceDecimals), Qty: uint8(i.QtyDecimals)}
+}
+
+// Base returns the base asset: "BTC" for "BTC-USDT".
+func (i Instrument) Base() string { b, _, _ := strings.Cut(i.Symbol, "-"); return b }
+
+// Quote returns the quote asset: "USDT" for "BTC-USDT".
+func (i Instrument) Quote() string { _, q, _ := strings.Cut(i.Symbol, "-"); return q }
+
+// Venue is one configured venue connection.
+type Venue struct {
+	// Name is unique, [a-z0-9_-]{1,32}; it labels metrics and logs.
+	Name string `yaml:"name" cfg:"required"`
+	// Kind is the protocol, one of Known.Kinds ("binance", "okx", "bybit").
+	Kind string `yaml:"kind" cfg:"required"`
+	// WSURL is ws:// or wss://, or sim://<sim venue> for the simulator.
+	WSURL string `yaml:"ws_url" cfg:"required"`
+	// RESTURL is http:// or https://, or sim://<sim venue> (the same one).
+	RESTURL string `yaml:"rest_url" cfg:"required"`
+	// Names of the environment variables holding credentials (read them with
+	// Secret). The secrets themselves never appear in the file.
+	APIKeyEnv        string `yaml:"api_key_env"`
+	APISecretEnv     string `yaml:"api_secret_env"`
+	APIPassphraseEnv string `yaml:"api_passphrase_env"` // OKX
+	// Channel is an adapter-specific stream name; "" = adapter default.
+	Channel string `yaml:"channel"`
+	// Depth is the number of book levels kept; 0 = adapter default.
+	Depth int `yaml:"depth"`
+	// TakerFeeBps is the taker fee in basis points, 0..1000.
+	TakerFeeBps float64 `yaml:"taker_fee_bps" cfg:"required"`
+	// FeeAsset is what the fee is charged in: "quote", "base" or an asset
+	// such as "BNB"; default "quote".
+	FeeAsset string `yaml:"fee_asset"`
+	// GasQuote is a fixed cost per leg in quote units (≥ 0). It is not
+	// checked against any scale: the wiring rounds it up to each
+	// instrument's price scale, which can only overstate a cost.
+	GasQuote decimal.Decimal `yaml:"gas_quote"`
+	// AgeMax is the staleness limit of this venue's books; default 5s.
+	AgeMax time.Duration `yaml:"age_max"`
+	// Symbols maps canonical instruments to the venue's symbols; every key
+	// names a configured instrument, and at least one is required.
+	Symbols map[string]string `yaml:"symbols" cfg:"required"`
+	// Filters optionally override the venue's trading filters per canonical
+	// symbol; fields left out are fetched from the venue.
+	Filters map[string]Filter `yaml:"filters"`
+	// WithdrawFees maps an asset to its withdrawal fee in asset units, for
+	// the amortized rebalancing cost.
+	WithdrawFees map[string]decimal.Decimal `yaml:"withdraw_fees"`
+	// Balances are the paper-trading starting balances, asset -> amount.
+	Balances map[string]decimal.Decimal `yaml:"balances"`
+}
+
+// SimName returns the simulated venue named by the venue's sim:// URLs, and
+// whether it uses the simulator at all.
+func (v Venue) SimName() (string, bool) {
+	name, ok := strings.CutPrefix(v.WSURL, simScheme+"://")
+	return name, ok
+}
+
+// Filter overrides a venue's trading filters for one instrument. A field
+// that is not Valid is fetched from the venue. Validation guarantees each
+// value is representable in the instrument's scale: Tick and MinNotional in
+// price decimals, Step and MinQty in quantity decimals (see Fixed).
+type Filter struct {
+	Tick        decimal.NullDecimal `yaml:"tick"`         // > 0
+	Step        decimal.NullDecimal `yaml:"step"`         // > 0
+	MinQty      decimal.NullDecimal `yaml:"min_qty"`      // ≥ 0
+	MinNotional decimal.NullDecimal `yaml:"min_notional"` // ≥ 0, quote units
+}
+
+// Strategy holds the detector's parameters.
+type Strategy struct {
+	MinNetEdgeBps   float64       `yaml:"min_net_edge_bps"`  // the threshold's floor, after fees; default 2
+	SlippageBps     float64       `yaml:"slippage_bps"`      // assumed slippage per leg; default 1
+	SlippageVolMult float64       `yaml:"slippage_vol_mult"` // extra slippage per unit of volatility (bps)
+	VolMult         float64       `yaml:"vol_mult"`          // k in threshold = min + k·vol
+	VolHalfLife     time.Duration `yaml:"vol_halflife"`      // volatility EWMA half-life; default 30s
+	Cooldown        time.Duration `yaml:"cooldown"`          // per pair after a plan; default 2s
+	// MaxNotional caps one plan's notional in quote units; required, > 0.
+	MaxNotional decimal.Decimal `yaml:"max_notional" cfg:"required"`
+	// RebalanceTrades amortizes a rebalancing transfer over this many
+	// trades; default 50.
+	RebalanceTrades int `yaml:"rebalance_trades"`
+	// QuoteEquivalents groups quote assets treated as equal (USDT, USDC):
+	// each group has at least two assets and an asset is in one group.
+	QuoteEquivalents [][]string `yaml:"quote_equivalents"`
+}
+
+// Risk configures the risk engine's rules.
+type Risk struct {
+	// RulesFile is the rules file, resolved against the config file's
+	// directory; "" for none (hard limits only). If the file is missing the
+	// wiring may fall back to its embedded copy: this package does not
+	// require it to exist, because arbd must start from a fresh checkout.
+	RulesFile string `yaml:"rules_file"`
+	// KVBucket is a NATS KV bucket carrying fleet-wide rules; "" = off.
+	KVBucket string `yaml:"kv_bucket"`
+}
+
+// Known is what only the wiring knows: the venue kinds it can build and the
+// simulated venues it runs. Passing it in keeps the lists from drifting.
+type Known struct {
+	// Kinds are the accepted venue kinds, e.g. {"binance", "okx", "bybit"}.
+	// An empty list accepts none.
+	Kinds []string
+	// SimVenues are the simulated venue names sim:// URLs may name. Nil
+	// accepts any well-formed name (the wiring then runs one simulated venue
+	// per distinct name, see Config.SimVenues); a non-nil list is enforced.
+	SimVenues []string
+}
+
+// SimVenue is one simulated venue the config's sim:// URLs ask for.
+type SimVenue struct {
+	Name string // from sim://<name>
+	Kind string // the protocol it must speak: the kind of the venues using it
+}
+
+// SimVenues returns the distinct simulated venues named by sim:// URLs, in
+// the order of first use. Validation guarantees one kind per name.
+func (c *Config) SimVenues() []SimVenue {
+	var out []SimVenue
+	seen := map[string]bool{}
+	for _, v := range c.Venues {
+		if name, ok := v.SimName(); ok && !seen[name] {
+			seen[name] = true
+			out = append(out, SimVenue{Name: name, Kind: v.Kind})
+		}
+	}
+	return out
+}
+
+// Instrument returns the configured instrument with the canonical symbol.
+func (c *Config) Instrument(symbol string) (Instrument, bool) {
+	for _, in := range c.Instruments {
+		if in.Symbol == symbol {
+			return in, true
+		}
+	}
+	return Instrument{}, false
+}
+
+// defaults returns a Config holding the value of every key a file may leave
+// out; decoding overwrites what the file sets.
+func defaults() Config {
+	return Config{
+		DataDir: "./data",
+		Log:     Log{Level: "info"},
+		HTTP:    HTTP{Listen: "127.0.0.1:7420"},
+		Paper:   true,
+		Sim:     Sim{Enabled: false, Seed: 1, Step: 100 * time.Millisecond},
+		Strategy: Strategy{
+			MinNetEdgeBps:   2,
+			SlippageBps:     1,
+			VolHalfLife:     30 * time.Second,
+			Cooldown:        2 * time.Second,
+			RebalanceTrades: 50,
+		},
+	}
+}
+
+// setDefaults fills an element of Config.Venues before it is decoded.
+func (v *Venue) setDefaults() {
+	v.FeeAsset = "quote"
+	v.AgeMax = 5 * time.Second
+}
+
+// Load reads and parses the config file at path (see Parse). A file that
+// cannot be read gives one line naming the file and the OS error.
+func Load(path string, known Known) (*Config, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, unwrapPathError(err))
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, unwrapPathError(err))
+	}
+	return Parse(path, data, known)
+}
+
+// unwrapPathError drops the *fs.PathError wrapper, whose text repeats the
+// path the caller already prints.
+func unwrapPathError(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// Parse decodes data, the contents of the config file name, applies defaults
+// for absent keys, resolves relative paths against name's directory (a name
+// without one, such as DefaultName, resolves against the working directory)
+// and validates the result against known. Unknown keys, and keys that would
+// hold a secret, are errors. A problem with the content is an *Error whose
+// first line names the file, the line, the key path and the problem.
+func Parse(name string, data []byte, known Known) (*Config, error) {
+	if len(data) > MaxFileBytes {
+		return nil, &Error{Problems: []Problem{{File: name, Msg: fmt.Sprintf("larger than %d bytes", MaxFileBytes)}}}
+	}
+	c := defaults()
+	c.Source = name
+	lines, err := decode(name, data, &c)
+	if err != nil {
+		return nil, err
+	}
+	c.lines = lines
+	c.resolvePaths(filepath.Dir(name))
+	if err := c.Validate(known); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// resolvePaths makes the relative paths of the file relative to dir.
+func (c *Config) resolvePaths(dir string) {
+	for _, p := range []*string{&c.DataDir, &c.Risk.RulesFile, &c.NATS.CredentialsFile} {
+		if *p != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(dir, *p)
+		}
+	}
+}

@@ -1,0 +1,57 @@
+// Package config loads arbd's YAML configuration. It is the only package of
+// the daemon that reads files; everything else takes plain values.
+//
+// # Model
+//
+// Load (or Parse, for bytes already in hand) does four steps, in order:
+//
+//  1. parse the YAML into a node tree (gopkg.in/yaml.v3), one document only;
+//  2. decode the tree into Config, starting from the defaults of every
+//     optional key, with a walker that knows the key path and line of every
+//     value. Unknown keys are errors, as with yaml.v3's KnownFields(true),
+//     and keys that look like credentials (api_key, secret, passphrase, ...)
+//     get an error saying that secrets come from the environment;
+//  3. resolve relative paths (data_dir, risk.rules_file,
+//     nats.credentials_file) against the config file's directory. The
+//     embedded default (DefaultName) has none, so its paths resolve against
+//     the working directory: the repository root under `go run ./cmd/arbd`;
+//  4. validate (Config.Validate) against Known, the venue kinds and
+//     simulated venues that only the wiring knows, so those lists live in one
+//     place and cannot drift.
+//
+// # Errors
+//
+// Every problem is one line, "file:line: key.path: what is wrong", e.g.
+//
+//	configs/arbd.yaml:14: venues[1].kind: unknown venue kind "kraken" (want binance, okx, bybit)
+//
+// Load and Parse return an *Error holding all problems found (up to a cap) in
+// file order; its first line stands alone, which is what arbd prints before it
+// exits non-zero. Decoding problems (syntax, unknown keys, wrong types) are
+// reported without running validation, which would only repeat them.
+//
+// # Why a walker rather than yaml.v3 struct decoding
+//
+// yaml.v3's decoder with KnownFields(true) rejects unknown keys, but its
+// messages name Go types and lines ("line 14: field kraken not found in type
+// config.Venue"), not key paths.
+// The walker enforces the same rule, keeps the path of every value, reads
+// decimals from the literal text (never through float64), refuses durations
+// without a unit ("5" would be 5ns), and caps lists and maps. YAML anchors,
+// aliases and merge keys are refused: they let one mistake appear at several
+// paths, and alias expansion is how YAML bombs grow.
+//
+// # Secrets
+//
+// The file names environment variables (api_key_env, ...); Secret reads them,
+// or a file named by NAME_FILE. A PostgreSQL DSN or NATS URL that carries a
+// password is rejected for the same reason.
+//
+// # Decimals
+//
+// Money amounts (filters, balances, fees in asset units, max_notional) are
+// shopspring/decimal values read from the literal, quoted or not. Filter
+// overrides are checked to be exactly representable in the instrument's
+// scale (a tick of 0.001 with price_decimals 2 is an error), so converting
+// them with Fixed cannot fail later.
+package config

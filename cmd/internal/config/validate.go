@@ -1,0 +1,508 @@
+package config
+
+import (
+	"fmt"
+	"math"
+	"net"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"arb/exchange"
+	"arb/exchange/num"
+)
+
+// Limits checked by Validate.
+const (
+	// MaxFeeBps is the largest taker fee accepted: 10 %. No venue charges
+	// that much; a larger value is a typo (a percentage written as bps).
+	MaxFeeBps = 1000
+	// MaxDepth is the largest book depth a venue may be asked to keep.
+	MaxDepth = 5000
+	// maxVenues and maxInstruments follow from the ids being 1-based.
+	maxVenues      = exchange.MaxVenues - 1
+	maxInstruments = exchange.MaxInstruments - 1
+)
+
+var (
+	reVenueName   = regexp.MustCompile(`^[a-z0-9_-]{1,32}$`)
+	reAsset       = regexp.MustCompile(`^[A-Z0-9]{1,16}$`)
+	reEnvName     = regexp.MustCompile(`^[A-Z_][A-Z0-9_]{0,127}$`)
+	reVenueSymbol = regexp.MustCompile(`^[A-Za-z0-9._/:-]{1,64}$`)
+	reChannel     = regexp.MustCompile(`^[A-Za-z0-9._@:-]{0,64}$`)
+	reBucket      = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+	rePGPassword  = regexp.MustCompile(`(?i)(^|\s)password\s*=`)
+)
+
+const simScheme = "sim"
+
+// Validate checks c against the schema's rules and known. Problems name the
+// key path and, for a Config from Load or Parse, the file and line. Parse
+// calls it; call it again after changing a Config in code.
+func (c *Config) Validate(known Known) error {
+	ps := &problems{file: c.Source, lines: c.lines}
+	if ps.file == "" {
+		ps.file = "config"
+	}
+	v := validator{ps: ps, c: c, known: known}
+	v.top()
+	v.instruments()
+	v.venues()
+	v.strategy()
+	return ps.err()
+}
+
+type validator struct {
+	ps    *problems
+	c     *Config
+	known Known
+}
+
+func (v *validator) bad(path, format string, a ...any) { v.ps.add(path, fmt.Sprintf(format, a...)) }
+
+func (v *validator) top() {
+	c := v.c
+	if c.DataDir == "" {
+		v.bad("data_dir", "must not be empty")
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		v.bad("log.level", "unknown level %q (want debug, info, warn, error)", clip(c.Log.Level))
+	}
+	if err := checkListen(c.HTTP.Listen); err != "" {
+		v.bad("http.listen", "%s", err)
+	}
+	if c.NATS.URL != "" {
+		for _, u := range strings.Split(c.NATS.URL, ",") {
+			if err := checkURL(strings.TrimSpace(u), []string{"nats", "tls", "ws", "wss"}, "nats, tls, ws or wss"); err != "" {
+				v.bad("nats.url", "%s", err)
+				break
+			}
+		}
+	} else if c.NATS.CredentialsFile != "" {
+		v.bad("nats.credentials_file", "is set but nats.url is empty (the embedded server needs no credentials)")
+	}
+	if pgHasPassword(c.Postgres.DSN) {
+		v.bad("postgres.dsn", "contains a password; secrets are never read from the config file: put the DSN in %s or the password in PGPASSWORD", EnvPGDSN)
+	}
+	if !c.Paper {
+		v.bad("paper", "live trading is not supported yet; paper must be true")
+	}
+	if c.Sim.Step <= 0 {
+		v.bad("sim.step", "must be positive, found %s", c.Sim.Step)
+	}
+	if b := c.Risk.KVBucket; b != "" && !reBucket.MatchString(b) {
+		v.bad("risk.kv_bucket", "%q is not a NATS KV bucket name (A-Z a-z 0-9 _ -, up to 64)", clip(b))
+	}
+}
+
+func (v *validator) instruments() {
+	c := v.c
+	if len(c.Instruments) == 0 {
+		v.bad("instruments", "at least one instrument is required")
+	}
+	if len(c.Instruments) > maxInstruments {
+		v.bad("instruments", "%d instruments, more than the %d supported", len(c.Instruments), maxInstruments)
+	}
+	first := map[string]string{}
+	for i, in := range c.Instruments {
+		p := "instruments[" + strconv.Itoa(i) + "]"
+		if !isCanonical(in.Symbol) {
+			v.bad(p+".symbol", "%q is not BASE-QUOTE in upper-case letters and digits, such as BTC-USDT", clip(in.Symbol))
+		} else if f, dup := first[in.Symbol]; dup {
+			v.bad(p+".symbol", "duplicate instrument %q (first at %s)", in.Symbol, f)
+		} else {
+			first[in.Symbol] = p
+		}
+		if in.PriceDecimals < 0 || in.PriceDecimals > num.MaxDecimals {
+			v.bad(p+".price_decimals", "%d is out of range (0..%d)", in.PriceDecimals, num.MaxDecimals)
+		}
+		if in.QtyDecimals < 0 || in.QtyDecimals > num.MaxDecimals {
+			v.bad(p+".qty_decimals", "%d is out of range (0..%d)", in.QtyDecimals, num.MaxDecimals)
+		}
+	}
+}
+
+// instrument returns the instrument with symbol if it is configured and its
+// scale is valid (so decimals can be checked against it).
+func (v *validator) instrument(symbol string) (Instrument, bool) {
+	in, ok := v.c.Instrument(symbol)
+	return in, ok && in.PriceDecimals >= 0 && in.PriceDecimals <= num.MaxDecimals &&
+		in.QtyDecimals >= 0 && in.QtyDecimals <= num.MaxDecimals
+}
+
+func (v *validator) venues() {
+	c := v.c
+	if len(c.Venues) == 0 {
+		v.bad("venues", "at least one venue is required")
+	}
+	if len(c.Venues) > maxVenues {
+		v.bad("venues", "%d venues, more than the %d supported", len(c.Venues), maxVenues)
+	}
+	names := map[string]string{}
+	simKinds := map[string]string{} // sim venue -> "kind@path" of its first user
+	for i := range c.Venues {
+		ve := &c.Venues[i]
+		p := "venues[" + strconv.Itoa(i) + "]"
+		switch {
+		case ve.Name == "":
+			v.bad(p+".name", "must not be empty")
+		case !reVenueName.MatchString(ve.Name):
+			v.bad(p+".name", "%q is not a venue name (a-z 0-9 _ -, 1 to 32 characters)", clip(ve.Name))
+		default:
+			if f, dup := names[ve.Name]; dup {
+				v.bad(p+".name", "duplicate venue name %q (first at %s)", ve.Name, f)
+			} else {
+				names[ve.Name] = p
+			}
+		}
+		if !slices.Contains(v.known.Kinds, ve.Kind) {
+			want := "no venue kinds are available"
+			if len(v.known.Kinds) > 0 {
+				want = "want " + strings.Join(v.known.Kinds, ", ")
+			}
+			v.bad(p+".kind", "unknown venue kind %q (%s)", clip(ve.Kind), want)
+		}
+		v.venueURLs(ve, p, simKinds)
+		for _, e := range []struct{ key, val string }{
+			{"api_key_env", ve.APIKeyEnv}, {"api_secret_env", ve.APISecretEnv}, {"api_passphrase_env", ve.APIPassphraseEnv},
+		} {
+			if e.val != "" && !reEnvName.MatchString(e.val) {
+				// The value is not repeated: it may be a pasted secret.
+				v.bad(p+"."+e.key, "is not an environment variable name (A-Z 0-9 _): write the variable's NAME here, never the secret")
+			}
+		}
+		if !reChannel.MatchString(ve.Channel) {
+			v.bad(p+".channel", "%q is not a stream name (A-Z a-z 0-9 . _ @ : -, up to 64)", clip(ve.Channel))
+		}
+		if ve.Depth < 0 || ve.Depth > MaxDepth {
+			v.bad(p+".depth", "%d is out of range (0..%d; 0 = adapter default)", ve.Depth, MaxDepth)
+		}
+		switch {
+		case ve.TakerFeeBps < 0 || math.IsNaN(ve.TakerFeeBps):
+			v.bad(p+".taker_fee_bps", "must not be negative, found %v", ve.TakerFeeBps)
+		case ve.TakerFeeBps > MaxFeeBps:
+			v.bad(p+".taker_fee_bps", "%v bps is more than %d bps (10%%); is it a percentage?", ve.TakerFeeBps, MaxFeeBps)
+		}
+		if ve.FeeAsset != "quote" && ve.FeeAsset != "base" && !reAsset.MatchString(ve.FeeAsset) {
+			v.bad(p+".fee_asset", "%q is not quote, base or an asset such as BNB", clip(ve.FeeAsset))
+		}
+		if ve.GasQuote.IsNegative() {
+			v.bad(p+".gas_quote", "must not be negative, found %s", ve.GasQuote)
+		}
+		if ve.AgeMax <= 0 {
+			v.bad(p+".age_max", "must be positive, found %s", ve.AgeMax)
+		}
+		v.venueSymbols(ve, p)
+		v.assetAmounts(ve.WithdrawFees, p+".withdraw_fees")
+		v.assetAmounts(ve.Balances, p+".balances")
+	}
+}
+
+// venueURLs checks ws_url and rest_url: real endpoints by scheme and host,
+// sim:// ones against the simulator's settings. Both must be sim:// or
+// neither, naming the same simulated venue: a venue is simulated or not.
+func (v *validator) venueURLs(ve *Venue, p string, simKinds map[string]string) {
+	wsSim, wsOK := v.oneURL(ve.WSURL, p+".ws_url", "ws", "wss")
+	restSim, restOK := v.oneURL(ve.RESTURL, p+".rest_url", "http", "https")
+	if !wsOK || !restOK {
+		return
+	}
+	switch {
+	case wsSim != restSim && wsSim == "":
+		v.bad(p+".ws_url", "%q must be sim:// as rest_url is (%s)", clip(ve.WSURL), ve.RESTURL)
+		return
+	case wsSim != restSim && restSim == "":
+		v.bad(p+".rest_url", "%q must be sim:// as ws_url is (%s)", clip(ve.RESTURL), ve.WSURL)
+		return
+	case wsSim != restSim:
+		v.bad(p+".rest_url", "names simulated venue %q but ws_url names %q", restSim, wsSim)
+		return
+	case wsSim == "":
+		return
+	}
+	if f, ok := simKinds[wsSim]; ok {
+		kind, at, _ := strings.Cut(f, "@")
+		if kind != ve.Kind {
+			v.bad(p+".ws_url", "simulated venue %q already speaks kind %q for %s; one simulated venue speaks one protocol", wsSim, kind, at)
+		}
+	} else {
+		simKinds[wsSim] = ve.Kind + "@" + p
+	}
+}
+
+// oneURL checks one venue URL. It returns the simulated venue's name for a
+// sim:// URL ("" otherwise) and whether the URL is valid.
+func (v *validator) oneURL(raw, path string, schemes ...string) (simName string, ok bool) {
+	if raw == "" {
+		v.bad(path, "must not be empty")
+		return "", false
+	}
+	if name, isSim := strings.CutPrefix(raw, simScheme+"://"); isSim {
+		switch {
+		case !reVenueName.MatchString(name):
+			v.bad(path, "%q: sim://<name> needs a simulated venue name (a-z 0-9 _ -), nothing else", clip(raw))
+		case !v.c.Sim.Enabled:
+			v.bad(path, "%q needs the simulator, but sim.enabled is false", clip(raw))
+		case v.known.SimVenues != nil && !slices.Contains(v.known.SimVenues, name):
+			v.bad(path, "no simulated venue %q (have %s)", name, strings.Join(v.known.SimVenues, ", "))
+		default:
+			return name, true
+		}
+		return "", false
+	}
+	if err := checkURL(raw, schemes, strings.Join(schemes, ", ")+" or sim"); err != "" {
+		v.bad(path, "%s", err)
+		return "", false
+	}
+	return "", true
+}
+
+// checkURL returns "" if raw is an absolute URL with one of schemes, a host
+// and no credentials, else what is wrong; want lists the schemes for the
+// message.
+func checkURL(raw string, schemes []string, want string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Sprintf("%q is not a URL: %v", clip(raw), unwrapURLError(err))
+	}
+	if !slices.Contains(schemes, u.Scheme) {
+		return fmt.Sprintf("%q has scheme %q (want %s)", clip(raw), clip(u.Scheme), want)
+	}
+	if u.User != nil {
+		// The URL is not repeated: it holds the secret.
+		return "the URL carries credentials (user:password@); secrets are never read from the config file"
+	}
+	if u.Hostname() == "" {
+		return fmt.Sprintf("%q has no host", clip(raw))
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return fmt.Sprintf("%q has port %q outside 1..65535", clip(raw), p)
+		}
+	}
+	return ""
+}
+
+func unwrapURLError(err error) error {
+	if ue, ok := err.(*url.Error); ok {
+		return ue.Err
+	}
+	return err
+}
+
+// checkListen returns "" if s is host:port with a numeric port, else what is
+// wrong. An empty host (":7420", every interface) is allowed: it is an
+// explicit choice, which the HTTP server logs as a warning.
+func checkListen(s string) string {
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return fmt.Sprintf("%q is not host:port: %v", clip(s), unwrapAddrError(err))
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Sprintf("%q has port %q, not a number in 0..65535", clip(s), clip(port))
+	}
+	if strings.ContainsAny(host, " /") {
+		return fmt.Sprintf("%q has host %q, not a host name or IP address", clip(s), clip(host))
+	}
+	return ""
+}
+
+func unwrapAddrError(err error) string {
+	if ae, ok := err.(*net.AddrError); ok {
+		return ae.Err
+	}
+	return err.Error()
+}
+
+// pgHasPassword reports whether a PostgreSQL DSN, URL or keyword form,
+// carries a password.
+func pgHasPassword(dsn string) bool {
+	if dsn == "" {
+		return false
+	}
+	if strings.Contains(dsn, "://") {
+		if u, err := url.Parse(dsn); err == nil {
+			if _, ok := u.User.Password(); ok {
+				return true
+			}
+			if u.Query().Has("password") {
+				return true
+			}
+			return false
+		}
+		return strings.Contains(strings.ToLower(dsn), "password") // unparsable: be safe
+	}
+	return rePGPassword.MatchString(dsn)
+}
+
+// venueSymbols checks the symbol mapping and the filter overrides.
+func (v *validator) venueSymbols(ve *Venue, p string) {
+	if len(ve.Symbols) == 0 {
+		v.bad(p+".symbols", "at least one symbol mapping (canonical: venue symbol) is required")
+	}
+	bySymbol := map[string]string{}
+	for _, canon := range sortedKeys(ve.Symbols) {
+		vs := ve.Symbols[canon]
+		kp := p + ".symbols." + canon
+		if _, ok := v.c.Instrument(canon); !ok {
+			v.bad(kp, "%q is not a configured instrument (see instruments)", clip(canon))
+		}
+		switch {
+		case vs == "":
+			v.bad(kp, "venue symbol must not be empty")
+		case !reVenueSymbol.MatchString(vs):
+			v.bad(kp, "venue symbol %q has characters outside A-Z a-z 0-9 . _ / : -", clip(vs))
+		default:
+			if other, dup := bySymbol[vs]; dup {
+				v.bad(kp, "venue symbol %q is also mapped from %s", vs, other)
+			} else {
+				bySymbol[vs] = canon
+			}
+		}
+	}
+	for _, canon := range sortedKeys(ve.Filters) {
+		f := ve.Filters[canon]
+		kp := p + ".filters." + canon
+		if _, ok := ve.Symbols[canon]; !ok {
+			v.bad(kp, "%q has no symbol mapping on this venue (see symbols)", clip(canon))
+			continue
+		}
+		in, ok := v.instrument(canon)
+		if !ok {
+			continue // reported under symbols or instruments
+		}
+		sc := in.Scale()
+		v.filterValue(f.Tick, kp+".tick", in.Symbol, "price_decimals", sc.Px, true)
+		v.filterValue(f.Step, kp+".step", in.Symbol, "qty_decimals", sc.Qty, true)
+		v.filterValue(f.MinQty, kp+".min_qty", in.Symbol, "qty_decimals", sc.Qty, false)
+		v.filterValue(f.MinNotional, kp+".min_notional", in.Symbol, "price_decimals", sc.Px, false)
+	}
+}
+
+// filterValue checks one filter override: sign, and exact representation in
+// the instrument's scale, so the wiring's conversion (Fixed) cannot fail and
+// nothing is rounded silently.
+func (v *validator) filterValue(d decimal.NullDecimal, path, symbol, scaleKey string, dec uint8, positive bool) {
+	if !d.Valid {
+		return
+	}
+	switch {
+	case positive && !d.Decimal.IsPositive():
+		v.bad(path, "must be positive, found %s", d.Decimal)
+		return
+	case d.Decimal.IsNegative():
+		v.bad(path, "must not be negative, found %s", d.Decimal)
+		return
+	}
+	if _, err := Fixed(d.Decimal, dec); err != nil {
+		if err == num.ErrPrecision {
+			v.bad(path, "%q has more decimals than %s's %s (%d)", d.Decimal.String(), symbol, scaleKey, dec)
+		} else {
+			v.bad(path, "%q is too large for %s's %s (%d)", d.Decimal.String(), symbol, scaleKey, dec)
+		}
+	}
+}
+
+// assetAmounts checks an asset -> amount map (withdraw_fees, balances).
+func (v *validator) assetAmounts(m map[string]decimal.Decimal, p string) {
+	for _, asset := range sortedKeys(m) {
+		kp := p + "." + asset
+		if !reAsset.MatchString(asset) {
+			v.bad(kp, "%q is not an asset (A-Z 0-9, up to 16)", clip(asset))
+		}
+		if d := m[asset]; d.IsNegative() {
+			v.bad(kp, "must not be negative, found %s", d)
+		}
+	}
+}
+
+func (v *validator) strategy() {
+	s := &v.c.Strategy
+	for _, f := range []struct {
+		key string
+		val float64
+		max float64
+	}{
+		{"min_net_edge_bps", s.MinNetEdgeBps, 10000},
+		{"slippage_bps", s.SlippageBps, MaxFeeBps},
+		{"slippage_vol_mult", s.SlippageVolMult, 1000},
+		{"vol_mult", s.VolMult, 1000},
+	} {
+		if f.val < 0 || f.val > f.max || math.IsNaN(f.val) {
+			v.bad("strategy."+f.key, "%v is out of range (0..%v)", f.val, f.max)
+		}
+	}
+	for _, f := range []struct {
+		key string
+		val time.Duration
+	}{{"vol_halflife", s.VolHalfLife}, {"cooldown", s.Cooldown}} {
+		if f.val <= 0 {
+			v.bad("strategy."+f.key, "must be positive, found %s", f.val)
+		}
+	}
+	if !s.MaxNotional.IsPositive() {
+		v.bad("strategy.max_notional", "must be a positive amount, found %s", s.MaxNotional)
+	}
+	if s.RebalanceTrades < 1 || s.RebalanceTrades > 1_000_000 {
+		v.bad("strategy.rebalance_trades", "%d is out of range (1..1000000)", s.RebalanceTrades)
+	}
+	group := map[string]string{}
+	for i, g := range s.QuoteEquivalents {
+		p := "strategy.quote_equivalents[" + strconv.Itoa(i) + "]"
+		if len(g) < 2 {
+			v.bad(p, "a group needs at least two assets, found %d", len(g))
+		}
+		for j, a := range g {
+			ap := p + "[" + strconv.Itoa(j) + "]"
+			if !reAsset.MatchString(a) {
+				v.bad(ap, "%q is not an asset (A-Z 0-9, up to 16)", clip(a))
+			} else if f, dup := group[a]; dup {
+				v.bad(ap, "%q is already in %s; an asset belongs to one group", a, f)
+			} else {
+				group[a] = p
+			}
+		}
+	}
+}
+
+// isCanonical reports whether s is BASE-QUOTE in upper-case letters and digits.
+func isCanonical(s string) bool {
+	base, quote, ok := strings.Cut(s, "-")
+	return ok && reAsset.MatchString(base) && reAsset.MatchString(quote)
+}
+
+// Fixed converts d to an integer count of 10^-dec units, exactly: num's
+// representation of a price (dec = price decimals) or quantity (quantity
+// decimals). It returns num.ErrPrecision if d has more than dec decimals and
+// num.ErrRange if the result does not fit in an int64. Validation runs every
+// filter override through it, so the wiring's conversions cannot fail.
+func Fixed(d decimal.Decimal, dec uint8) (int64, error) {
+	if dec > num.MaxDecimals {
+		return 0, num.ErrRange
+	}
+	s := d.Shift(int32(dec))
+	if !s.IsInteger() {
+		return 0, num.ErrPrecision
+	}
+	b := s.BigInt()
+	if !b.IsInt64() {
+		return 0, num.ErrRange
+	}
+	return b.Int64(), nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
