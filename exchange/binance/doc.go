@@ -1,0 +1,158 @@
+// Package binance is the Binance spot market-data adapter: websocket streams
+// → a local L2 book per instrument kept in sync by Binance's documented
+// procedure → exchange.BookTop events (top exchange.TopK levels per side, in
+// the instrument's canonical num.Scale) into the daemon's ring. It also holds
+// the REST helpers the rest of the engine needs from Binance: instrument
+// filters (FetchInstruments, ParseInstruments), error classification
+// (ClassifyError) and request signing (SignREST, SignWSAPI, SignFIXLogon).
+//
+// Sources: github.com/binance/binance-spot-api-docs (web-socket-streams.md,
+// rest-api.md, web-socket-api.md, fix-api.md, filters.md), as collected in
+// the project's venue-docs/binance with the documented payloads copied into
+// testdata/docs.
+//
+// # Shape
+//
+// Session is the pure per-connection state machine (no I/O, no goroutines,
+// no clock: time is an argument). Feed.Run is the driver: it dials, feeds
+// every frame to HandleFrame, fetches the snapshots the session asks for on
+// a separate goroutine and hands them back through a buffered channel that
+// the reader polls without blocking after each frame (so the reader keeps
+// buffering while a snapshot is in flight and the session has one writer).
+// Per connection there are three goroutines: reader, wsx watchdog (AgeMax),
+// snapshot fetcher. No client keep-alive: Binance pings every 20 s and
+// wsx.ReadFrame answers each ping with a pong copying its payload (the
+// server closes a connection without a pong for 60 s).
+//
+// # Subscription
+//
+// Combined streams in the URL: <WSURL>/stream?streams=<sym>@<stream>/…, with
+// symbols in lower case; each event arrives as {"stream":…,"data":{…}}.
+// Chosen over /ws + SUBSCRIBE because (1) the adapter then sends no control
+// message at all, so Binance's limit of 5 incoming messages per second
+// (which counts pings, pongs and JSON control messages, and cuts the
+// connection past it) can only be approached by our pongs, one per server
+// ping; (2) there is no subscribe reply to wait for or correlate; (3) the
+// envelope names the stream, which the partial-depth payload needs (it
+// carries no symbol). Limits: one stream per instrument, at most 1024
+// (Binance's per-connection limit), and a URL of at most 8 KiB (Binance
+// documents none; 8 KiB is the common request-line default) — Validate
+// refuses more, and the wiring should split instruments over several feeds.
+//
+// # Channels
+//
+//   - "depth" (default): diff depth <sym>@depth@100ms with REST snapshots
+//     GET /api/v3/depth?symbol=X&limit=Depth (Depth default 1000; weight 5,
+//     25, 50 or 250 for limits up to 100, 500, 1000, 5000).
+//   - "bbo": <sym>@bookTicker {u,s,b,B,a,A} (the current docs show no event
+//     type or time; an "e":"bookTicker" is accepted too). Every message is a
+//     complete one-level book; a message whose u is not above the last
+//     accepted u is out of order and dropped (RejectSequence).
+//   - "depth5", "depth10", "depth20": partial depth <sym>@depthN@100ms
+//     {lastUpdateId,bids,asks}; every message is a complete top-N book. A
+//     lastUpdateId below the last accepted one is dropped (RejectSequence);
+//     an equal one is an unchanged book re-sent and republished.
+//
+// # Diff-depth sync, as implemented
+//
+// Source: web-socket-streams.md, "How to manage a local order book
+// correctly".
+//
+//  1. On connect every book is stale (CauseConnecting), diff events are
+//     buffered per book, and a snapshot is requested at once (not after the
+//     first event: quiet books would otherwise wait for an event to even
+//     start; the checks below make the order irrelevant).
+//  2. Snapshot with lastUpdateId L. If the first buffered event has
+//     L+1 < U, the snapshot predates the stream: fetch again (step 3 of the
+//     docs; see "Deliberate choices" for the +1).
+//  3. Drop buffered events with u ≤ L. The first remaining event must have
+//     U ≤ L+1 ≤ u; events are buffered only when contiguous (U ≤ previous
+//     u+1; a hole empties the buffer and counts a gap), so this holds by
+//     construction and is checked anyway.
+//  4. Book = snapshot, id = L; apply the remaining events in order.
+//  5. If nothing was buffered after L, the snapshot is held (not published)
+//     until the first event proves it current: u ≤ L is dropped, U > L+1
+//     means the snapshot is older than the stream (fetch again), else apply.
+//     A snapshot alone is never published: the REST book may lag the stream.
+//  6. Live: u ≤ id → ignored and counted RejectSequence (on a live TCP
+//     stream a duplicate or older event is an anomaly, but it carries
+//     nothing new, so the book stays fresh); buffered events with u ≤ L in
+//     step 3 and 5 are the documented drop and are not counted. U > id+1 →
+//     gap: Gaps++, the book is published stale (CauseGap), the buffer
+//     restarts with this event and a new snapshot is fetched. Otherwise every
+//     level is set (qty 0 deletes; deleting an unknown level is normal), id =
+//     u, and the book is published. A book crossed after an update is
+//     refused (RejectCrossed), stale (CauseBadData) and rebuilt.
+//  7. The buffer is capped (1024 events, 2^17 levels per book, 2^21 per
+//     connection); overflow restarts it from the current event.
+//  8. Depth beyond the snapshot is unknown (docs' note): l2 keeps Depth
+//     levels per side. Each side has a floor: if the snapshot filled the
+//     side (more levels may exist), or l2 had to drop its worst level to make
+//     room, levels beyond the worst level then held are unknown, and the
+//     published top never extends past the floor (fewer levels, never a
+//     level with unknown levels before it).
+//
+// # Bad input
+//
+// Every refusal is counted in FeedStats (RejectSyntax, Number,
+// UnknownSymbol, Sequence, Crossed, TooLarge, Unexpected) and logged through
+// a LogLimiter with an excerpt. A frame attributable to one of our books
+// (its stream name, or the raw event's "s") makes that book stale
+// (CauseBadData) and restarts its sync (for bbo and partial depth: until the
+// next good message). A malformed frame naming nothing makes every book
+// stale. Frames of streams or symbols we did not subscribe are counted
+// (RejectUnknownSymbol) and ignored; so are control replies (Unexpected). A
+// frame over MaxFrame (wsx.ErrTooLarge) ends the connection: every book
+// stale (CauseBadData), reconnect. Levels per side are capped at 5000 per
+// message (RejectTooLarge). Keys are matched exactly (Binance sends both "e"
+// and "E", "u" and "U"; encoding/json would confuse them); of duplicate keys
+// the last wins; a frame with a "stream" or "data" key is an envelope whose
+// other top-level keys are ignored; unknown keys are skipped; a frame
+// carrying both "b" and "bids" (or "a" and "asks") is refused. Snapshot and
+// partial-book levels must be strictly sorted best first.
+//
+// # Connections
+//
+// A dropped connection publishes every book stale (ClosedIdle → CauseAge,
+// else CauseDisconnect), counts a reconnect and redials after a jittered
+// exponential backoff (reset after a connection that synced all its books or
+// lived BackoffMax). Scheduled handover (Lifetime, default 23h30m of the
+// documented 24 h) and serverShutdown (raw or wrapped) start a second
+// connection whose publisher is not the owner: it builds its books silently
+// and takes ownership when all are synced or after HandoverMax, republishes
+// every book, and the old connection is closed without publishing stale. If
+// the old connection drops first, the new one takes over at its next frame.
+// Only a handover connection may take ownership, once: the retired one
+// still receives frames until it is closed (the venue sends each update to
+// both at nearly the same instant) and must never take ownership back.
+// Quiet books on a live connection are republished every AgeMax/3.
+//
+// REST snapshots of one feed share a token bucket of request weight
+// (SnapshotWeightPerMin, default 3000 of Binance's 6000 per minute); a 429
+// or 418 with Retry-After stops every snapshot request of the feed for that
+// long (counted in RateLimited, logged); 5XX and network errors back off and
+// retry.
+//
+// # Deliberate choices
+//
+//   - Step 2 and 3 use L+1: the docs' wording ("lastUpdateId within [U,u]",
+//     "lastUpdateId < U → fetch again") would refuse a snapshot that ends
+//     exactly before the first event (U = L+1), which the docs' own update
+//     rule (gap only if U > id+1) and the older wording ("U ≤ lastUpdateId+1
+//     AND u ≥ lastUpdateId+1") accept. For a quiet symbol that case is the
+//     common one, and refusing it would refetch forever.
+//   - Resyncs counts every rebuild from a snapshot (the first one
+//     included) and every bbo/partial book becoming fresh again.
+//   - Reconnects counts every connection after the first, handovers
+//     included (Handovers counts those separately).
+//   - A retired connection's in-flight event may land after the new
+//     owner's first one (see exchange/internal/feed).
+//
+// # Not covered
+//
+// Order entry and the user data stream; RSA REST signatures (no published
+// vector); the X-MBX-USED-WEIGHT-1M header is not read (the token bucket
+// keeps this feed under its own share); symbol status in exchangeInfo is not
+// checked; a snapshot result is applied when the reader next wakes (the next
+// frame of any instrument), not the instant it arrives.
+package binance

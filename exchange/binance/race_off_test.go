@@ -1,0 +1,5 @@
+//go:build !race
+
+package binance
+
+const raceEnabled = false

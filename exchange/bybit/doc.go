@@ -1,0 +1,148 @@
+// Package bybit is the Bybit v5 spot market-data adapter: one websocket to
+// the public spot stream, the venue's L2 books kept in sync by the procedure
+// Bybit documents, and exchange.BookTop events (top 10 levels per side, in
+// each instrument's num.Scale) published into the daemon's ring. It also
+// holds the instruments fetch (filters) and Bybit's request signing.
+//
+// # Shape
+//
+// Session is the pure per-connection state machine: frames in (with their
+// receive time), book states, events and requests out; no I/O, goroutines or
+// clock. Feed.Run does the I/O around it: dial (wsx), subscribe, read loop,
+// keep-alive pings, an idle watchdog, reconnects with jittered backoff, and
+// scheduled handover between connection generations (feed.Owner). Tests,
+// fuzzing and the lead's tick-to-decision benchmark drive Session directly
+// with frames from testdata.
+//
+// Channels (Config.Channel): "depth" (default) is orderbook.{Depth}.{SYMBOL}
+// with Depth 50 (default), 200 or 1000; "bbo" is orderbook.1.{SYMBOL}.
+//
+// # Sync procedure, as implemented
+//
+// Sources: docs/v5/websocket/public/orderbook.mdx and docs/v5/ws/connect
+// (bybit-exchange/docs; copies in /work/shared/venue-docs/bybit and
+// testdata/docs), docs/v5/sbe/level-50/sbe-level-50.mdx for the update id.
+//
+//  1. Connect to <WSURL>/v5/public/spot. Subscribe with
+//     {"req_id":"<n>","op":"subscribe","args":[topics]}, at most 10 topics
+//     per request (spot limit); Config.Validate refuses configurations whose
+//     topics exceed the 21,000 characters one connection may carry.
+//  2. The first message of a topic after subscribing is a snapshot: the book
+//     is reset to it and becomes live. A delta before it breaks the
+//     procedure: rejected, the book is resubscribed.
+//  3. A delta updates the book: size "0" deletes the level, an unknown price
+//     is inserted, a known one overwritten. Each side is then trimmed to
+//     Depth levels: Bybit keeps a window of Depth levels, so a level pushed
+//     out of it is no longer known (and may vanish without a message).
+//  4. Any later snapshot resets the book: Bybit re-sends one "if there is a
+//     problem on Bybit's end" (and, per the level-50 docs, after more than
+//     100 level changes); u = 1 is a service restart and overwrites the book
+//     although u went down. Counted in Resyncs.
+//  5. Sequence checks (below) on every delta; a crossed book after a message
+//     is rejected. Every rejected message that would have changed a book
+//     makes that book stale (an event with FlagStale and the cause) and
+//     starts its rebuild.
+//  6. Rebuild = resubscribe: unsubscribe, then subscribe (Bybit has no REST
+//     snapshot linked to the stream's u). Until the unsubscribe is
+//     acknowledged, frames of the old subscription are dropped — even a
+//     snapshot, whose subscription is about to end; the first snapshot after
+//     the acknowledgement makes the book live. Replies are matched by req_id,
+//     or, when the venue does not echo one, to the oldest unanswered request
+//     of the same op (Bybit answers in order). Resubscribes of one book are at
+//     least 500 ms apart; a snapshot that does not come within
+//     SnapshotTimeout is retried with the wait doubling (up to 32×).
+//  7. A failed subscribe is counted (RejectUnexpected), logged, and leaves the
+//     book stale. One bad topic fails a whole request, so a failed batch is
+//     retried topic by topic, and a topic that fails alone is retried spaced
+//     out; after 3 failures it no longer holds back a handover.
+//  8. bbo: orderbook.1 sends snapshots only. An unchanged book is re-sent
+//     every 3 s with the same u; that is not an error and republishes the
+//     book with the new receive time.
+//  9. Heartbeat: {"req_id":"ping","op":"ping"} every PingEvery
+//     (unconditionally, as Bybit recommends; default min(20 s, AgeMax/3)).
+//     Both documented pong shapes are recognised ({"success":true,
+//     "ret_msg":"pong",..,"op":"ping"} and {"op":"pong","args":[..]}).
+//  10. Age: no frame at all for AgeMax → the connection is closed (wsx
+//     Watchdog), books stale with CauseAge, reconnect. Bybit sends nothing
+//     for a book that does not change, so a frozen topic and a quiet one
+//     look alike; a live book that received nothing for AgeMax goes stale
+//     (CauseAge) and is resubscribed, whose snapshot proves its state. Below
+//     that age a quiet book is republished every AgeMax/3 with the receive
+//     time of the frame that proved the connection alive.
+//  11. Timestamps and ids: ts (ms) becomes ExchTS (ns). BookTop.Seq is
+//     data.seq, the cross sequence, not u: u counts the pushes of one topic
+//     (orderbook.50.BTCUSDT and orderbook.200.BTCUSDT each count their own,
+//     so one book state has a different u on each), while seq is "shared
+//     across depths, smaller = older" — the id of the state itself, which
+//     is what a consumer comparing or ordering books needs. A book message
+//     without seq is rejected like one without u.
+//
+// # What the sequence fields can and cannot reveal
+//
+// A book message carries u (update id, per topic) and seq (cross sequence,
+// per book state, shared by all depths, "monotonically increasing, but not
+// guaranteed to be continuous"), but no previous id and no checksum.
+// Detected, always: a delta before the snapshot; a delta whose u is not
+// above the book's (a duplicate or an older update — rejected and the book
+// rebuilt, because ignoring it could freeze a book behind an unannounced
+// reset); seq going backwards on a delta (an equal seq is accepted: the
+// docs promise monotonic, not strictly increasing); a snapshot older than
+// the book by both u and seq that is not a restart; crossed books;
+// malformed frames. seq may jump by any amount between two deltas of one
+// topic (states that changed only levels outside its depth, or other
+// depths' data, use up cross sequence numbers), so it cannot reveal a lost
+// delta; u can.
+//
+// A lost or reordered delta can only be seen if u is contiguous per topic.
+// What the docs say (checked in bybit-exchange/docs):
+//   - docs/v5/websocket/public/orderbook.mdx: "u: Update ID" (earlier
+//     versions: "Update ID. Is a sequence"), u = 1 after a restart; nothing
+//     about +1 for spot.
+//   - docs/v5/sbe/level-50/sbe-level-50.mdx (the level-50 book as binary
+//     frames, "SBE mirrors JSON v5 behavior"): "Validate continuity: next u
+//     should follow previous u + 1", no check across u = 1; seq is
+//     "monotonically increasing, but not guaranteed to be continuous".
+//   - The v3 docs (derivatives, copy trading): "Update id, is always in
+//     sequence".
+//
+// So u is a per-topic counter, +1 per push of that topic, and
+// Config.Continuity defaults to "contiguous": a delta with u ≠ previous
+// u + 1 is a gap (counted in Gaps; stale, resubscribe). "monotonic" accepts
+// any growing u and counts jumps (Feed.UJumps); it cannot detect a lost
+// delta, and a book missing one looks fresh until a later message or the
+// next snapshot — use it only for a stream whose u is known not to be
+// contiguous. exchange/sim numbers u per topic in the same way (and its
+// BookAt is keyed by seq), and the end-to-end tests run in the default mode
+// with no false gaps. Not detectable in either mode: wrong sizes or prices
+// under right ids (there is no checksum), and a lost orderbook.1 snapshot
+// (the next one supersedes it; until then the book is merely older).
+//
+// # Other deliberate choices
+//
+//   - Frames are parsed with jsonscan into preallocated scratch levels (at
+//     most 2×Depth per side; more is RejectTooLarge), numbers straight into
+//     the instrument's scale with num.ParseUnsigned; the book is touched only
+//     after the sequence checks passed, so a rejected message never leaves a
+//     half-applied book. The l2 book holds Depth + 2×Depth levels so that no
+//     message can overflow it before trimming. Keys may come in any order.
+//   - Input that cannot be attributed to a book (broken JSON before a topic
+//     was read) makes every book stale and replaces the connection; frames of
+//     topics we do not follow are counted (RejectUnknownSymbol) and ignored.
+//   - Lifetime: Bybit documents no maximum lifetime for public connections
+//     (only the 10-minute idle cut, which the pings prevent), so scheduled
+//     handover is off by default; with Lifetime > 0 a new generation builds
+//     its books silently, takes ownership when all are synced (or given up),
+//     republishes them, and the old connection is closed without a stale
+//     event. A recovery connection takes ownership at once; if a handover
+//     connection is already up when the old one drops, it takes over.
+//   - Reconnects counts recovery connections (after a drop), not handovers.
+//   - Rejections are logged through a feed.LogLimiter with venue, reason,
+//     symbol and a 160-byte excerpt of the frame (public data only).
+//
+// # Not covered
+//
+// Private streams, order placement (signing is here, tested, unused), RSA
+// keys, more topics than one connection may carry (21,000 characters), the
+// 500-connections-per-5-minutes limit beyond what the backoff gives, and
+// depth 1000 end to end (exchange/sim serves 1, 50 and 200 only).
+package bybit

@@ -1,0 +1,173 @@
+// Package okx is the OKX v5 public market-data adapter: it keeps OKX's L2
+// books exactly in sync by the procedure OKX documents, and publishes each
+// book's top exchange.TopK levels per side as fixed-size exchange.BookTop
+// events into the daemon's ring. It also parses OKX's instrument filters
+// (REST) and implements OKX's request signing as pure functions. Order
+// placement is not here yet.
+//
+// Sources: https://www.okx.com/docs-v5/en/ — #overview-websocket-subscribe,
+// #overview-websocket-login, #order-book-trading-market-data-ws-order-book-channel,
+// #overview-rest-authentication-signature, the REST error-code tables, and
+// OKX's announcement of the checksum deprecation (21 May 2026). The examples
+// used as tests are copied verbatim under testdata/docs.
+//
+// # Shape
+//
+// Session is the pure per-connection state machine: frames and times go in
+// (HandleFrame, Tick), requests and decisions come out (SubscribeRequests,
+// NeedResubscribe/Resubscribe, NeedReconnect, NeedHandover, Synced). It does
+// no I/O, starts no goroutine and reads no clock for decisions (Config.Now
+// only feeds the ParseLatency metric), so the data-driven scripts in
+// testdata/sync, the fuzz targets and the lead's tick-to-decision benchmark
+// drive it directly. Feed.Run is the I/O shell around it: dial (at most one
+// dial per 400 ms: OKX allows 3 connection requests per second per IP),
+// subscribe, read loop (wsx.ReadFrame → HandleFrame → Tick → act), and per
+// connection a reader, an idle watchdog (AgeMax) and a keep-alive pinger.
+//
+// # Channels (Config.Channel)
+//
+//   - "books" (default): 400 levels, a snapshot and then incremental updates.
+//   - "bbo" (or "bbo-tbt"): the wire channel bbo-tbt, one level per side,
+//     every push a full best bid/offer carrying ts and seqId.
+//   - "books5": five levels per side, every push a full snapshot.
+//
+// books-l2-tbt and books50-l2-tbt (which need a login and a VIP tier) are
+// not supported.
+//
+// # Sync procedure for "books", as implemented
+//
+//  1. Subscribe with {"op":"subscribe","args":[{"channel":"books","instId":…},…]},
+//     splitting requests so that no request's args exceed 60 KB (OKX: 64 KB).
+//     Every subscribe and unsubscribe request counts against a sliding
+//     one-hour budget of 450 per connection (OKX: 480 including logins);
+//     when it would be exceeded the session asks for a reconnect instead.
+//  2. The first push is action "snapshot" (prevSeqId −1): the book is reset
+//     to its levels. Any snapshot, at any time, restarts the book.
+//  3. Each "update" must have prevSeqId equal to the seqId of the previous
+//     message of that book; otherwise it is a gap (Gaps, RejectSequence),
+//     the book goes stale (CauseGap) and is rebuilt. An update with
+//     prevSeqId == seqId and no levels is the keep-alive OKX sends after
+//     about 60 s without change: accepted, nothing published. After
+//     maintenance the sequence may reset (seqId < prevSeqId): because
+//     continuity is checked on prevSeqId alone, that update is accepted and
+//     the chain continues from the smaller seqId — exactly the docs' numbered
+//     example, replayed from testdata/docs/ws_seqid_sequence_example.json.
+//  4. Merge: per level [px, sz, "0", orderCount], the same price with size 0
+//     deletes, any other size replaces (with the new wire strings); a new
+//     price is inserted (bids descending, asks ascending). A message is
+//     staged and validated completely before it touches the book, so it is
+//     applied all or nothing.
+//  5. Checksum: 0 means "not provided" (OKX sends 0 in production from 23
+//     June 2026). A nonzero checksum is verified on every snapshot and update,
+//     keep-alives included: CRC32 (IEEE), read as a signed int32, over the
+//     first 25 bids and asks of the merged book interleaved as
+//     "bidPx:bidSz:askPx:askSz:…" (a side that runs out is skipped), using the
+//     exact strings received (l2 raw mode keeps them; "3000.10" is not
+//     "3000.1"). The string is built in a fixed buffer in the Session and
+//     hashed with crc32.Update: no allocation. A mismatch counts
+//     ChecksumFailures, makes the book stale (CauseChecksum) and rebuilds it.
+//  6. Rebuilding a book = unsubscribe + subscribe that instId (one request of
+//     each for all books due at once): OKX sends a fresh snapshot for a new
+//     subscription. Updates arriving meanwhile (still in flight from the old
+//     subscription) are ignored until the snapshot. A book that has not
+//     received its snapshot 2×AgeMax after subscribing is resubscribed; after
+//     3 resubscriptions in a row that did not bring it back the session asks
+//     for a reconnect.
+//  7. A crossed book after a message (best bid ≥ best ask) is never
+//     published: RejectCrossed, stale (CauseBadData), rebuilt.
+//  8. A synced books subscription that received nothing for 90 s (OKX's
+//     keep-alive comes after ~60 s) has lost its subscription: stale
+//     (CauseAge), rebuilt.
+//
+// # Full-state channels (bbo-tbt, books5)
+//
+// Each push replaces the book. seqId orders pushes (no prevSeqId, no
+// checksum): a push at the last seqId is a duplicate and dropped (the book
+// already shows it); a push below it is either the sequence reset OKX
+// documents for maintenance or a replay, which the wire cannot tell apart,
+// so the push is dropped, the book goes stale (CauseReset) and that seqId
+// becomes the anchor: the next push above it is accepted, whichever case it
+// was. Crossed or unparsable pushes make the book stale until the next good
+// push; no resubscription is needed. In any full-state push (and in a books
+// snapshot) a size of 0 is malformed.
+//
+// # Bad input
+//
+// Every refusal is counted (FeedStats.Reject with its reason) and logged
+// through a rate limiter with the venue, reason, instrument and a 160-byte
+// excerpt; nothing is logged per valid market event. A frame that is not
+// valid JSON or not OKX's shape (wrong types, duplicate keys, a level with
+// fewer than two entries, escapes where OKX sends none, more than one data
+// element, an unknown action) is attributed to the instrument of its "arg"
+// if that was read completely first — that book goes stale and is rebuilt —
+// and otherwise to every book on the connection. Prices and sizes are parsed
+// exactly in the instrument's scale (num.ParseUnsigned): empty, NaN,
+// negative, exponent, too many significant decimals or overflow is
+// RejectNumber. More than 1000 levels per side in one message is
+// RejectTooLarge; a frame over MaxFrame (wsx.ErrTooLarge) ends the
+// connection (stale CauseBadData, reconnect). Pushes for a symbol or channel
+// we did not subscribe to are RejectUnknownSymbol and ignored.
+//
+// Venue events: {"event":"error"} (e.g. 60012, 60018) is counted as
+// RejectUnexpected and logged with its code; if it names an instrument that
+// subscription is retried, otherwise — OKX's errors usually carry no arg —
+// every book still waiting for its first push is. {"event":"notice"} with
+// code 64008 (service upgrade, disconnect announced) starts a handover at
+// once. Other events are counted and ignored.
+//
+// # Liveness and reconnects
+//
+// The client sends the text "ping" after PingEvery of silence (default 20 s;
+// OKX wants N < 30 s), clamped to AgeMax/3, and OKX answers the text "pong",
+// which is handled before the JSON scanner. AgeMax (default 5 s) bounds data
+// silence: a connection on which nothing but pongs arrived for AgeMax is
+// given up — every book stale with CauseAge, reconnect — because a venue
+// that answers pings but stops sending data must not keep books "fresh".
+// The wsx watchdog closes a connection silent even to pings after AgeMax.
+// Consequence for operators: a connection whose instruments may all be quiet
+// for longer than AgeMax (illiquid pairs) needs a larger AgeMax (books sends
+// a keep-alive per book after ~60 s); otherwise it reconnects.
+//
+// Quiet synced books are republished every AgeMax/3 (feed.Publisher
+// refresh) so consumers that age books by RecvTS keep them.
+//
+// Any drop publishes stale events for every book (CauseAge for the idle
+// watchdog or data silence, CauseBadData for an oversized frame, else
+// CauseDisconnect) and redials after a jittered
+// exponential backoff (BackoffMin..BackoffMax), reset after a connection
+// that got every book in sync.
+//
+// Handover: OKX documents no maximum connection lifetime. The feed still
+// replaces its connection every Lifetime (default 23 h; it also renews the
+// hourly subscribe budget and keeps this path exercised), and at once on
+// notice 64008. Generation g+1 connects and builds its books silently (its
+// Publisher is not the feed.Owner's generation); when all are in sync it
+// takes ownership, republishes every book, and g is closed as its owner
+// (closed connections publish nothing). If g drops first, g+1 takes over at
+// once as the recovery connection; if g+1 fails or does not sync within
+// max(4×AgeMax, 10 s), g carries on and the handover is retried after a
+// backoff. FeedStats.Reconnects counts every connection established after
+// the first, handovers included; Connected is 1 while one publishes.
+//
+// # REST and signing
+//
+// FetchInstruments reads GET /api/v5/public/instruments?instType=SPOT
+// (tickSz → Tick, lotSz → Step, minSz → MinQty; OKX lists no minimum
+// notional for spot) with exact key matching; venue errors become
+// *exchange.Error classified by code (see classify). Prehash/Sign/
+// SignHeaders/WSLogin implement the documented signature: base64 of
+// HMAC-SHA256 over timestamp + METHOD + requestPath(+query) + body, with an
+// ISO-8601 millisecond timestamp for REST and Unix seconds with GET
+// /users/self/verify for the websocket login. OKX publishes no signature
+// vector (its login example's sign does not match its example secret), so
+// the tests check the string to sign against the documented example inputs
+// and the HMAC against an RFC 2104 construction and openssl.
+//
+// # Not covered
+//
+// Private channels and login flow beyond building the request, order entry,
+// books-l2-tbt/books50-l2-tbt, OKX's "tickers" channel, and sequence resets
+// on bbo-tbt/books5 being told apart from replays (both handled as above).
+// Levels beyond Depth are dropped by the l2 book, which then may report
+// fewer levels than OKX holds after many deletions, never wrong ones.
+package okx
