@@ -51,6 +51,43 @@ type StatusReport struct {
 	KillReason   string        `json:"kill_reason,omitempty"`
 	RulesVersion string        `json:"rules_version"`
 	Venues       []VenueStatus `json:"venues"`
+	// Risk is the risk engine's state (rule-set version and source, kill
+	// switch, reload results), as the engine reports it.
+	Risk any `json:"risk,omitempty"`
+	// Detector counts the detector's work.
+	Detector DetectorStatus `json:"detector"`
+	// Plans are the most recent plans with their expected edge and the risk
+	// decision, newest first.
+	Plans []PlanStatus `json:"recent_plans"`
+}
+
+// DetectorStatus counts the spread detector's work since start.
+type DetectorStatus struct {
+	Events   uint64 `json:"events"`   // book events evaluated
+	Plans    uint64 `json:"plans"`    // plans emitted
+	Approved uint64 `json:"approved"` // plans risk allowed (possibly clipped)
+	Rejected uint64 `json:"rejected"` // plans risk rejected or halted
+}
+
+// PlanStatus is one dual-leg plan as the detector emitted it and as risk
+// decided it. Amounts are exact decimal strings.
+type PlanStatus struct {
+	ID           string    `json:"id"`
+	TS           time.Time `json:"ts"`
+	Symbol       string    `json:"symbol"`
+	BuyVenue     string    `json:"buy_venue"`
+	SellVenue    string    `json:"sell_venue"`
+	Qty          string    `json:"qty"`
+	BuyLimit     string    `json:"buy_limit"`
+	SellLimit    string    `json:"sell_limit"`
+	GrossBps     float64   `json:"gross_edge_bps"`
+	NetBps       float64   `json:"net_edge_bps"`
+	NetQuote     string    `json:"net_edge_quote"`
+	Decision     string    `json:"decision"`               // allow | clip | reject | halt
+	ApprovedQty  string    `json:"approved_qty,omitempty"` // after a clip
+	Rule         string    `json:"rule,omitempty"`
+	Message      string    `json:"message,omitempty"`
+	RulesVersion string    `json:"rules_version,omitempty"`
 }
 
 // VenueStatus is one venue's line in StatusReport.

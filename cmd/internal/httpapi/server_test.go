@@ -135,7 +135,7 @@ func TestRoutes(t *testing.T) {
 		{"healthz head", "HEAD", "/healthz", "", "", 200, "text/plain; charset=utf-8", "", ""},
 		{"readyz", "GET", "/readyz", "", "", 200, jsonCT, `{"ready":true}` + "\n", ""},
 		{"status", "GET", "/api/v1/status", "", "", 200, jsonCT,
-			`{"mode":"paper","started_at":"2026-03-01T11:00:00Z","trading":true,"killed":false,"rules_version":"v3","venues":[{"venue":"binance","kind":"binance","connected":true,"books":3,"stale_books":0,"messages":10,"rejects":0,"gaps":0,"resyncs":0,"reconnects":0}]}` + "\n", ""},
+			`{"mode":"paper","started_at":"2026-03-01T11:00:00Z","trading":true,"killed":false,"rules_version":"v3","venues":[{"venue":"binance","kind":"binance","connected":true,"books":3,"stale_books":0,"messages":10,"rejects":0,"gaps":0,"resyncs":0,"reconnects":0}],"detector":{"events":0,"plans":0,"approved":0,"rejected":0},"recent_plans":null}` + "\n", ""},
 		{"positions", "GET", "/api/v1/positions", "", "", 200, jsonCT,
 			`[{"venue":"binance","asset":"BTC","balance":"1.5"}]` + "\n", ""},
 		{"pnl", "GET", "/api/v1/pnl", "", "", 200, jsonCT,

@@ -1,0 +1,321 @@
+package wire
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"arb/cmd/internal/config"
+	"arb/exchange"
+	"arb/exchange/num"
+	"arb/exchange/sim"
+	"arb/ringbuf"
+	"arb/strategy/spread"
+)
+
+// RingCapacity is the size of the one MPSC ring all feeds publish into. At
+// 352 bytes per event it is 1.4 MiB: seconds of the busiest feed, while the
+// detector drains it in microseconds.
+const RingCapacity = 4096
+
+// Known returns what config validation needs from the wiring: the venue
+// kinds this build speaks and the names of the simulated venues it can run.
+func Known() config.Known {
+	return config.Known{Kinds: Kinds(), SimVenues: []string{"binance", "okx", "bybit"}}
+}
+
+// registry interns the config's venues (in file order) and instruments.
+func registry(cfg *config.Config) *exchange.Registry {
+	reg := &exchange.Registry{
+		Venues: make([]exchange.VenueInfo, 1, len(cfg.Venues)+1),
+		Assets: make([]exchange.Asset, 1, len(cfg.Instruments)+1),
+	}
+	for i, v := range cfg.Venues {
+		reg.Venues = append(reg.Venues, exchange.VenueInfo{ID: exchange.VenueID(i + 1), Name: v.Name, Kind: v.Kind})
+	}
+	for i, in := range cfg.Instruments {
+		reg.Assets = append(reg.Assets, exchange.Asset{
+			ID: exchange.InstrumentID(i + 1), Symbol: in.Symbol, Base: in.Base(), Quote: in.Quote(), Scale: in.Scale(),
+		})
+	}
+	return reg
+}
+
+func assetID(reg *exchange.Registry, symbol string) (exchange.InstrumentID, bool) {
+	for _, a := range reg.Assets[1:] {
+		if a.Symbol == symbol {
+			return a.ID, true
+		}
+	}
+	return 0, false
+}
+
+// startSim builds and starts the in-process simulated venues the config
+// names (sim://<name>), over the config's instruments. The simulator knows a
+// market for each instrument it has a default for; others are an error.
+func startSim(cfg *config.Config, logger *slog.Logger) (*sim.Sim, error) {
+	want := cfg.SimVenues()
+	if len(want) == 0 {
+		return nil, nil
+	}
+	sc := sim.DefaultConfig()
+	sc.Seed = cfg.Sim.Seed
+	if cfg.Sim.Step > 0 {
+		sc.StepInterval = cfg.Sim.Step
+	}
+	sc.Logger = logger
+	defaults := sc.Symbols
+	sc.Symbols = nil
+	for _, in := range cfg.Instruments {
+		var found *sim.SymbolConfig
+		for i := range defaults {
+			if defaults[i].Symbol == in.Symbol {
+				found = &defaults[i]
+			}
+		}
+		if found == nil {
+			return nil, fmt.Errorf("sim: no simulated market for instrument %s (the simulator has %s)", in.Symbol, simSymbols(defaults))
+		}
+		s := *found
+		s.Scale = in.Scale()
+		sc.Symbols = append(sc.Symbols, s)
+	}
+	byKind := map[string]sim.VenueConfig{}
+	for _, v := range sc.Venues {
+		byKind[v.Kind] = v
+	}
+	sc.Venues = nil
+	for _, w := range want {
+		v, ok := byKind[w.Kind]
+		if !ok {
+			return nil, fmt.Errorf("sim: no simulated venue of kind %q", w.Kind)
+		}
+		v.Name = w.Name
+		sc.Venues = append(sc.Venues, v)
+	}
+	s, err := sim.New(sc)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Start(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func simSymbols(ss []sim.SymbolConfig) string {
+	names := make([]string, len(ss))
+	for i, s := range ss {
+		names[i] = s.Symbol
+	}
+	return strings.Join(names, ", ")
+}
+
+// resolveURLs turns sim://<name> into the running simulator's addresses; the
+// adapters take host bases and append their venue's documented paths.
+func resolveURLs(v config.Venue, s *sim.Sim) (ws, rest string, err error) {
+	name, isSim := v.SimName()
+	if !isSim {
+		return v.WSURL, v.RESTURL, nil
+	}
+	if s == nil {
+		return "", "", fmt.Errorf("venue %s: %s names the simulator, which is not running", v.Name, v.WSURL)
+	}
+	u, ok := s.URLs(name)
+	if !ok {
+		return "", "", fmt.Errorf("venue %s: no simulated venue %q", v.Name, name)
+	}
+	return u.WSBase, u.REST, nil
+}
+
+// instruments builds one venue's listings: canonical ids and scales from the
+// config, filters from the config's overrides or, for any filter not
+// overridden, from the venue's documented instruments endpoint.
+func instruments(ctx context.Context, reg *exchange.Registry, vid exchange.VenueID, v config.Venue, restURL string, hc *http.Client) ([]exchange.Instrument, error) {
+	var want []exchange.Instrument
+	needFetch := false
+	for canon, sym := range v.Symbols {
+		id, ok := assetID(reg, canon)
+		if !ok {
+			return nil, fmt.Errorf("venue %s: symbol %s is not a configured instrument", v.Name, canon)
+		}
+		a := reg.Asset(id)
+		want = append(want, exchange.Instrument{
+			ID: id, Venue: vid, Symbol: sym, Canonical: canon, Base: a.Base, Quote: a.Quote, Scale: a.Scale,
+		})
+		f, has := v.Filters[canon]
+		if !has || !f.Tick.Valid || !f.Step.Valid || !f.MinQty.Valid || !f.MinNotional.Valid {
+			needFetch = true
+		}
+	}
+	sortInstruments(want)
+	got := want
+	if needFetch {
+		k := kinds[v.Kind]
+		var err error
+		for attempt := 0; ; attempt++ {
+			fctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			got, err = k.fetch(fctx, hc, restURL, v.Name, want)
+			cancel()
+			if err == nil || attempt == 2 || ctx.Err() != nil {
+				break
+			}
+			time.Sleep(time.Duration(attempt+1) * 500 * time.Millisecond)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("venue %s: fetching instrument filters from %s: %w", v.Name, restURL, err)
+		}
+	}
+	out := make([]exchange.Instrument, len(got))
+	copy(out, got)
+	for i := range out {
+		f, has := v.Filters[out[i].Canonical]
+		if !has {
+			continue
+		}
+		sc := out[i].Scale
+		set := func(d decimal.NullDecimal, dec uint8, dst *int64, key string) error {
+			if !d.Valid {
+				return nil
+			}
+			x, err := config.Fixed(d.Decimal, dec)
+			if err != nil {
+				return fmt.Errorf("venue %s: filters.%s.%s: %w", v.Name, out[i].Canonical, key, err)
+			}
+			*dst = x
+			return nil
+		}
+		if err := errors.Join(
+			set(f.Tick, sc.Px, (*int64)(&out[i].Tick), "tick"),
+			set(f.Step, sc.Qty, (*int64)(&out[i].Step), "step"),
+			set(f.MinQty, sc.Qty, (*int64)(&out[i].MinQty), "min_qty"),
+			set(f.MinNotional, sc.Px, (*int64)(&out[i].MinNotional), "min_notional"),
+		); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func sortInstruments(in []exchange.Instrument) {
+	for i := 1; i < len(in); i++ {
+		for j := i; j > 0 && in[j].ID < in[j-1].ID; j-- {
+			in[j], in[j-1] = in[j-1], in[j]
+		}
+	}
+}
+
+// spreadConfig maps the operator's strategy and venue settings onto the
+// detector's config.
+func spreadConfig(cfg *config.Config, reg *exchange.Registry, listings []exchange.Instrument) spread.Config {
+	sc := spread.DefaultConfig()
+	sc.Instruments = listings
+	sc.QuoteEquivalence = cfg.Strategy.QuoteEquivalents
+	sc.MinEdgeBps = cfg.Strategy.MinNetEdgeBps
+	sc.SlippageBps = cfg.Strategy.SlippageBps
+	sc.SlippageVolMult = cfg.Strategy.SlippageVolMult
+	sc.VolK = cfg.Strategy.VolMult
+	if cfg.Strategy.VolHalfLife > 0 {
+		sc.VolHalfLife = cfg.Strategy.VolHalfLife
+	}
+	sc.Cooldown = cfg.Strategy.Cooldown
+	if cfg.Strategy.RebalanceTrades > 0 {
+		sc.RebalanceTrades = cfg.Strategy.RebalanceTrades
+	}
+	// Plan ids stay unique across restarts: the start time in ms, shifted
+	// to leave room for 65536 plans per ms of run time.
+	sc.PlanIDBase = uint64(time.Now().UnixMilli()) << 16
+	quotes := map[string]bool{}
+	for _, a := range reg.Assets[1:] {
+		quotes[a.Quote] = true
+	}
+	for q := range quotes {
+		sc.MaxNotional = append(sc.MaxNotional, spread.Amount{Asset: q, Value: cfg.Strategy.MaxNotional.String()})
+	}
+	for i, v := range cfg.Venues {
+		vc := spread.DefaultVenueConfig(exchange.VenueID(i + 1))
+		vc.TakerFeeBps = v.TakerFeeBps
+		switch v.FeeAsset {
+		case "", "quote":
+			vc.FeeAsset = ""
+		default:
+			vc.FeeAsset = v.FeeAsset
+		}
+		if v.AgeMax > 0 {
+			vc.StaleAge = v.AgeMax
+		}
+		if !v.GasQuote.IsZero() {
+			for q := range quotes {
+				vc.Gas = append(vc.Gas, spread.Amount{Asset: q, Value: v.GasQuote.String()})
+			}
+		}
+		for asset, fee := range v.WithdrawFees {
+			vc.Withdraw = append(vc.Withdraw, spread.Amount{Asset: asset, Value: fee.String()})
+		}
+		sc.Venues = append(sc.Venues, vc)
+	}
+	return sc
+}
+
+// newFeeds builds one market-data feed per configured venue.
+func newFeeds(cfg *config.Config, reg *exchange.Registry, urls [][2]string, listings [][]exchange.Instrument,
+	ring *ringbuf.MPSC[exchange.BookTop], logger *slog.Logger, hc *http.Client) ([]feedEntry, error) {
+	var out []feedEntry
+	for i, v := range cfg.Venues {
+		k, ok := kinds[v.Kind]
+		if !ok {
+			return nil, fmt.Errorf("venue %s: unknown kind %q", v.Name, v.Kind)
+		}
+		md, err := k.newFeed(feedSetup{
+			venue: exchange.VenueID(i + 1), name: v.Name, wsURL: urls[i][0], restURL: urls[i][1],
+			instruments: listings[i], channel: v.Channel, depth: v.Depth, ageMax: v.AgeMax, ring: ring,
+			logger: logger, now: func() int64 { return time.Now().UnixNano() },
+			rand: rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(i+1))), http: hc,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("venue %s: %w", v.Name, err)
+		}
+		out = append(out, feedEntry{name: v.Name, kind: v.Kind, id: exchange.VenueID(i + 1), md: md, listings: listings[i]})
+	}
+	return out, nil
+}
+
+// feedEntry is one running venue feed.
+type feedEntry struct {
+	name, kind string
+	id         exchange.VenueID
+	md         exchange.MarketData
+	listings   []exchange.Instrument
+}
+
+// setBalances loads the paper starting balances into the detector's
+// inventory (before the loop runs, so no other goroutine touches it yet).
+func setBalances(cfg *config.Config, inv *spread.Inventory) error {
+	for i, v := range cfg.Venues {
+		for asset, amt := range v.Balances {
+			if _, ok := inv.Asset(asset); !ok {
+				return fmt.Errorf("venues[%d].balances.%s: no configured instrument uses asset %s", i, asset, asset)
+			}
+			if err := inv.SetDecimal(exchange.VenueID(i+1), asset, amt.String()); err != nil {
+				return fmt.Errorf("venues[%d].balances.%s: %w", i, asset, err)
+			}
+		}
+	}
+	return nil
+}
+
+// formatPx renders a fixed-point value as the exact decimal string the API
+// shows ("" for an empty side).
+func formatPx(v int64, dec uint8, present bool) string {
+	if !present {
+		return ""
+	}
+	return num.Format(v, dec)
+}
