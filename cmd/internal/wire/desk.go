@@ -47,7 +47,7 @@ type desk struct {
 	// Owned by the loop goroutine.
 	in        risk.Input
 	day       risk.DayTracker
-	acct      string             // account currency (the first instrument's quote)
+	acct      string           // account currency (the first instrument's quote)
 	valuation []assetValuation // per inventory asset
 	steps     map[stepKey]num.Qty
 

@@ -1,0 +1,19 @@
+# Builds arbd and arb into a small image. The daemon's embedded default runs
+# offline (simulated venues, embedded NATS); mount a config for real venues:
+#   docker run -p 127.0.0.1:7420:7420 -v $PWD/my.yaml:/etc/arb/arbd.yaml arb --config /etc/arb/arbd.yaml
+# (the config's http.listen must then be 0.0.0.0:7420 to be reachable from the host).
+FROM golang:1.26 AS build
+WORKDIR /src
+COPY go.mod go.sum ./
+RUN go mod download
+COPY . .
+RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/arbd ./cmd/arbd \
+ && CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/arb ./cmd/arb
+
+FROM gcr.io/distroless/static-debian12:nonroot
+WORKDIR /var/lib/arb
+COPY --from=build /out/arbd /out/arb /usr/local/bin/
+COPY configs/rules.yaml /var/lib/arb/configs/rules.yaml
+USER nonroot:nonroot
+EXPOSE 7420
+ENTRYPOINT ["/usr/local/bin/arbd"]
