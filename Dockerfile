@@ -10,10 +10,11 @@ COPY . .
 RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/arbd ./cmd/arbd \
  && CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/arb ./cmd/arb
 
+# nonroot owns /home/nonroot, where the default data_dir (./data) is created.
 FROM gcr.io/distroless/static-debian12:nonroot
-WORKDIR /var/lib/arb
+WORKDIR /home/nonroot
 COPY --from=build /out/arbd /out/arb /usr/local/bin/
-COPY configs/rules.yaml /var/lib/arb/configs/rules.yaml
+COPY configs/rules.yaml /home/nonroot/configs/rules.yaml
 USER nonroot:nonroot
 EXPOSE 7420
 ENTRYPOINT ["/usr/local/bin/arbd"]
