@@ -33,10 +33,11 @@ const MaxDepth = 32
 // Scanner reads one JSON document. The zero value is ready after Reset. It is
 // not safe for concurrent use.
 type Scanner struct {
-	b     []byte
-	pos   int
-	err   error
-	depth int
+	b      []byte
+	pos    int
+	err    error
+	errPos int
+	depth  int
 	// more has bit d set when the container at depth d already yielded an
 	// element, so the next one must be preceded by a comma.
 	more uint64
@@ -44,7 +45,7 @@ type Scanner struct {
 
 // Reset starts scanning b. The slices the scanner returns alias b.
 func (s *Scanner) Reset(b []byte) {
-	s.b, s.pos, s.err, s.depth, s.more = b, 0, nil, 0, 0
+	s.b, s.pos, s.err, s.errPos, s.depth, s.more = b, 0, nil, 0, 0, 0
 }
 
 // Err returns the first error, or nil.
@@ -55,34 +56,43 @@ func (s *Scanner) Err() error { return s.err }
 func (s *Scanner) Fail(err error) {
 	if s.err == nil {
 		s.err = err
+		// Empty the input: every later read sees the end, so the fast paths
+		// need no separate error check.
+		s.errPos, s.b, s.pos = s.pos, nil, 0
 	}
 }
 
-// Pos returns the current byte offset (for diagnostics).
-func (s *Scanner) Pos() int { return s.pos }
-
-func (s *Scanner) ws() {
-	for s.pos < len(s.b) {
-		switch s.b[s.pos] {
-		case ' ', '\t', '\n', '\r':
-			s.pos++
-		default:
-			return
-		}
+// Pos returns the current byte offset, or where the first error occurred
+// (for diagnostics).
+func (s *Scanner) Pos() int {
+	if s.err != nil {
+		return s.errPos
 	}
+	return s.pos
 }
 
 // Peek returns the next non-space byte without consuming it, or 0 at the end
-// or after an error.
+// or after an error. The common case (no white space, as venues send) is
+// inlined.
 func (s *Scanner) Peek() byte {
-	if s.err != nil {
-		return 0
+	if s.pos < len(s.b) {
+		if c := s.b[s.pos]; c > ' ' {
+			return c
+		}
 	}
-	s.ws()
-	if s.pos >= len(s.b) {
-		return 0
+	return s.peekSlow()
+}
+
+func (s *Scanner) peekSlow() byte {
+	for s.pos < len(s.b) {
+		switch c := s.b[s.pos]; c {
+		case ' ', '\t', '\n', '\r':
+			s.pos++
+		default:
+			return c
+		}
 	}
-	return s.b[s.pos]
+	return 0
 }
 
 // End reports whether only white space remains and no error occurred.
@@ -90,7 +100,7 @@ func (s *Scanner) End() bool {
 	if s.err != nil {
 		return false
 	}
-	s.ws()
+	s.peekSlow()
 	return s.pos == len(s.b) && s.depth == 0
 }
 
@@ -160,7 +170,7 @@ func (s *Scanner) next(closer byte) bool {
 // consumes the ':' after it. At the object's end it consumes the '}' and
 // returns false; on error it returns false and records the error.
 func (s *Scanner) Key() ([]byte, bool) {
-	if s.err != nil || s.depth == 0 {
+	if s.depth == 0 {
 		s.Fail(ErrSyntax)
 		return nil, false
 	}
@@ -186,7 +196,7 @@ func (s *Scanner) Key() ([]byte, bool) {
 // More reports whether the current array has another element, consuming the
 // comma before it; at the array's end it consumes the ']' and returns false.
 func (s *Scanner) More() bool {
-	if s.err != nil || s.depth == 0 {
+	if s.depth == 0 {
 		s.Fail(ErrSyntax)
 		return false
 	}
@@ -195,24 +205,36 @@ func (s *Scanner) More() bool {
 
 // plainString reads a string at s.pos (which is '"') that has no escapes.
 func (s *Scanner) plainString() ([]byte, bool) {
+	b := s.b
 	start := s.pos + 1
-	for i := start; i < len(s.b); i++ {
-		c := s.b[i]
-		switch {
+	for i := start; i < len(b); i++ {
+		if !strStop[b[i]] {
+			continue
+		}
+		switch c := b[i]; {
 		case c == '"':
 			s.pos = i + 1
-			return s.b[start:i], true
+			return b[start:i], true
 		case c == '\\':
 			s.Fail(ErrEscape)
-			return nil, false
-		case c < 0x20:
+		default:
 			s.Fail(ErrSyntax)
-			return nil, false
 		}
+		return nil, false
 	}
 	s.Fail(ErrSyntax)
 	return nil, false
 }
+
+// strStop marks the bytes that end a plain string scan: the closing quote,
+// an escape, or a control character (invalid in JSON strings).
+var strStop = func() (t [256]bool) {
+	for c := 0; c < 0x20; c++ {
+		t[c] = true
+	}
+	t['"'], t['\\'] = true, true
+	return t
+}()
 
 // Str reads a string value without escapes and returns its raw bytes.
 func (s *Scanner) Str() []byte {

@@ -187,3 +187,57 @@ func FuzzSkip(f *testing.F) {
 		}
 	})
 }
+
+// bybitDelta is Bybit's documented orderbook delta, compact as sent.
+const bybitDelta = `{"topic":"orderbook.50.BTCUSDT","type":"delta","ts":1687940967466,"data":{"s":"BTCUSDT","b":[["30247.20","30.028"],["30245.40","0.224"],["30242.10","1.593"],["30240.30","1.305"],["30240.00","0"]],"a":[["30248.70","0"],["30249.30","0.892"],["30249.50","1.778"],["30249.60","0"],["30251.90","2.947"],["30252.20","0.659"],["30252.50","4.591"]],"u":177400507,"seq":66544703342},"cts":1687940967464}`
+
+// walk reads every value of a book frame the way an adapter does.
+func walk(s *Scanner, b []byte) (n int) {
+	s.Reset(b)
+	s.Object()
+	for {
+		k, ok := s.Key()
+		if !ok {
+			break
+		}
+		switch string(k) {
+		case "data":
+			s.Object()
+			for {
+				k, ok := s.Key()
+				if !ok {
+					break
+				}
+				switch string(k) {
+				case "b", "a":
+					s.Array()
+					for s.More() {
+						s.Array()
+						for s.More() {
+							n += len(s.Str())
+						}
+					}
+				case "u", "seq":
+					n += int(s.Int())
+				default:
+					s.Skip()
+				}
+			}
+		case "ts", "cts":
+			n += int(s.Int())
+		default:
+			s.Skip()
+		}
+	}
+	return n
+}
+
+func BenchmarkWalkBookFrame(b *testing.B) {
+	in := []byte(bybitDelta)
+	var s Scanner
+	b.SetBytes(int64(len(in)))
+	b.ReportAllocs()
+	for b.Loop() {
+		walk(&s, in)
+	}
+}
