@@ -54,7 +54,7 @@ func (c StaleCause) String() string {
 // It holds no pointers, so rings of BookTop are scanned by nobody and copied
 // with one memmove.
 type BookTop struct {
-	Seq    uint64 // the venue's update id of this state (Binance u, OKX seqId, Bybit u)
+	Seq    uint64 // the venue's sequence of this state (Binance u, OKX seqId, Bybit seq: the cross sequence shared across depths)
 	ExchTS int64  // venue timestamp, Unix ns (0 when the venue sends none)
 	RecvTS int64  // local receive time of the frame that produced this state, Unix ns
 	Venue  VenueID

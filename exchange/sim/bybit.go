@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math/big"
+	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"strings"
@@ -20,6 +21,16 @@ import (
 // re-sent unchanged every 3 s), orderbook.50 and orderbook.200 (snapshot,
 // then deltas), JSON ping/pong; REST instruments-info, signed order create
 // and order query.
+//
+// Sequence fields. Every orderbook topic (orderbook.1/50/200.<SYM>) has its
+// own update id u, global to the venue (every subscriber sees the same
+// numbers, as on the live venue), which goes up by exactly one per push of
+// that topic: the level-50 docs' "next u should follow previous u + 1". A
+// topic pushes only when its top-N view changed, so the topics' u values
+// drift apart. seq is the cross sequence of the book state a push was taken
+// from (vbook.seq, shared by all depths, strictly increasing per state):
+// "smaller = older" across depths, "not guaranteed to be continuous" on one
+// topic. BookAt is keyed by seq.
 
 // bybitDepths are the spot depths the simulator serves besides 1. Depth 1000
 // is real but would exceed the simulator's 400 levels; it is refused.
@@ -27,28 +38,53 @@ var bybitDepths = [2]int{50, 200}
 
 type bybitViews struct {
 	sym         string
-	depth       [2]bybitDepthView
-	ob1         book // top 1 as last sent
-	ob1U        uint64
-	ob1Cross    uint64
-	ob1Since    uint64
+	depth       [2]bybitTopicView // orderbook.50, orderbook.200
+	ob1         bybitTopicView    // orderbook.1: top 1 as last sent
+	ob1Since    uint64            // steps since the last orderbook.1 push
 	resendSteps uint64
 	tmp         delta
 }
 
-type bybitDepthView struct {
+// bybitTopicView is what one topic last pushed: its levels (top n of the
+// state named by seq) and its update id. A new subscriber's snapshot is
+// exactly this, so levels, u and seq always belong to one state, even while
+// market data is paused (FaultStale) and the book has moved on.
+type bybitTopicView struct {
 	topic string
 	n     int
 	last  book
+	u     uint64 // u of the last push (or the starting u before any)
+	seq   uint64 // cross sequence of the state last was taken from
+}
+
+// take records a push of the state vb.pub: the view becomes its top n, the
+// topic's u advances by one (whether or not the push reaches the wire: a
+// skipped push is a gap in u).
+func (tv *bybitTopicView) take(vb *vbook) {
+	tv.last.copyTop(&vb.pub, tv.n)
+	tv.u++
+	tv.seq = vb.seq
+}
+
+// snapshotMsg encodes the view as a snapshot.
+func (tv *bybitTopicView) snapshotMsg(vb *vbook, venueSym string, ts int64) []byte {
+	return bybitMsg(nil, tv.topic, "snapshot", vb.sym, venueSym, &delta{bids: tv.last.bids.l, asks: tv.last.asks.l}, ts, tv.u, tv.seq)
 }
 
 func (v *venue) initBybitViews(vb *vbook) {
 	sym := v.symbolName(vb.sym)
-	by := &bybitViews{sym: sym, ob1: newBook(), ob1U: vb.seq, ob1Cross: vb.cross, resendSteps: v.s.stepsFor(v.s.cfg.Bybit.Level1Resend)}
-	by.ob1.copyTop(&vb.pub, 1)
+	// Each topic starts at its own u (drawn from a source of its own, so the
+	// book's randomness is untouched): an adapter that confused topics, or
+	// u with seq, would not get away with it.
+	rng := rand.New(rand.NewPCG(v.s.cfg.Seed, hashKey("bybit-u", v.cfg.Name, vb.sym.cfg.Symbol)))
+	startU := func() uint64 { return 1_000_000 + rng.Uint64N(100_000_000) }
+	by := &bybitViews{sym: sym, resendSteps: v.s.stepsFor(v.s.cfg.Bybit.Level1Resend)}
+	by.ob1 = bybitTopicView{topic: "orderbook.1." + sym, n: 1, last: newBook(), u: startU(), seq: vb.seq}
+	by.ob1.last.copyTop(&vb.pub, 1)
 	for i, n := range bybitDepths {
-		by.depth[i] = bybitDepthView{topic: fmt.Sprintf("orderbook.%d.%s", n, sym), n: n, last: newBook()}
-		by.depth[i].last.copyTop(&vb.pub, n)
+		dv := &by.depth[i]
+		*dv = bybitTopicView{topic: fmt.Sprintf("orderbook.%d.%s", n, sym), n: n, last: newBook(), u: startU(), seq: vb.seq}
+		dv.last.copyTop(&vb.pub, n)
 	}
 	vb.by = by
 }
@@ -77,80 +113,79 @@ func bybitMsg(b []byte, topic, typ string, sym *symbol, venueSym string, d *delt
 
 func (v *venue) bybitPublish(vb *vbook, changed bool, now time.Time) {
 	if now.Before(vb.staleUntil) {
+		// The views keep what they last sent: the first push after the
+		// pause covers everything it missed.
 		return
 	}
 	by := vb.by
 	var fx stepFaults
 	// Stream faults wait for a state that changes the top 50, so that every
-	// depth channel carries them.
+	// depth topic pushes it.
 	if changed && !sameTop(&by.depth[0].last, &vb.pub, by.depth[0].n) {
 		fx = v.takeFaults(vb, now)
 	}
 	ts := now.UnixMilli()
 	for i := range by.depth {
 		dv := &by.depth[i]
-		if fx.gap {
-			dv.last.copyTop(&vb.pub, dv.n)
-			continue
-		}
 		diffTop(&by.tmp, &dv.last, &vb.pub, dv.n)
 		if by.tmp.empty() {
-			continue
+			continue // the top n did not change: no push, u stays
 		}
-		dv.last.copyTop(&vb.pub, dv.n)
+		dv.take(vb)
+		if fx.gap {
+			continue // the push exists (u is used up) but never goes out
+		}
 		if len(v.subs[dv.topic]) == 0 {
 			continue
 		}
-		msg := bybitMsg(nil, dv.topic, "delta", vb.sym, by.sym, wireDelta(vb, &by.tmp, &fx), ts, vb.seq, vb.cross)
+		msg := bybitMsg(nil, dv.topic, "delta", vb.sym, by.sym, wireDelta(vb, &by.tmp, &fx), ts, dv.u, dv.seq)
 		if fx.malform != 0 {
 			msg = corrupt(msg, fx.malform)
 		}
 		v.fanout(dv.topic, msg)
 	}
-	topic := "orderbook.1." + by.sym
-	if !sameTop(&by.ob1, &vb.pub, 1) || fx.crossed {
-		by.ob1.copyTop(&vb.pub, 1)
-		by.ob1U, by.ob1Cross, by.ob1Since = vb.seq, vb.cross, 0
-		if len(v.subs[topic]) > 0 {
-			bids := by.ob1.bids.l
+	ob := &by.ob1
+	if !sameTop(&ob.last, &vb.pub, 1) || fx.crossed {
+		ob.take(vb)
+		by.ob1Since = 0
+		if len(v.subs[ob.topic]) > 0 {
+			bids := ob.last.bids.l
 			if fx.crossed {
-				bids = crossedTop(vb, bids, by.ob1.asks.l)
+				bids = crossedTop(vb, bids, ob.last.asks.l)
 			}
-			v.fanout(topic, bybitMsg(nil, topic, "snapshot", vb.sym, by.sym, &delta{bids: bids, asks: by.ob1.asks.l}, ts, by.ob1U, by.ob1Cross))
+			v.fanout(ob.topic, bybitMsg(nil, ob.topic, "snapshot", vb.sym, by.sym, &delta{bids: bids, asks: ob.last.asks.l}, ts, ob.u, ob.seq))
 		}
 	} else if by.ob1Since++; by.ob1Since >= by.resendSteps {
-		// Level 1 unchanged: re-sent as is, same u, as the docs say.
+		// Level 1 unchanged: re-sent as is, same u (and seq), as the docs say.
 		by.ob1Since = 0
-		if len(v.subs[topic]) > 0 {
-			v.fanout(topic, bybitMsg(nil, topic, "snapshot", vb.sym, by.sym, &delta{bids: by.ob1.bids.l, asks: by.ob1.asks.l}, ts, by.ob1U, by.ob1Cross))
+		if len(v.subs[ob.topic]) > 0 {
+			v.fanout(ob.topic, ob.snapshotMsg(vb, by.sym, ts))
 		}
 	}
 }
 
-// bybitRestart restarts the update id at 1, as after a Bybit service restart.
-func (vb *vbook) bybitRestart() {
-	vb.seq = 1
-	vb.hist.push(vb.seq, &vb.pub)
-}
-
-// bybitResnapshot sends a snapshot of the current state on the depth
-// topics (and, after a restart, on orderbook.1).
+// bybitResnapshot sends a snapshot of the current state on both depth
+// topics, each with its next u (FaultSnapshot). With restart (FaultRestart,
+// a service restart) every topic, orderbook.1 included, starts again at
+// u = 1, which its snapshot announces; seq, the state's cross sequence, does
+// not restart (the book did not change). It acts even during a FaultStale
+// pause: the snapshot is one consistent state, and the views continue from
+// it.
 func (v *venue) bybitResnapshot(vb *vbook, restart bool, now time.Time) {
 	by := vb.by
 	ts := now.UnixMilli()
-	for i := range by.depth {
-		dv := &by.depth[i]
-		dv.last.copyTop(&vb.pub, dv.n)
-		if len(v.subs[dv.topic]) > 0 {
-			v.fanout(dv.topic, bybitMsg(nil, dv.topic, "snapshot", vb.sym, by.sym, &delta{bids: dv.last.bids.l, asks: dv.last.asks.l}, ts, vb.seq, vb.cross))
-		}
-	}
+	views := []*bybitTopicView{&by.depth[0], &by.depth[1]}
 	if restart {
-		by.ob1.copyTop(&vb.pub, 1)
-		by.ob1U, by.ob1Cross, by.ob1Since = vb.seq, vb.cross, 0
-		topic := "orderbook.1." + by.sym
-		if len(v.subs[topic]) > 0 {
-			v.fanout(topic, bybitMsg(nil, topic, "snapshot", vb.sym, by.sym, &delta{bids: by.ob1.bids.l, asks: by.ob1.asks.l}, ts, by.ob1U, by.ob1Cross))
+		views = append(views, &by.ob1)
+		by.ob1Since = 0
+	}
+	for _, tv := range views {
+		if restart {
+			tv.u = 0 // take makes it 1
+		}
+		tv.take(vb)
+		if len(v.subs[tv.topic]) > 0 {
+			v.fanout(tv.topic, tv.snapshotMsg(vb, by.sym, ts))
 		}
 	}
 }
@@ -236,19 +271,18 @@ func (v *venue) bybitControl(c *conn, data []byte) {
 	}
 	c.send(bybitReply(true, "subscribe", c.id, req.ReqID, req.Op))
 	ts := v.s.now().UnixMilli()
-	for i, t := range topics {
+	for i := range topics {
 		vb, by := books[i], books[i].by
-		if depths[i] == 1 {
-			c.send(bybitMsg(nil, t, "snapshot", vb.sym, by.sym, &delta{bids: by.ob1.bids.l, asks: by.ob1.asks.l}, ts, by.ob1U, by.ob1Cross))
-			continue
+		// The snapshot is the topic as last pushed (levels, u and seq of one
+		// state), which the topic's next delta continues with u + 1.
+		tv := &by.ob1
+		switch depths[i] {
+		case 50:
+			tv = &by.depth[0]
+		case 200:
+			tv = &by.depth[1]
 		}
-		// The snapshot is the view as last sent, which the next delta
-		// continues; its u is the state that view was taken from.
-		dv := &by.depth[0]
-		if depths[i] == 200 {
-			dv = &by.depth[1]
-		}
-		c.send(bybitMsg(nil, t, "snapshot", vb.sym, by.sym, &delta{bids: dv.last.bids.l, asks: dv.last.asks.l}, ts, vb.seq, vb.cross))
+		c.send(tv.snapshotMsg(vb, by.sym, ts))
 	}
 }
 

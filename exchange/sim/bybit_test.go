@@ -2,6 +2,8 @@ package sim
 
 import (
 	"encoding/json"
+	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -96,62 +98,159 @@ func TestBybitShapesAndControl(t *testing.T) {
 	}
 }
 
-// TestBybitSyncProcedure rebuilds depth 50 and depth 200 from snapshot and
-// deltas with a map model and compares every state with BookAt; orderbook.1
-// must always equal the top of the book at its u.
+// bybitTopic is one client's view of one Bybit topic: the book rebuilt from
+// its snapshot and deltas with the map model, and its last u and seq.
+type bybitTopic struct {
+	ref    *refBook
+	n      int // depth
+	u, seq uint64
+	pushes int
+	last   bybitPush
+}
+
+func topicDepth(topic string) int {
+	n, _ := strconv.Atoi(strings.Split(topic, ".")[1])
+	return n
+}
+
+// follow applies one push to the topic's state and checks the documented
+// sequence rules: the first push is a snapshot; a depth topic's delta has
+// u = previous u + 1 (per topic) and a larger seq; orderbook.1 sends
+// snapshots only, each changed one with u + 1, an unchanged re-send with the
+// same u, seq and levels. The rebuilt book must equal the simulator's state
+// at the push's seq (its top n, at most the 25 BookAt keeps).
+func (tp *bybitTopic) follow(t *testing.T, s *Sim, sym string, p bybitPush) {
+	t.Helper()
+	sc := scaleOf(s, sym)
+	switch {
+	case tp.pushes == 0:
+		if p.Type != "snapshot" {
+			t.Fatalf("%s: first push is a %s", p.Topic, p.Type)
+		}
+	case tp.n == 1:
+		if p.Type != "snapshot" {
+			t.Fatalf("%s sent a %s", p.Topic, p.Type)
+		}
+		if p.Data.U == tp.u { // the 3 s re-send of an unchanged book
+			if p.Data.Seq != tp.seq || fmt.Sprint(p.Data.B, p.Data.A) != fmt.Sprint(tp.last.Data.B, tp.last.Data.A) {
+				t.Fatalf("%s re-sent u=%d with other content: %+v after %+v", p.Topic, p.Data.U, p.Data, tp.last.Data)
+			}
+		} else if p.Data.U != tp.u+1 || p.Data.Seq <= tp.seq {
+			t.Fatalf("%s: u=%d seq=%d after u=%d seq=%d", p.Topic, p.Data.U, p.Data.Seq, tp.u, tp.seq)
+		}
+	default:
+		if p.Type != "delta" {
+			t.Fatalf("%s: unexpected mid-stream %s", p.Topic, p.Type)
+		}
+		if p.Data.U != tp.u+1 {
+			t.Fatalf("%s: delta u=%d after u=%d: not contiguous per topic", p.Topic, p.Data.U, tp.u)
+		}
+		if p.Data.Seq <= tp.seq {
+			t.Fatalf("%s: seq %d after %d: must grow per state", p.Topic, p.Data.Seq, tp.seq)
+		}
+	}
+	if p.Type == "snapshot" {
+		tp.ref = newRef()
+	}
+	tp.ref.apply(t, sc, p.Data.B, p.Data.A)
+	tp.u, tp.seq, tp.last = p.Data.U, p.Data.Seq, p
+	tp.pushes++
+	gb, ga := tp.ref.levels(t, sc, 1000)
+	if len(gb) > tp.n || len(ga) > tp.n {
+		t.Fatalf("%s holds %d/%d levels", p.Topic, len(gb), len(ga))
+	}
+	k := min(tp.n, 25)
+	wb, wa, ok := s.BookAt("bybit", sym, p.Data.Seq)
+	if !ok {
+		t.Fatalf("%s: no state at seq %d", p.Topic, p.Data.Seq)
+	}
+	gb, ga = tp.ref.levels(t, sc, k)
+	if !levelsEqual(gb, wb[:min(k, len(wb))]) || !levelsEqual(ga, wa[:min(k, len(wa))]) {
+		t.Fatalf("%s at seq %d (u %d): rebuilt book differs from BookAt\n bids %v\n want %v\n asks %v\n want %v",
+			p.Topic, p.Data.Seq, p.Data.U, gb, wb[:min(k, len(wb))], ga, wa[:min(k, len(wa))])
+	}
+}
+
+// TestBybitSyncProcedure rebuilds orderbook.50, orderbook.200 and
+// orderbook.1 from snapshot and deltas with a map model: u is contiguous
+// per topic, seq grows per state and names the state (BookAt). The topics
+// count u independently — orderbook.50 skips the states that changed only
+// deeper levels without a gap in its u — and u is the venue's, not the
+// connection's: a second subscriber's snapshot carries the topic's current
+// u and seq, and both then receive the same deltas.
 func TestBybitSyncProcedure(t *testing.T) {
 	s := newSim(t, func(c *Config) {
 		c.Venues[2].Levels = 250
 		c.Dislocation.Prob = 0.05
 	})
-	sc := scaleOf(s, "ETH-USDT")
 	steps(s, 3)
 	c := dial(t, mustURLs(t, s, "bybit").WS)
 	c.sendText(`{"op":"subscribe","args":["orderbook.50.ETHUSDT","orderbook.200.ETHUSDT","orderbook.1.ETHUSDT"]}`)
 	c.next(time.Second)
-	refs := map[string]*refBook{"orderbook.50.ETHUSDT": newRef(), "orderbook.200.ETHUSDT": newRef()}
-	seen := map[string]int{}
-	var lastSeq uint64
-	for range 100 {
-		s.Step()
+	topics := map[string]*bybitTopic{}
+	for _, tp := range []string{"orderbook.50.ETHUSDT", "orderbook.200.ETHUSDT", "orderbook.1.ETHUSDT"} {
+		topics[tp] = &bybitTopic{n: topicDepth(tp)}
+	}
+	seqs := map[string]map[uint64]bool{"orderbook.50.ETHUSDT": {}, "orderbook.200.ETHUSDT": {}}
+	var c2 *wsClient
+	var c2Topic *bybitTopic
+	var c1After, c2Got []string // orderbook.50 deltas after c2 joined
+	for step := range 100 {
+		if step > 0 {
+			s.Step()
+		}
 		for _, m := range c.drain(5 * time.Millisecond) {
 			p := bybitPushOf(t, m)
-			if p.Data.Seq < lastSeq && p.Topic != "orderbook.1.ETHUSDT" {
-				t.Fatalf("cross seq went back: %d after %d", p.Data.Seq, lastSeq)
+			topics[p.Topic].follow(t, s, "ETH-USDT", p)
+			if seqs[p.Topic] != nil {
+				seqs[p.Topic][p.Data.Seq] = true
 			}
-			if p.Topic == "orderbook.1.ETHUSDT" {
-				wb, wa, ok := s.BookAt("bybit", "ETH-USDT", p.Data.U)
-				r := newRef()
-				r.apply(t, sc, p.Data.B, p.Data.A)
-				gb, ga := r.levels(t, sc, 1)
-				if !ok || p.Type != "snapshot" || !levelsEqual(gb, wb[:1]) || !levelsEqual(ga, wa[:1]) {
-					t.Fatalf("orderbook.1 at u=%d differs", p.Data.U)
+			if c2 != nil && p.Topic == "orderbook.50.ETHUSDT" {
+				c1After = append(c1After, string(m))
+			}
+		}
+		if c2 != nil {
+			for _, m := range c2.drain(time.Millisecond) {
+				p := bybitPushOf(t, m)
+				c2Topic.follow(t, s, "ETH-USDT", p)
+				if p.Type == "delta" {
+					c2Got = append(c2Got, string(m))
 				}
-				continue
 			}
-			r := refs[p.Topic]
-			if p.Type == "snapshot" {
-				if seen[p.Topic] > 0 {
-					t.Fatal("unexpected second snapshot")
-				}
-				*r = *newRef()
+		}
+		if step == 50 {
+			c2 = dial(t, mustURLs(t, s, "bybit").WS)
+			c2.sendText(`{"op":"subscribe","args":["orderbook.50.ETHUSDT"]}`)
+			c2.next(time.Second)
+			p := bybitPushOf(t, c2.next(time.Second))
+			t1 := topics["orderbook.50.ETHUSDT"]
+			if p.Type != "snapshot" || p.Data.U != t1.u || p.Data.Seq != t1.seq {
+				t.Fatalf("second subscriber's snapshot u=%d seq=%d, the topic is at u=%d seq=%d", p.Data.U, p.Data.Seq, t1.u, t1.seq)
 			}
-			r.apply(t, sc, p.Data.B, p.Data.A)
-			lastSeq = p.Data.Seq
-			n := 50
-			if strings.Contains(p.Topic, ".200.") {
-				n = 200
-			}
-			gb, ga := r.levels(t, sc, 1000)
-			if len(gb) > n || len(ga) > n {
-				t.Fatalf("%s holds %d/%d levels", p.Topic, len(gb), len(ga))
-			}
-			checkAt(t, s, "bybit", "ETH-USDT", p.Data.U, r, sc)
-			seen[p.Topic]++
+			c2Topic = &bybitTopic{n: 50}
+			c2Topic.follow(t, s, "ETH-USDT", p)
 		}
 	}
-	if seen["orderbook.50.ETHUSDT"] < 50 || seen["orderbook.200.ETHUSDT"] < 80 {
-		t.Fatalf("messages: %v", seen)
+	if n50, n200 := topics["orderbook.50.ETHUSDT"].pushes, topics["orderbook.200.ETHUSDT"].pushes; n50 < 50 || n200 < 80 || n200 <= n50 {
+		t.Fatalf("pushes: depth 50 %d, depth 200 %d", n50, n200)
+	}
+	// The premise of per-topic u: orderbook.200 pushed states orderbook.50
+	// did not (only deeper levels changed), yet orderbook.50's u never
+	// skipped (follow checked u + 1).
+	skipped := 0
+	for seq := range seqs["orderbook.200.ETHUSDT"] {
+		if !seqs["orderbook.50.ETHUSDT"][seq] {
+			skipped++
+		}
+	}
+	if skipped == 0 {
+		t.Fatal("orderbook.50 pushed every state orderbook.200 pushed: the test does not exercise independent u")
+	}
+	if len(c2Got) < 20 || fmt.Sprint(c2Got) != fmt.Sprint(c1After[:len(c2Got)]) {
+		t.Fatalf("the two subscribers got different deltas (%d vs %d)", len(c2Got), len(c1After))
+	}
+	if ob1 := topics["orderbook.1.ETHUSDT"]; ob1.pushes < 10 {
+		t.Fatalf("orderbook.1 pushed %d times", ob1.pushes)
 	}
 }
 
@@ -160,27 +259,24 @@ func TestBybitLevel1Resend(t *testing.T) {
 	c := dial(t, mustURLs(t, s, "bybit").WS)
 	c.sendText(`{"op":"subscribe","args":["orderbook.1.SOLUSDT"]}`)
 	c.next(time.Second)
-	first := bybitPushOf(t, c.next(time.Second))
+	tp := &bybitTopic{n: 1}
+	tp.follow(t, s, "SOL-USDT", bybitPushOf(t, c.next(time.Second)))
 	s.mu.Lock()
 	s.byName["bybit"].books[2].quietLeft = 7
 	s.mu.Unlock()
 	steps(s, 7)
-	var resent []bybitPush
+	// The first quiet step may still publish a change; the rest re-send
+	// (follow checks a re-send has the same u, seq and levels).
+	resent := 0
 	for _, m := range c.drain(100 * time.Millisecond) {
-		resent = append(resent, bybitPushOf(t, m))
-	}
-	// The first quiet step may still publish a change; the rest re-send.
-	n := 0
-	for _, p := range resent {
-		if p.Type != "snapshot" {
-			t.Fatal("orderbook.1 sent a delta")
+		p := bybitPushOf(t, m)
+		if p.Data.U == tp.u {
+			resent++
 		}
-		if p.Data.U == resent[len(resent)-1].Data.U {
-			n++
-		}
+		tp.follow(t, s, "SOL-USDT", p)
 	}
-	if n < 2 {
-		t.Fatalf("unchanged level 1 re-sent %d times in 7 quiet steps (first u %d): %+v", n, first.Data.U, resent)
+	if resent < 2 {
+		t.Fatalf("unchanged level 1 re-sent %d times in 7 quiet steps", resent)
 	}
 }
 

@@ -25,15 +25,24 @@
 // move.
 //
 // A step that changes the book publishes one state: the venue's own sequence
-// fields advance (Binance update ids by the number of level changes, so
-// u−U+1 is the change count; OKX seqId likewise; Bybit u by one and its cross
-// sequence "seq" by the change count), the state is recorded in a bounded
-// history (BookAt), and each channel sends what the documentation says it
-// sends. The randomness comes from math/rand/v2 PCG sources derived from
-// Seed per symbol and per venue+book, and steps run in a fixed order (symbols,
-// then venues in configuration order, then symbols), so what is generated —
-// prices, levels, sequence numbers — depends only on Seed and the number of
-// steps, even though a wall-clock ticker drives them. Orders are the only
+// field advances (Binance update ids by the number of level changes, so
+// u−U+1 is the change count; OKX seqId likewise; Bybit's cross sequence
+// "seq" likewise), the state is recorded in a bounded history, and each
+// channel sends what the documentation says it sends. BookAt, Seq, Book and
+// FaultRecord.Seq name states by that field — the venue's own sequence
+// field: Binance u/lastUpdateId, OKX seqId, Bybit seq. Bybit's update id u is
+// not a state's: each topic (orderbook.1/50/200.<SYM>) counts its own pushes,
+// +1 per push, the same numbers for every subscriber ("next u should follow
+// previous u + 1", docs/v5/sbe/level-50; u=1 means a service restart), and a
+// topic pushes only when its top N changed, so orderbook.50 and orderbook.200
+// carry different u for one state and share its seq.
+//
+// The randomness comes from math/rand/v2 PCG sources derived from Seed per
+// symbol and per venue+book (and per Bybit book for the topics' starting u),
+// and steps run in a fixed order (symbols, then venues in configuration
+// order, then symbols), so what is generated — prices, levels, sequence
+// numbers — depends only on Seed and the number of steps, even though a
+// wall-clock ticker drives them. Orders are the only
 // outside input that changes books: a fill consumes liquidity in the live
 // book at once, and the next update publishes it.
 //
@@ -47,9 +56,11 @@
 // OKX books (top 400) and Bybit depth 50/200 send per state the difference of
 // the top N (a level leaving the top N is a delete, one entering it an
 // insert). A new OKX or Bybit subscriber gets a snapshot of the view, which
-// the next update continues; a Binance client joins the stream and fetches
-// the REST snapshot, whose lastUpdateId is the last published state, so the
-// documented sync procedure works. Numbers are printed as each venue's
+// the next update continues (a Bybit snapshot carries the levels, u and seq
+// of the topic's last push: one state, even while market data is paused); a
+// Binance client joins the stream and fetches the REST snapshot, whose
+// lastUpdateId is the last published state, so the documented sync
+// procedure works. Numbers are printed as each venue's
 // documentation shows them: Binance with 8 decimals ("25.35190000"), OKX
 // trimmed ("8476.98", "8477"), Bybit with the tick's and step's written
 // decimals ("30247.20"); OKX checksums are computed over exactly those strings.
@@ -80,8 +91,8 @@
 //
 // Bybit v5: /v5/public/spot subscribe (at most 10 args), orderbook.1 (snapshot
 // only, re-sent unchanged with the same u every 3 s), orderbook.50 and
-// orderbook.200 (snapshot then deltas), {"op":"ping"} → pong, 10 min idle
-// close. REST GET /v5/market/instruments-info, signed POST /v5/order/create
+// orderbook.200 (snapshot then deltas; u contiguous per topic, seq the cross
+// sequence), {"op":"ping"} → pong, 10 min idle close. REST GET /v5/market/instruments-info, signed POST /v5/order/create
 // (hex HMAC-SHA256 over timestamp+key+recv_window+body, server−recv_window ≤
 // timestamp < server+1000, Limit IOC/FOK) and GET /v5/order/realtime.
 //

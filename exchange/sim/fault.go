@@ -15,7 +15,8 @@ type FaultKind uint8
 const (
 	// FaultGap skips one update on the wire: the book state exists (BookAt
 	// has it) but no incremental channel sends it, so the next Binance U,
-	// OKX prevSeqId or Bybit delta does not link.
+	// OKX prevSeqId or Bybit delta does not link (on Bybit each depth topic
+	// skips one push: its next delta's u is the previous one + 2).
 	FaultGap FaultKind = iota + 1
 	// FaultChecksum sends one OKX books update with a wrong checksum (the
 	// levels are right). Not available with ChecksumZero.
@@ -52,11 +53,15 @@ const (
 	// FaultNotice sends OKX's 64008 service-upgrade notice; with Duration > 0
 	// the connections are closed that long after.
 	FaultNotice
-	// FaultSnapshot sends a Bybit snapshot mid-stream on every depth-50/200
-	// subscription of Symbol (or of every symbol).
+	// FaultSnapshot sends a Bybit snapshot of the current state mid-stream
+	// on every depth-50/200 topic of Symbol (or of every symbol), each with
+	// the topic's next u; deltas continue from it.
 	FaultSnapshot
-	// FaultRestart simulates a Bybit service restart: the update id starts
-	// again at u=1, announced by snapshots on every orderbook topic.
+	// FaultRestart simulates a Bybit service restart: every orderbook topic
+	// of Symbol (or of every symbol) starts its update id again at u=1,
+	// announced by a snapshot with u=1 (the documented restart signal);
+	// deltas continue with u=2, 3, … The cross sequence seq does not restart
+	// (the book did not change), so BookAt is unaffected.
 	FaultRestart
 	// FaultHugeFrame pads one update with deletes of levels that do not
 	// exist (harmless to a client that applies it) up to Size bytes.
@@ -107,9 +112,10 @@ type FaultRecord struct {
 	Kind   FaultKind
 	Venue  string
 	Symbol string // canonical ("" when it concerned no single symbol)
-	// Seq is the sequence field of the state the fault concerns: the state
-	// whose update was skipped, corrupted, crossed or padded; the book's seq
-	// when a snapshot, restart or stale pause began; 0 otherwise.
+	// Seq is the sequence field (as BookAt keys it: Binance u, OKX seqId,
+	// Bybit seq) of the state the fault concerns: the state whose update was
+	// skipped, corrupted, crossed or padded; the book's seq when a snapshot,
+	// restart or stale pause began; 0 otherwise.
 	Seq  uint64
 	At   time.Time
 	Note string
@@ -249,9 +255,6 @@ func (s *Sim) Inject(venue string, f Fault) error {
 		}
 		for _, vb := range v.books {
 			if f.Symbol == "" || f.Symbol == vb.sym.cfg.Symbol {
-				if f.Kind == FaultRestart {
-					vb.bybitRestart()
-				}
 				v.bybitResnapshot(vb, f.Kind == FaultRestart, now)
 				v.record(f.Kind, vb.sym.cfg.Symbol, vb.seq, now, "")
 			}

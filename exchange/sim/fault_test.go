@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"hash/crc32"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -64,7 +65,10 @@ func TestFaultGap(t *testing.T) {
 	bn.drain(30 * time.Millisecond)
 	okMsgs := ok.drain(10 * time.Millisecond)
 	lastOK := okxPushOf(t, okMsgs[len(okMsgs)-1]).Data[0].SeqID
-	by.drain(10 * time.Millisecond)
+	byBefore := by.drain(10 * time.Millisecond)
+	if len(byBefore) == 0 {
+		t.Fatal("bybit: nothing before the gap")
+	}
 	lastBN, _ := s.Seq("binance", "BTC-USDT")
 	for _, v := range []string{"binance", "okx", "bybit"} {
 		if err := s.Inject(v, Fault{Kind: FaultGap, Symbol: "BTC-USDT"}); err != nil {
@@ -90,10 +94,31 @@ func TestFaultGap(t *testing.T) {
 	if p.PrevSeqID == lastOK || uint64(p.PrevSeqID) != recs["okx"].Seq {
 		t.Fatalf("okx: prevSeqId %d, last sent %d, skipped %d", p.PrevSeqID, lastOK, recs["okx"].Seq)
 	}
-	for _, m := range by.drain(20 * time.Millisecond) {
-		if bybitPushOf(t, m).Data.U == recs["bybit"].Seq {
+	// Bybit: the topic's u jumps by exactly 2 once (the skipped push used up
+	// one u), around the skipped state's seq, which is never sent.
+	var us, seqs []uint64
+	for _, m := range append(byBefore[len(byBefore)-1:], by.drain(20*time.Millisecond)...) {
+		p := bybitPushOf(t, m)
+		us, seqs = append(us, p.Data.U), append(seqs, p.Data.Seq)
+	}
+	jumps := 0
+	for k := 1; k < len(us); k++ {
+		switch us[k] - us[k-1] {
+		case 1:
+		case 2:
+			jumps++
+			if skipped := recs["bybit"].Seq; !(seqs[k-1] < skipped && skipped < seqs[k]) {
+				t.Fatalf("bybit: u jumped between seq %d and %d, the skipped state is %d", seqs[k-1], seqs[k], skipped)
+			}
+		default:
+			t.Fatalf("bybit: u %d after %d", us[k], us[k-1])
+		}
+		if seqs[k] == recs["bybit"].Seq {
 			t.Fatal("bybit: the skipped state was sent")
 		}
+	}
+	if jumps != 1 {
+		t.Fatalf("bybit: %d gaps in u %v", jumps, us)
 	}
 	_ = sc
 }
@@ -286,49 +311,122 @@ func TestFaultConnectionEvents(t *testing.T) {
 	}
 }
 
+// TestFaultBybitSnapshotAndRestart: a mid-stream snapshot takes the topic's
+// next u; a restart starts every topic again at u=1 with a snapshot, and
+// deltas continue with u=2, 3, … Every push equals BookAt at its seq, which
+// a restart does not reset.
 func TestFaultBybitSnapshotAndRestart(t *testing.T) {
 	s := newSim(t, nil)
-	sc := scaleOf(s, "BTC-USDT")
 	c := dial(t, mustURLs(t, s, "bybit").WS)
 	c.sendText(`{"op":"subscribe","args":["orderbook.50.BTCUSDT","orderbook.1.BTCUSDT"]}`)
 	c.next(time.Second)
-	steps(s, 3)
-	c.drain(20 * time.Millisecond)
-	s.Inject("bybit", Fault{Kind: FaultSnapshot, Symbol: "BTC-USDT"})
-	p := bybitPushOf(t, c.next(time.Second))
-	if p.Type != "snapshot" || p.Topic != "orderbook.50.BTCUSDT" {
-		t.Fatalf("mid-stream snapshot: %+v", p)
+	topics := map[string]*bybitTopic{"orderbook.50.BTCUSDT": {n: 50}, "orderbook.1.BTCUSDT": {n: 1}}
+	follow := func(m []byte) bybitPush {
+		p := bybitPushOf(t, m)
+		topics[p.Topic].follow(t, s, "BTC-USDT", p)
+		return p
 	}
-	r := newRef()
-	r.apply(t, sc, p.Data.B, p.Data.A)
-	checkAt(t, s, "bybit", "BTC-USDT", p.Data.U, r, sc)
+	steps(s, 3)
+	for _, m := range c.drain(20 * time.Millisecond) {
+		follow(m)
+	}
+	u50 := topics["orderbook.50.BTCUSDT"].u
+	s.Inject("bybit", Fault{Kind: FaultSnapshot, Symbol: "BTC-USDT"})
+	tp := topics["orderbook.50.BTCUSDT"]
+	tp.pushes = 0 // a snapshot is expected
+	p := follow(c.next(time.Second))
+	if p.Type != "snapshot" || p.Topic != "orderbook.50.BTCUSDT" || p.Data.U != u50+1 {
+		t.Fatalf("mid-stream snapshot after u=%d: %+v", u50, p)
+	}
+	steps(s, 3)
+	for _, m := range c.drain(20 * time.Millisecond) {
+		follow(m)
+	}
 
+	seqBefore, _ := s.Seq("bybit", "BTC-USDT")
 	s.Inject("bybit", Fault{Kind: FaultRestart, Symbol: "BTC-USDT"})
 	got := map[string]bybitPush{}
+	for _, tp := range topics {
+		tp.pushes = 0
+	}
 	for _, m := range c.drain(30 * time.Millisecond) {
-		p := bybitPushOf(t, m)
+		p := follow(m)
 		got[p.Topic] = p
 	}
 	for _, topic := range []string{"orderbook.50.BTCUSDT", "orderbook.1.BTCUSDT"} {
-		if p := got[topic]; p.Type != "snapshot" || p.Data.U != 1 {
-			t.Fatalf("%s after restart: %+v", topic, p)
+		if p := got[topic]; p.Type != "snapshot" || p.Data.U != 1 || p.Data.Seq != seqBefore {
+			t.Fatalf("%s after restart at seq %d: %+v", topic, seqBefore, p)
 		}
 	}
-	r = newRef()
-	r.apply(t, sc, got["orderbook.50.BTCUSDT"].Data.B, got["orderbook.50.BTCUSDT"].Data.A)
-	checkAt(t, s, "bybit", "BTC-USDT", 1, r, sc)
+	if recs := s.FaultLog("bybit"); recs[len(recs)-1].Kind != FaultRestart || recs[len(recs)-1].Seq != seqBefore {
+		t.Fatalf("restart record %+v, want seq %d", recs[len(recs)-1], seqBefore)
+	}
 	for range 5 {
 		s.Step()
 		for _, m := range c.drain(5 * time.Millisecond) {
+			follow(m) // deltas u=2, 3, …: contiguous from the restart
+		}
+	}
+	if tp := topics["orderbook.50.BTCUSDT"]; tp.u < 4 || tp.u > 6 {
+		t.Fatalf("orderbook.50 at u=%d after the restart and 5 steps", tp.u)
+	}
+}
+
+// TestFaultBybitStaleSnapshot: while market data is paused the book keeps
+// moving, but a new subscriber's snapshot is the topic as last pushed —
+// levels, u and seq of one state — and the first delta after the pause
+// continues it with u + 1.
+func TestFaultBybitStaleSnapshot(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Now()
+	s := newSim(t, func(c *Config) {
+		c.Clock = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	})
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	u := mustURLs(t, s, "bybit").WS
+	c1 := dial(t, u)
+	c1.sendText(`{"op":"subscribe","args":["orderbook.50.BTCUSDT","orderbook.1.BTCUSDT"]}`)
+	c1.next(time.Second)
+	topics := map[string]*bybitTopic{"orderbook.50.BTCUSDT": {n: 50}, "orderbook.1.BTCUSDT": {n: 1}}
+	steps(s, 3)
+	for _, m := range c1.drain(20 * time.Millisecond) {
+		p := bybitPushOf(t, m)
+		topics[p.Topic].follow(t, s, "BTC-USDT", p)
+	}
+	if err := s.Inject("bybit", Fault{Kind: FaultStale, Duration: time.Second}); err != nil {
+		t.Fatal(err)
+	}
+	steps(s, 5)
+	if m := c1.drain(20 * time.Millisecond); len(m) != 0 {
+		t.Fatalf("%d pushes during the pause", len(m))
+	}
+	cur, _ := s.Seq("bybit", "BTC-USDT")
+	c2 := dial(t, u)
+	c2.sendText(`{"op":"subscribe","args":["orderbook.50.BTCUSDT","orderbook.1.BTCUSDT"]}`)
+	c2.next(time.Second)
+	t2 := map[string]*bybitTopic{"orderbook.50.BTCUSDT": {n: 50}, "orderbook.1.BTCUSDT": {n: 1}}
+	for range 2 {
+		p := bybitPushOf(t, c2.next(time.Second))
+		t1 := topics[p.Topic]
+		if p.Data.U != t1.u || p.Data.Seq != t1.seq || p.Data.Seq >= cur {
+			t.Fatalf("%s snapshot during the pause: u=%d seq=%d; last pushed u=%d seq=%d; book now at seq %d", p.Topic, p.Data.U, p.Data.Seq, t1.u, t1.seq, cur)
+		}
+		t2[p.Topic].follow(t, s, "BTC-USDT", p) // levels = BookAt(seq)
+	}
+	advance(1100 * time.Millisecond)
+	steps(s, 2)
+	for _, c := range []struct {
+		w  *wsClient
+		tp map[string]*bybitTopic
+	}{{c1, topics}, {c2, t2}} {
+		n := 0
+		for _, m := range c.w.drain(20 * time.Millisecond) {
 			p := bybitPushOf(t, m)
-			if p.Topic != "orderbook.50.BTCUSDT" {
-				continue
-			}
-			if p.Type != "delta" || p.Data.U < 2 || p.Data.U > 6 {
-				t.Fatalf("after restart: %+v", p)
-			}
-			r.apply(t, sc, p.Data.B, p.Data.A)
-			checkAt(t, s, "bybit", "BTC-USDT", p.Data.U, r, sc)
+			c.tp[p.Topic].follow(t, s, "BTC-USDT", p) // u + 1 from the snapshot
+			n++
+		}
+		if n == 0 {
+			t.Fatal("nothing pushed after the pause")
 		}
 	}
 }

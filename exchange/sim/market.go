@@ -91,10 +91,12 @@ type vbook struct {
 	pub  book // the last published state (what seq names)
 	chg  delta
 
-	seq     uint64 // Binance u / lastUpdateId, OKX seqId, Bybit u of pub
+	// seq is the venue's own sequence field of pub, the key of hist and of
+	// BookAt: Binance u / lastUpdateId, OKX seqId, Bybit seq (the cross
+	// sequence; Bybit's per-topic update ids u live in the topic views).
+	seq     uint64
 	firstU  uint64 // Binance: U of the last state
 	prevSeq uint64 // OKX: seqId before the last state
-	cross   uint64 // Bybit: cross sequence "seq"
 	hist    *history
 
 	dislocBps  float64
@@ -116,9 +118,8 @@ func newVBook(v *venue, sym *symbol, seed uint64, histLen, histDepth int) *vbook
 		vb.seq = 1_000_000 + vb.rng.Uint64N(1_000_000_000)
 	case KindOKX:
 		vb.seq = 10_000_000 + vb.rng.Uint64N(10_000_000_000)
-	case KindBybit:
-		vb.seq = 1_000_000 + vb.rng.Uint64N(100_000_000)
-		vb.cross = 10_000_000_000 + vb.rng.Uint64N(10_000_000_000)
+	case KindBybit: // the cross sequence: large, like the documented examples
+		vb.seq = 10_000_000_000 + vb.rng.Uint64N(10_000_000_000)
 	}
 	vb.firstU, vb.prevSeq = vb.seq, vb.seq
 	vb.initBook()
@@ -223,9 +224,8 @@ func (vb *vbook) publishState() bool {
 	case KindOKX:
 		vb.prevSeq = vb.seq
 		vb.seq += n
-	case KindBybit:
-		vb.seq++
-		vb.cross += n
+	case KindBybit: // the cross sequence: strictly increasing, not by one
+		vb.seq += n
 	}
 	vb.pub.copyFrom(&vb.live)
 	vb.hist.push(vb.seq, &vb.pub)

@@ -295,8 +295,9 @@ func (s *Sim) book(venue, canonical string) (*venue, *vbook, error) {
 
 // Book returns the venue's current book for a canonical symbol (every level,
 // best first, in the symbol's scale) and the sequence field of the last
-// published state. The two differ only when a fill consumed liquidity since
-// that state; the next update publishes the change.
+// published state (as BookAt keys it: Binance u, OKX seqId, Bybit seq). The
+// two differ only when a fill consumed liquidity since that state; the next
+// update publishes the change.
 func (s *Sim) Book(venue, symbol string) (bids, asks []exchange.Level, seq uint64, ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -308,10 +309,12 @@ func (s *Sim) Book(venue, symbol string) (bids, asks []exchange.Level, seq uint6
 }
 
 // BookAt returns the top HistoryDepth levels per side (best first, in the
-// symbol's scale) of the published state whose sequence field is seq: Binance
-// u / lastUpdateId, OKX seqId, Bybit u. States older than HistoryLen steps are
-// gone (ok false). After a Bybit restart (u=1) a value can repeat; the newest
-// state wins.
+// symbol's scale) of the published state whose sequence field is seq — the
+// venue's own sequence field: Binance u / lastUpdateId, OKX seqId, Bybit seq
+// (the cross sequence, shared by every depth; not u, which each Bybit topic
+// counts for itself). States older than HistoryLen steps are gone (ok
+// false). Every venue's field strictly increases per state, so a value names
+// one state.
 func (s *Sim) BookAt(venue, symbol string, seq uint64) (bids, asks []exchange.Level, ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -322,7 +325,8 @@ func (s *Sim) BookAt(venue, symbol string, seq uint64) (bids, asks []exchange.Le
 	return vb.hist.at(seq)
 }
 
-// Seq returns the sequence field of the venue's last published state.
+// Seq returns the sequence field of the venue's last published state (as
+// BookAt keys it: Binance u, OKX seqId, Bybit seq).
 func (s *Sim) Seq(venue, symbol string) (uint64, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
