@@ -2,6 +2,7 @@ package sim
 
 import (
 	"hash/fnv"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"time"
@@ -313,4 +314,23 @@ func absI(x int64) int64 {
 		return -x
 	}
 	return x
+}
+
+// Dislocate shifts one venue's book for a canonical symbol by bps (positive:
+// up, negative: down) for the next steps market steps, replacing any random
+// dislocation in progress and ending a quiet spell, so tests and demos can
+// create a cross-venue opportunity of a known size. The book moves toward the
+// shifted mid by its usual process, so the shift shows within a few steps.
+func (s *Sim) Dislocate(venue, symbol string, bps float64, steps int) error {
+	if steps <= 0 || math.IsNaN(bps) || math.IsInf(bps, 0) || math.Abs(bps) >= 5000 {
+		return fmt.Errorf("sim: Dislocate(%s, %s): need steps > 0 and |bps| < 5000, got %v bps for %d steps", venue, symbol, bps, steps)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, vb, err := s.book(venue, symbol)
+	if err != nil {
+		return err
+	}
+	vb.dislocBps, vb.dislocLeft, vb.quietLeft = bps, steps, 0
+	return nil
 }

@@ -251,3 +251,50 @@ func TestTickerDrivesMarket(t *testing.T) {
 	}
 	var _ = exchange.Level{}
 }
+
+// TestDislocate: an explicit dislocation moves one venue's mid by about the
+// requested bps against another venue within a few steps, and ends after
+// its steps.
+func TestDislocate(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.ManualStep = true
+	cfg.Dislocation.Prob = 0
+	cfg.Quiet.Prob = 0
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mid := func(v string) float64 {
+		b, a, _, ok := s.Book(v, "BTC-USDT")
+		if !ok || len(b) == 0 || len(a) == 0 {
+			t.Fatal("no book")
+		}
+		return float64(b[0].Px+a[0].Px) / 2
+	}
+	gap := func() float64 { return (mid("okx")/mid("binance") - 1) * 1e4 }
+	base := gap()
+	if err := s.Dislocate("okx", "BTC-USDT", 40, 30); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 10; i++ {
+		s.Step()
+	}
+	if g := gap() - base; g < 30 || g > 50 {
+		t.Fatalf("okx moved %.1f bps against binance, want about 40", g)
+	}
+	for i := 0; i < 60; i++ {
+		s.Step()
+	}
+	if g := gap() - base; g > 10 || g < -10 {
+		t.Fatalf("dislocation did not end: %.1f bps", g)
+	}
+	for _, bad := range []struct {
+		v, sym string
+		bps    float64
+		steps  int
+	}{{"nowhere", "BTC-USDT", 10, 5}, {"okx", "XRP-USDT", 10, 5}, {"okx", "BTC-USDT", 10, 0}, {"okx", "BTC-USDT", 9000, 5}} {
+		if s.Dislocate(bad.v, bad.sym, bad.bps, bad.steps) == nil {
+			t.Errorf("Dislocate(%+v) accepted", bad)
+		}
+	}
+}

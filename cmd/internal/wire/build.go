@@ -60,7 +60,7 @@ func assetID(reg *exchange.Registry, symbol string) (exchange.InstrumentID, bool
 // startSim builds and starts the in-process simulated venues the config
 // names (sim://<name>), over the config's instruments. The simulator knows a
 // market for each instrument it has a default for; others are an error.
-func startSim(cfg *config.Config, logger *slog.Logger) (*sim.Sim, error) {
+func startSim(cfg *config.Config, logger *slog.Logger, tune func(*sim.Config)) (*sim.Sim, error) {
 	want := cfg.SimVenues()
 	if len(want) == 0 {
 		return nil, nil
@@ -99,6 +99,9 @@ func startSim(cfg *config.Config, logger *slog.Logger) (*sim.Sim, error) {
 		}
 		v.Name = w.Name
 		sc.Venues = append(sc.Venues, v)
+	}
+	if tune != nil {
+		tune(&sc)
 	}
 	s, err := sim.New(sc)
 	if err != nil {

@@ -48,6 +48,9 @@ type Options struct {
 	RulesFallback     []byte
 	RulesFallbackName string
 	Logger            *slog.Logger
+	// TuneSim, if set, adjusts the in-process simulator's config before it
+	// starts (tests switch off random dislocations to make their own).
+	TuneSim func(*sim.Config)
 }
 
 // Build constructs the daemon from a validated config: the simulated venues
@@ -68,7 +71,7 @@ func Build(ctx context.Context, cfg *config.Config, opt Options) (d *Daemon, err
 	}()
 	d.reg = registry(cfg)
 
-	if d.sim, err = startSim(cfg, log.With("component", "sim")); err != nil {
+	if d.sim, err = startSim(cfg, log.With("component", "sim"), opt.TuneSim); err != nil {
 		return nil, err
 	}
 	if cfg.NATS.URL == "" {
