@@ -55,6 +55,10 @@ var rules = []rule{
 	{"arb/risk", []string{"arb/ledger", "arb/strategy", "arb/cmd", "github.com/nats-io", "github.com/jackc/pgx"}, "risk and ledger never import each other; risk is pure"},
 	{"arb/ledger", []string{"arb/risk", "arb/strategy", "arb/cmd"}, "risk and ledger never import each other"},
 	{"arb/ringbuf", []string{"arb/", "github.com/", "gopkg.in/"}, "ringbuf imports only the standard library"},
+	{"arb/exchange/exchangetest", []string{"arb/exchange/binance", "arb/exchange/okx", "arb/exchange/bybit", "arb/exchange/uniswap"},
+		"the conformance suite never imports a concrete adapter (adapters import it from their tests)"},
+	{"arb/exchange/sim", []string{"arb/exchange/binance", "arb/exchange/okx", "arb/exchange/bybit", "arb/exchange/internal"},
+		"the simulator is written from the venues' documentation, independently of the adapters"},
 }
 
 // vocabulary packages import only the standard library and num.
