@@ -16,7 +16,6 @@ const maxLevels = MaxDepth
 var (
 	errTooManyLevels = errors.New("binance: too many levels in one message")
 	errMixed         = errors.New("binance: both b and bids (or a and asks) present")
-	errLevelShape    = errors.New("binance: a level is not [price, qty]")
 	errBadPrice      = errors.New("binance: price must be positive")
 )
 
@@ -275,31 +274,16 @@ func (p *parser) levels(dst []rawLevel) []rawLevel {
 			sc.Fail(errTooManyLevels)
 			return dst
 		}
-		if !sc.Array() {
+		px, qty, ok := sc.Pair()
+		if !ok {
 			return dst
 		}
+		// px and qty alias p.b, so their offsets follow from capacities.
 		var lv rawLevel
-		if !sc.More() {
-			sc.Fail(errLevelShape)
-			return dst
-		}
-		px := sc.Str()
-		lv.p1 = int32(sc.Pos() - 1)
-		lv.p0 = lv.p1 - int32(len(px))
-		if !sc.More() {
-			sc.Fail(errLevelShape)
-			return dst
-		}
-		qty := sc.Str()
-		lv.q1 = int32(sc.Pos() - 1)
-		lv.q0 = lv.q1 - int32(len(qty))
-		if sc.More() {
-			sc.Fail(errLevelShape)
-			return dst
-		}
-		if sc.Err() != nil {
-			return dst
-		}
+		lv.p0 = int32(cap(p.b) - cap(px))
+		lv.p1 = lv.p0 + int32(len(px))
+		lv.q0 = int32(cap(p.b) - cap(qty))
+		lv.q1 = lv.q0 + int32(len(qty))
 		dst = append(dst, lv)
 	}
 	return dst

@@ -58,6 +58,60 @@ func Pow10(d uint8) int64 { return pow10[d] }
 // allowed only when they are zeros (a venue may pad), otherwise ErrPrecision:
 // silently truncating would make a wrong book. It never allocates.
 func ParseUnsigned(b []byte, dec uint8) (int64, error) {
+	if v, err, ok := parseShort(b, dec); ok {
+		return v, err
+	}
+	return parseChecked(b, dec)
+}
+
+// parseShort is ParseUnsigned for the common case where the integer digits
+// plus dec fit in 18 decimal digits, so the result is below 10^18 and no
+// per-digit overflow check is needed. ok is false when the input is not in
+// that case (the caller then takes the checked path).
+func parseShort(b []byte, dec uint8) (v int64, err error, ok bool) {
+	n := len(b)
+	if n > 18 || dec > MaxDecimals {
+		return 0, nil, false
+	}
+	i := 0
+	var u uint64
+	for i < n {
+		c := b[i] - '0'
+		if c > 9 {
+			break
+		}
+		u = u*10 + uint64(c)
+		i++
+	}
+	if i == 0 {
+		return 0, ErrSyntax, true
+	}
+	if i+int(dec) > 18 {
+		return 0, nil, false
+	}
+	frac := uint8(0)
+	if i < n {
+		if b[i] != '.' || i+1 == n {
+			return 0, ErrSyntax, true
+		}
+		for i++; i < n; i++ {
+			c := b[i] - '0'
+			if c > 9 {
+				return 0, ErrSyntax, true
+			}
+			if frac < dec {
+				u = u*10 + uint64(c)
+				frac++
+			} else if c != 0 {
+				return 0, ErrPrecision, true
+			}
+		}
+	}
+	return int64(u) * pow10[dec-frac], nil, true
+}
+
+// parseChecked is ParseUnsigned with an overflow check on every digit.
+func parseChecked(b []byte, dec uint8) (int64, error) {
 	if len(b) == 0 || dec > MaxDecimals {
 		return 0, ErrSyntax
 	}

@@ -137,6 +137,13 @@ func FuzzParse(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, s string, dec uint8) {
 		dec %= MaxDecimals + 1
+		// The short fast path and the checked path agree on every input.
+		if u, err := ParseUnsigned([]byte(s), dec); true {
+			c, cerr := parseChecked([]byte(s), dec)
+			if u != c || err != cerr {
+				t.Fatalf("ParseUnsigned(%q,%d) = %d %v; checked path %d %v", s, dec, u, err, c, cerr)
+			}
+		}
 		v, err := Parse([]byte(s), dec)
 		if err != nil {
 			return

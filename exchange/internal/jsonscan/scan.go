@@ -14,6 +14,7 @@
 package jsonscan
 
 import (
+	"encoding/binary"
 	"errors"
 	"math"
 )
@@ -207,7 +208,15 @@ func (s *Scanner) More() bool {
 func (s *Scanner) plainString() ([]byte, bool) {
 	b := s.b
 	start := s.pos + 1
-	for i := start; i < len(b); i++ {
+	i := start
+	// Eight bytes at a time: stop at the first word holding a quote, a
+	// backslash or a control byte (SWAR), then finish byte by byte.
+	for ; i+8 <= len(b); i += 8 {
+		if stopMask(binary.LittleEndian.Uint64(b[i:])) != 0 {
+			break
+		}
+	}
+	for ; i < len(b); i++ {
 		if !strStop[b[i]] {
 			continue
 		}
@@ -224,6 +233,20 @@ func (s *Scanner) plainString() ([]byte, bool) {
 	}
 	s.Fail(ErrSyntax)
 	return nil, false
+}
+
+const (
+	lo8 = 0x0101010101010101
+	hi8 = 0x8080808080808080
+)
+
+// stopMask has the high bit set in (at least) each byte of x that is '"',
+// '\\' or below 0x20; it is zero when no byte is. (The classic "has zero
+// byte" trick: (v - 0x01..) & ^v & 0x80.. flags the bytes of v that are 0.)
+func stopMask(x uint64) uint64 {
+	q := x ^ (lo8 * '"')
+	bs := x ^ (lo8 * '\\')
+	return ((q-lo8)&^q | (bs-lo8)&^bs | (x-lo8*0x20)&^x) & hi8
 }
 
 // strStop marks the bytes that end a plain string scan: the closing quote,
@@ -397,11 +420,20 @@ func ParseInt(b []byte) (int64, error) {
 func (s *Scanner) Skip() {
 	switch c := s.Peek(); c {
 	case '{':
+		// Keys of a skipped object may contain escapes: only keys the
+		// adapter matches (Key) must be plain.
 		s.Object()
-		for {
-			if _, ok := s.Key(); !ok {
+		for s.next('}') {
+			if s.Peek() != '"' {
+				s.Fail(ErrSyntax)
 				return
 			}
+			s.skipString()
+			if s.Peek() != ':' {
+				s.Fail(ErrSyntax)
+				return
+			}
+			s.pos++
 			s.Skip()
 			if s.err != nil {
 				return
@@ -477,4 +509,73 @@ func (s *Scanner) skipString() {
 
 func isHex(c byte) bool {
 	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')
+}
+
+// Pair reads one price level ["px","qty"]: an array of exactly two plain
+// strings. It is one call per level instead of Array/More/Str/More/Str/More,
+// which matters when a frame holds hundreds of levels. ok is false (with the
+// error recorded) for any other shape.
+func (s *Scanner) Pair() (a, b []byte, ok bool) {
+	if a, b, ok = s.pair(); !ok {
+		return nil, nil, false
+	}
+	if s.Peek() != ']' {
+		s.Fail(ErrType) // a third element: not a level of this venue's shape
+		return nil, nil, false
+	}
+	s.pos++
+	return a, b, true
+}
+
+// PairPrefix reads an array whose first two elements are plain strings and
+// skips the rest, for levels such as OKX's ["px","sz","0","n"].
+func (s *Scanner) PairPrefix() (a, b []byte, ok bool) {
+	if a, b, ok = s.pair(); !ok {
+		return nil, nil, false
+	}
+	for {
+		switch s.Peek() {
+		case ']':
+			s.pos++
+			return a, b, true
+		case ',':
+			s.pos++
+			s.Skip()
+			if s.err != nil {
+				return nil, nil, false
+			}
+		default:
+			s.Fail(ErrSyntax)
+			return nil, nil, false
+		}
+	}
+}
+
+// pair reads `["a","b"` and leaves the scanner after the second string.
+func (s *Scanner) pair() (a, b []byte, ok bool) {
+	if s.Peek() != '[' {
+		s.Fail(ErrType)
+		return nil, nil, false
+	}
+	s.pos++
+	if s.Peek() != '"' {
+		s.Fail(ErrType)
+		return nil, nil, false
+	}
+	if a, ok = s.plainString(); !ok {
+		return nil, nil, false
+	}
+	if s.Peek() != ',' {
+		s.Fail(ErrType) // a level needs two strings
+		return nil, nil, false
+	}
+	s.pos++
+	if s.Peek() != '"' {
+		s.Fail(ErrType)
+		return nil, nil, false
+	}
+	if b, ok = s.plainString(); !ok {
+		return nil, nil, false
+	}
+	return a, b, true
 }

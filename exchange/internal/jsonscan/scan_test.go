@@ -1,9 +1,13 @@
 package jsonscan
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"strings"
 	"testing"
+	"unicode/utf8"
+
+	"arb/exchange/num"
 )
 
 // diffDepth is Binance's documented diff-depth payload.
@@ -118,7 +122,7 @@ func TestRejects(t *testing.T) {
 func TestSkipAcceptsValidJSON(t *testing.T) {
 	for _, in := range []string{
 		`{"a":[1,-2.5e+10,true,false,null,"x\"\\\/\b\f\n\r\t\u00e9"],"b":{},"c":[]}`,
-		` 0 `, `-0`, `[[[]]]`, `"plain"`, `{"subscriptionId":0,"event":{"N":null}}`,
+		` 0 `, `-0`, `[[[]]]`, `"plain"`, `{"\b":0,"x\"y":{"\u0041":[]}}`, `{"subscriptionId":0,"event":{"N":null}}`,
 	} {
 		var s Scanner
 		s.Reset([]byte(in))
@@ -240,4 +244,176 @@ func BenchmarkWalkBookFrame(b *testing.B) {
 	for b.Loop() {
 		walk(&s, in)
 	}
+}
+
+func TestPair(t *testing.T) {
+	tests := []struct {
+		in     string
+		a, b   string
+		err    error
+		prefix bool // PairPrefix instead of Pair
+	}{
+		{in: `["30247.20","30.028"]`, a: "30247.20", b: "30.028"},
+		{in: `["111.06","55154","0","2"]`, err: ErrType},
+		{in: `["111.06","55154","0","2"]`, a: "111.06", b: "55154", prefix: true},
+		{in: ` [ "1" , "2" , [3,{"x":null}] ] `, a: "1", b: "2", prefix: true},
+		{in: `["1","2",]`, err: ErrSyntax, prefix: true},
+		{in: `["1"]`, err: ErrType},
+		{in: `["1",2]`, err: ErrType},
+		{in: `[1,"2"]`, err: ErrType},
+		{in: `"1"`, err: ErrType},
+		{in: `["1","2",]`, err: ErrType},
+		{in: `["1","2"`, err: ErrType},
+		{in: `["1","2"`, err: ErrSyntax, prefix: true},
+		{in: `["1","2" "3"]`, err: ErrSyntax, prefix: true},
+		{in: `["1\"","2"]`, err: ErrEscape},
+	}
+	for _, tt := range tests {
+		var s Scanner
+		s.Reset([]byte(tt.in))
+		pair := s.Pair
+		if tt.prefix {
+			pair = s.PairPrefix
+		}
+		a, b, ok := pair()
+		if ok != (tt.err == nil) || s.Err() != tt.err || string(a) != tt.a || string(b) != tt.b {
+			t.Errorf("Pair(%s) = %q %q %v err %v; want %q %q err %v", tt.in, a, b, ok, s.Err(), tt.a, tt.b, tt.err)
+		}
+		if ok && !s.End() {
+			t.Errorf("Pair(%s) left input: pos %d", tt.in, s.Pos())
+		}
+	}
+}
+
+// FuzzPair: Pair never panics, and whenever it accepts, the input is valid
+// JSON whose first two elements are exactly the strings it returned.
+func FuzzPair(f *testing.F) {
+	for _, s := range []string{`["1","2"]`, `["1","2","0","3"]`, `["1"]`, `[`, `["1","2",[]]`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		var s Scanner
+		s.Reset(in)
+		a, b, ok := s.PairPrefix()
+		if ok {
+			var s2 Scanner
+			s2.Reset(in)
+			if a2, b2, ok2 := s2.Pair(); ok2 && (string(a2) != string(a) || string(b2) != string(b)) {
+				t.Fatalf("Pair and PairPrefix disagree on %q", in)
+			}
+		}
+		if !ok || !s.End() || !utf8.Valid(in) {
+			return // encoding/json rewrites invalid UTF-8; the scanner keeps raw bytes
+		}
+		var v []any
+		if err := json.Unmarshal(in, &v); err != nil {
+			t.Fatalf("Pair accepted invalid JSON %q", in)
+		}
+		if len(v) < 2 || v[0] != string(a) || v[1] != string(b) {
+			t.Fatalf("Pair(%q) = %q %q, json says %v", in, a, b, v)
+		}
+	})
+}
+
+// TestStopMask checks the word test against the byte table for every byte
+// value in every position.
+func TestStopMask(t *testing.T) {
+	for c := 0; c < 256; c++ {
+		for pos := 0; pos < 8; pos++ {
+			var w [8]byte
+			for i := range w {
+				w[i] = 'a'
+			}
+			w[pos] = byte(c)
+			got := stopMask(binary.LittleEndian.Uint64(w[:])) != 0
+			if got != strStop[c] {
+				t.Fatalf("byte %#x at %d: stopMask %v, table %v", c, pos, got, strStop[c])
+			}
+		}
+	}
+}
+
+func TestPairFixed(t *testing.T) {
+	tests := []struct {
+		in      string
+		px, qty int64
+		err     error
+	}{
+		{`["59999.99","0.05000000"]`, 5999999, 5000000, nil},
+		{`["8477","7"]`, 847700, 700000000, nil},
+		{`["0.0024","10"]`, 0, 0, num.ErrPrecision}, // 4 decimals into a scale of 2
+		{`["1.","2"]`, 0, 0, num.ErrSyntax},
+		{`["-1","2"]`, 0, 0, num.ErrSyntax},
+		{`["NaN","2"]`, 0, 0, num.ErrSyntax},
+		{`["","2"]`, 0, 0, num.ErrSyntax},
+		{`["1","2","3"]`, 0, 0, ErrType},
+		{`[1,"2"]`, 0, 0, ErrType},
+		{`["99999999999999999999","1"]`, 0, 0, num.ErrRange},
+	}
+	for _, tt := range tests {
+		var s Scanner
+		s.Reset([]byte(tt.in))
+		px, qty, ok := s.PairFixed(2, 8)
+		if ok != (tt.err == nil) || s.Err() != tt.err || px != tt.px || qty != tt.qty {
+			t.Errorf("PairFixed(%s) = %d %d %v err %v; want %d %d err %v", tt.in, px, qty, ok, s.Err(), tt.px, tt.qty, tt.err)
+		}
+	}
+}
+
+// FuzzPairFixed: the fused conversion agrees exactly with Pair followed by
+// num.ParseUnsigned on every input.
+func FuzzPairFixed(f *testing.F) {
+	for _, s := range []string{`["59999.99","0.05000000"]`, `["1","2"]`, `["0.001","1e5"]`, `["1.","2"]`, `["123456789012345678","1"]`} {
+		f.Add([]byte(s), uint8(2), uint8(8))
+	}
+	f.Fuzz(func(t *testing.T, in []byte, pd, qd uint8) {
+		pd, qd = pd%19, qd%19
+		var s1, s2 Scanner
+		s1.Reset(in)
+		px, qty, ok := s1.PairFixed(pd, qd)
+		s2.Reset(in)
+		a, b, ok2 := s2.Pair()
+		var wpx, wqty int64
+		var err error
+		if ok2 {
+			if wpx, err = num.ParseUnsigned(a, pd); err == nil {
+				wqty, err = num.ParseUnsigned(b, qd)
+			}
+		}
+		want := ok2 && err == nil
+		if ok != want || (ok && (px != wpx || qty != wqty)) {
+			t.Fatalf("PairFixed(%q,%d,%d) = %d %d %v (%v); reference %d %d %v (%v %v)", in, pd, qd, px, qty, ok, s1.Err(), wpx, wqty, want, s2.Err(), err)
+		}
+		if ok && s1.Pos() != s2.Pos() {
+			t.Fatalf("positions differ: %d vs %d", s1.Pos(), s2.Pos())
+		}
+	})
+}
+
+func BenchmarkLevels(b *testing.B) {
+	frame := []byte(`[["59999.99","0.05000000"],["59999.98","0.06000000"],["59999.97","0.07000000"],["59999.96","0.01000000"],["59999.95","0.02000000"],["59999.94","0.03000000"],["59999.93","0.04000000"],["59999.92","0.05000000"],["59999.87","0.00000000"],["59999.86","0.00000000"]]`)
+	var s Scanner
+	var sum int64
+	b.Run("pair+parse", func(b *testing.B) {
+		for b.Loop() {
+			s.Reset(frame)
+			s.Array()
+			for s.More() {
+				p, q, _ := s.Pair()
+				x, _ := num.ParseUnsigned(p, 2)
+				y, _ := num.ParseUnsigned(q, 8)
+				sum += x + y
+			}
+		}
+	})
+	b.Run("pairfixed", func(b *testing.B) {
+		for b.Loop() {
+			s.Reset(frame)
+			s.Array()
+			for s.More() {
+				x, y, _ := s.PairFixed(2, 8)
+				sum += x + y
+			}
+		}
+	})
 }
