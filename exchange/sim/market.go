@@ -1,8 +1,8 @@
 package sim
 
 import (
-	"hash/fnv"
 	"fmt"
+	"hash/fnv"
 	"math"
 	"math/rand/v2"
 	"time"
