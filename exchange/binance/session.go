@@ -135,6 +135,10 @@ func NewSession(cfg *Config, pub *feed.Publisher) *Session {
 	if s.stats == nil {
 		s.stats = new(exchange.FeedStats)
 	}
+	if s.pub == nil { // a session driven on its own (benchmarks): publish straight to the ring
+		d := cfg.withDefaults()
+		s.pub = feed.New(cfg.Ring, s.stats, nil, 0, len(cfg.Instruments), int64(d.AgeMax)/3)
+	}
 	s.log = feed.LogLimiter{Logger: cfg.Logger}
 	switch k {
 	case chDepth:

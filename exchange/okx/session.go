@@ -101,7 +101,9 @@ type Session struct {
 // through pub (whose instrument indexes are cfg.Instruments' indexes). cfg
 // must be valid: NewSession panics with Validate's error otherwise, a
 // programming error since New validates first. Defaults are applied to a
-// copy; cfg.Stats (or a private FeedStats) receives the counters.
+// copy; cfg.Stats (or a private FeedStats) receives the counters. A nil pub
+// publishes straight to cfg.Ring (a session driven on its own, as in
+// benchmarks).
 func NewSession(cfg *Config, pub *feed.Publisher) *Session {
 	if err := cfg.Validate(); err != nil {
 		panic(err)
@@ -111,6 +113,9 @@ func NewSession(cfg *Config, pub *feed.Publisher) *Session {
 	st := c.Stats
 	if st == nil {
 		st = new(exchange.FeedStats)
+	}
+	if pub == nil { // a session driven on its own (benchmarks): publish straight to the ring
+		pub = feed.New(c.Ring, st, nil, 0, len(c.Instruments), int64(c.AgeMax)/3)
 	}
 	s := &Session{
 		venue: c.Venue, name: c.Name, kind: kind, wireChan: wire, pub: pub, stats: st,
