@@ -9,27 +9,15 @@ import "arb/exchange/num"
 // ErrPrecision, ErrRange), so callers can tell "not JSON" from "not a
 // number" with errors.Is.
 func (s *Scanner) PairFixed(pxDec, qtyDec uint8) (px, qty int64, ok bool) {
-	if s.Peek() != '[' {
-		s.Fail(ErrType)
+	if !s.expect('[') {
 		return 0, 0, false
 	}
-	s.pos++
-	if px, ok = s.fixed(pxDec); !ok {
+	if px, ok = s.fixed(pxDec); !ok || !s.expect(',') {
 		return 0, 0, false
 	}
-	if s.Peek() != ',' {
-		s.Fail(ErrType)
+	if qty, ok = s.fixed(qtyDec); !ok || !s.expect(']') {
 		return 0, 0, false
 	}
-	s.pos++
-	if qty, ok = s.fixed(qtyDec); !ok {
-		return 0, 0, false
-	}
-	if s.Peek() != ']' {
-		s.Fail(ErrType)
-		return 0, 0, false
-	}
-	s.pos++
 	return px, qty, true
 }
 

@@ -553,29 +553,23 @@ func (s *Scanner) PairPrefix() (a, b []byte, ok bool) {
 
 // pair reads `["a","b"` and leaves the scanner after the second string.
 func (s *Scanner) pair() (a, b []byte, ok bool) {
-	if s.Peek() != '[' {
-		s.Fail(ErrType)
+	if !s.expect('[') {
 		return nil, nil, false
+	}
+	a = s.Str()
+	if s.err != nil || !s.expect(',') {
+		return nil, nil, false
+	}
+	b = s.Str()
+	return a, b, s.err == nil
+}
+
+// expect consumes c if it is the next non-space byte, else records ErrType.
+func (s *Scanner) expect(c byte) bool {
+	if s.Peek() != c {
+		s.Fail(ErrType)
+		return false
 	}
 	s.pos++
-	if s.Peek() != '"' {
-		s.Fail(ErrType)
-		return nil, nil, false
-	}
-	if a, ok = s.plainString(); !ok {
-		return nil, nil, false
-	}
-	if s.Peek() != ',' {
-		s.Fail(ErrType) // a level needs two strings
-		return nil, nil, false
-	}
-	s.pos++
-	if s.Peek() != '"' {
-		s.Fail(ErrType)
-		return nil, nil, false
-	}
-	if b, ok = s.plainString(); !ok {
-		return nil, nil, false
-	}
-	return a, b, true
+	return true
 }
