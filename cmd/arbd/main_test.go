@@ -110,7 +110,11 @@ func TestDaemonEndToEnd(t *testing.T) {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	addr := freePort(t)
-	rules, _ := filepath.Abs("../../configs/rules.yaml")
+	shipped, err := os.ReadFile("../../configs/rules.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules := writeFile(t, dir, "rules.yaml", string(shipped))
 	cfg := writeFile(t, dir, "arbd.yaml", defaultWith(t,
 		"http: {listen: 127.0.0.1:7420}", "http: {listen: "+addr+"}",
 		"data_dir: ./data", "data_dir: "+filepath.Join(dir, "data"),
@@ -191,6 +195,15 @@ func TestDaemonEndToEnd(t *testing.T) {
 		t.Errorf("status: %v", status)
 	}
 
+	// SIGHUP reloads the rules file: the rule-set version changes.
+	v0 := status["rules_version"]
+	os.WriteFile(rules, []byte(strings.Replace(string(shipped), "name: default", "name: after-sighup", 1)), 0o600)
+	cmd.Process.Signal(syscall.SIGHUP)
+	waitVersion(t, base, func(v string) bool { return v != v0 && strings.HasPrefix(v, "after-sighup ") })
+	// A change to the file is picked up without a signal too.
+	os.WriteFile(rules, []byte(strings.Replace(string(shipped), "name: default", "name: after-edit", 1)), 0o600)
+	waitVersion(t, base, func(v string) bool { return strings.HasPrefix(v, "after-edit ") })
+
 	cmd.Process.Signal(syscall.SIGINT)
 	select {
 	case err := <-exited:
@@ -199,6 +212,24 @@ func TestDaemonEndToEnd(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("did not exit within 5 s of SIGINT")
+	}
+}
+
+// waitVersion polls /api/v1/status until the rules version satisfies ok.
+func waitVersion(t *testing.T, base string, ok func(string) bool) {
+	t.Helper()
+	deadline := time.Now().Add(6 * time.Second)
+	for {
+		var st map[string]any
+		getJSON(t, base+"/api/v1/status", &st)
+		v, _ := st["rules_version"].(string)
+		if ok(v) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("rules version still %q", v)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 
