@@ -49,7 +49,9 @@ type jsonPartial struct {
 
 // BenchmarkParse compares, on the same message, the adapter's parse (frame →
 // fields and fixed-point levels in the instrument's scale, i.e. more work)
-// with encoding/json decoding into string fields.
+// with encoding/json decoding into string fields. The scanner side is the
+// session's own parser (its stream table and scales), so frames are routed
+// and their levels converted as HandleFrame does it.
 func BenchmarkParse(b *testing.B) {
 	depth := newSteady(b, ChannelDepth, 1).frames[0]
 	ticker := newSteady(b, ChannelBBO, 1).frames[0]
@@ -62,30 +64,34 @@ func BenchmarkParse(b *testing.B) {
 	snapshot := snapshotBody(btcScale, 123456789, bids, asks)
 	cases := []struct {
 		name   string
+		ch     string // the channel of the session whose parser is used
 		frame  []byte
-		scan   func(p *parser, lb, la []exchange.Level) ([]exchange.Level, []exchange.Level)
+		scan   func(p *parser, frame []byte) (lb, la []exchange.Level, err error)
 		decode func([]byte) error
 	}{
-		{"depthUpdate", depth, scanFrame, func(m []byte) error { var v jsonDepth; return json.Unmarshal(m, &v) }},
-		{"bookTicker", ticker, scanTicker, func(m []byte) error { var v jsonTicker; return json.Unmarshal(m, &v) }},
-		{"depth20", partial, scanFrame, func(m []byte) error { var v jsonPartial; return json.Unmarshal(m, &v) }},
-		{"restSnapshot1000", snapshot, scanBook, func(m []byte) error { var v jsonBook; return json.Unmarshal(m, &v) }},
+		{"depthUpdate", ChannelDepth, depth, scanFrame, func(m []byte) error { var v jsonDepth; return json.Unmarshal(m, &v) }},
+		{"bookTicker", ChannelBBO, ticker, scanTicker, func(m []byte) error { var v jsonTicker; return json.Unmarshal(m, &v) }},
+		{"depth20", ChannelDepth20, partial, scanFrame, func(m []byte) error { var v jsonPartial; return json.Unmarshal(m, &v) }},
+		{"restSnapshot1000", ChannelDepth, snapshot, scanBook, func(m []byte) error { var v jsonBook; return json.Unmarshal(m, &v) }},
 	}
 	for _, c := range cases {
 		if err := c.decode(c.frame); err != nil {
 			b.Fatal(err)
 		}
 		b.Run(c.name+"/scanner", func(b *testing.B) {
-			p := newParser()
-			lb, la := make([]exchange.Level, 0, maxLevels), make([]exchange.Level, 0, maxLevels)
+			p := &newSteady(b, c.ch, 1).h.s.p
+			var lb, la []exchange.Level
+			var err error
 			b.SetBytes(int64(len(c.frame)))
 			b.ReportAllocs()
 			for b.Loop() {
-				p.b = c.frame
-				lb, la = c.scan(&p, lb, la)
+				lb, la, err = c.scan(p, c.frame)
 			}
-			if p.sc.Err() != nil {
-				b.Fatal(p.sc.Err())
+			if err == nil {
+				err = p.sc.Err()
+			}
+			if err != nil || len(lb) == 0 || len(la) == 0 {
+				b.Fatalf("parse failed: %v (%d bids, %d asks)", err, len(lb), len(la))
 			}
 		})
 		b.Run(c.name+"/encoding_json", func(b *testing.B) {
@@ -100,25 +106,24 @@ func BenchmarkParse(b *testing.B) {
 	}
 }
 
-func scanFrame(p *parser, lb, la []exchange.Level) ([]exchange.Level, []exchange.Level) {
-	p.parseFrame(p.b)
-	lb, _ = p.convert(lb, p.bids, btcScale)
-	la, _ = p.convert(la, p.asks, btcScale)
-	return lb, la
+func scanFrame(p *parser, frame []byte) (lb, la []exchange.Level, err error) {
+	p.parseFrame(frame)
+	return p.levelsIn(p.streamBook(), btcScale)
 }
 
-func scanBook(p *parser, lb, la []exchange.Level) ([]exchange.Level, []exchange.Level) {
-	p.parseBook(p.b)
-	lb, _ = p.convert(lb, p.bids, btcScale)
-	la, _ = p.convert(la, p.asks, btcScale)
-	return lb, la
+func scanBook(p *parser, body []byte) (lb, la []exchange.Level, err error) {
+	p.parseBook(body, 0)
+	return p.levelsIn(0, btcScale)
 }
 
-func scanTicker(p *parser, lb, la []exchange.Level) ([]exchange.Level, []exchange.Level) {
-	p.parseFrame(p.b)
-	bid, _, _ := bboLevel(p.m.bPx, p.m.bQty, btcScale)
-	ask, _, _ := bboLevel(p.m.aPx, p.m.aQty, btcScale)
-	return append(lb[:0], bid), append(la[:0], ask)
+func scanTicker(p *parser, frame []byte) (lb, la []exchange.Level, err error) {
+	p.parseFrame(frame)
+	bid, _, err := bboLevel(p.m.bPx, p.m.bQty, btcScale)
+	if err != nil {
+		return nil, nil, err
+	}
+	ask, _, err := bboLevel(p.m.aPx, p.m.aQty, btcScale)
+	return append(p.bid.lv[:0], bid), append(p.ask.lv[:0], ask), err
 }
 
 // BenchmarkHandleFrame is the whole hot path per channel: frame → parse →

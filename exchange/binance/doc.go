@@ -111,6 +111,20 @@
 // carrying both "b" and "bids" (or "a" and "asks") is refused. Snapshot and
 // partial-book levels must be strictly sorted best first.
 //
+// Precedence, and why levels are parsed in two ways: a frame is first
+// checked for shape (any JSON error is RejectSyntax, or RejectTooLarge for
+// too many levels), then routed and checked field by field, and only then
+// are the routed book's levels judged as numbers (RejectNumber). Levels are
+// nevertheless converted while they are read (jsonscan PairFixed) whenever
+// the book is known first — the envelope's "stream" precedes "data" on the
+// wire, and a REST snapshot is fetched for a given book. If that fused pass
+// ends in any error, or the frame turns out to be routed to another book
+// than the one whose scale was used (a later duplicate "stream"), the frame
+// is read again keeping levels as offsets, converted after routing: that
+// pass decides, so the precedence above holds exactly ("data" before
+// "stream" and raw events always take it). FuzzFusedMatchesRaw checks the
+// two paths agree on everything observable.
+//
 // # Connections
 //
 // A dropped connection publishes every book stale (ClosedIdle → CauseAge,

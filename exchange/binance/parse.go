@@ -17,6 +17,11 @@ var (
 	errTooManyLevels = errors.New("binance: too many levels in one message")
 	errMixed         = errors.New("binance: both b and bids (or a and asks) present")
 	errBadPrice      = errors.New("binance: price must be positive")
+	// errScale cannot happen: parseFrame re-reads a frame raw when the book
+	// it fused levels for is not the one the frame is finally routed to. It
+	// exists so that a broken invariant refuses the frame instead of feeding
+	// a book levels in another instrument's scale.
+	errScale = errors.New("binance: levels read in another book's scale")
 )
 
 // rawLevel locates one [price, qty] pair in the frame by byte offsets, so the
@@ -56,10 +61,12 @@ const (
 const eventFields = fE | fTime | fSym | fFirst | fLast | fBArr | fAArr | fBStr | fAStr | fBQty | fAQty | fLastID | fBids | fAsks | fReply | fBArrAny | fAArrAny
 
 // msg is one parsed frame: sub-slices of the frame and integers, nothing
-// copied. Levels are in the parser's scratch (bids, asks).
+// copied. Levels are in the parser's scratch (bid, ask).
 type msg struct {
 	f      uint32
 	stream []byte
+	si     int  // book the last "stream" names (-1: not ours), once siOK
+	siOK   bool // si was looked up for the last "stream" (see streamBook)
 	e      []byte
 	sym    []byte
 	E      int64
@@ -109,11 +116,51 @@ func (m *msg) kind() kind {
 
 // parser is the allocation-free frame parser of a Session. It is owned by
 // the session's goroutine.
+//
+// Levels are converted to fixed point while they are read (jsonscan's
+// PairFixed: one pass over the bytes) whenever the book, hence the scale,
+// is already known: in a combined-stream frame the envelope's "stream" key
+// comes first and names it; a REST snapshot's book is named by the caller.
+// Otherwise ("data" before "stream", a raw event) a side is kept as byte
+// offsets and converted once the frame is routed (levelsIn), as before.
+//
+// Fusing is a speculation that never changes an outcome: if a pass that
+// fused some side ends in any error, or the frame is finally routed to
+// another book than the one whose scale was used, the frame is read again
+// with fusing off. That raw pass is the reference behaviour (shape errors
+// first, numbers converted only for the book the frame is routed to, after
+// the routing and field checks), so bad input is judged exactly as it was
+// judged before fusing existed; only well-formed frames of the named book
+// keep the fused levels, and those convert to exactly the values
+// num.ParseUnsigned gives (PairFixed is fuzzed against it in jsonscan).
 type parser struct {
-	sc         jsonscan.Scanner
-	b          []byte
-	m          msg
-	bids, asks []rawLevel
+	sc       jsonscan.Scanner
+	b        []byte
+	m        msg
+	bid, ask side
+	known    int  // REST snapshot: the book it was fetched for (-1: none)
+	noFuse   bool // this pass reads raw (the reference pass)
+	fused    bool // this pass fused some side
+	// streams and scales come from the Session (nil in a bare parser, which
+	// then never fuses): the stream table to route "stream" values and the
+	// scale of each book index.
+	streams []route
+	scales  []num.Scale
+}
+
+// side is the scratch of one side's levels in the current frame.
+type side struct {
+	// fix is the book in whose scale lv was read (fused), or -1 when the
+	// levels are the offsets in raw, converted into lv by levelsIn.
+	fix  int
+	zero bool // a fused level has price 0 (refused as errBadPrice by levelsIn)
+	raw  []rawLevel
+	lv   []exchange.Level
+}
+
+func (sd *side) reset() {
+	sd.fix, sd.zero = -1, false
+	sd.raw, sd.lv = sd.raw[:0], sd.lv[:0]
 }
 
 // scratchLevels is the initial scratch per side; it grows (up to
@@ -122,7 +169,21 @@ type parser struct {
 const scratchLevels = 256
 
 func newParser() parser {
-	return parser{bids: make([]rawLevel, 0, scratchLevels), asks: make([]rawLevel, 0, scratchLevels)}
+	p := parser{known: -1}
+	for _, sd := range []*side{&p.bid, &p.ask} {
+		sd.fix = -1
+		sd.raw = make([]rawLevel, 0, scratchLevels)
+		sd.lv = make([]exchange.Level, 0, scratchLevels)
+	}
+	return p
+}
+
+// setBooks gives the parser the session's stream table (sorted, lower-case
+// names) and the scale of every book, so that it can route "stream" values
+// and fuse level conversion. With scales nil it routes but never fuses (the
+// tests' reference for the fused path).
+func (p *parser) setBooks(streams []route, scales []num.Scale) {
+	p.streams, p.scales = streams, scales
 }
 
 // parseFrame reads one websocket frame: a combined-stream envelope
@@ -130,12 +191,52 @@ func newParser() parser {
 // reference model in the tests): keys are exact and case-sensitive; the last
 // of duplicate keys wins; a frame with a "stream" or "data" key is an
 // envelope and its other top-level keys are ignored; unknown keys are
-// skipped; the first error is sticky (p.sc.Err()).
+// skipped; the first error is sticky (p.sc.Err()). Levels may be fused
+// (see parser); a fused pass that fails or read levels for another book than
+// the frame's last "stream" names is repeated raw.
 func (p *parser) parseFrame(b []byte) {
+	p.noFuse = false
+	p.scanFrame(b)
+	if p.fused && (p.sc.Err() != nil || !p.fusedFor(p.streamBook())) {
+		p.noFuse = true
+		p.scanFrame(b)
+	}
+}
+
+// streamBook returns the book the frame's last "stream" names (-1: none of
+// ours, or no "stream"). It is looked up when first needed — by the first
+// level array, or by the session's routing — so a frame without levels
+// costs one lookup, as before fusing.
+func (p *parser) streamBook() int {
+	if p.m.f&fStream == 0 {
+		return -1
+	}
+	if !p.m.siOK {
+		p.m.si, p.m.siOK = lookup(p.streams, p.m.stream, true), true
+	}
+	return p.m.si
+}
+
+// fusedFor reports whether every fused side was read in book i's scale.
+func (p *parser) fusedFor(i int) bool {
+	return (p.bid.fix < 0 || p.bid.fix == i) && (p.ask.fix < 0 || p.ask.fix == i)
+}
+
+func (p *parser) reset(b []byte, known int) {
 	p.b = b
 	p.sc.Reset(b)
 	p.m = msg{}
-	p.bids, p.asks = p.bids[:0], p.asks[:0]
+	p.bid.reset()
+	p.ask.reset()
+	p.fused = false
+	p.known = known
+	if p.noFuse || known >= len(p.scales) {
+		p.known = -1
+	}
+}
+
+func (p *parser) scanFrame(b []byte) {
+	p.reset(b, -1)
 	sc := &p.sc
 	if !sc.Object() {
 		return
@@ -153,7 +254,7 @@ func (p *parser) parseFrame(b []byte) {
 				p.clearEvent()
 			}
 			if v := sc.Str(); sc.Err() == nil { // named only if readable
-				p.m.stream = v
+				p.m.stream, p.m.siOK = v, false
 				p.m.f |= fStream
 			}
 		case "data":
@@ -198,7 +299,8 @@ func (p *parser) parseFrame(b []byte) {
 // out to be an envelope, or a previous "data").
 func (p *parser) clearEvent() {
 	p.m.f &^= eventFields | fDataNotObject
-	p.bids, p.asks = p.bids[:0], p.asks[:0]
+	p.bid.reset()
+	p.ask.reset()
 }
 
 // field reads the value of one event key.
@@ -228,7 +330,7 @@ func (p *parser) field(k []byte) {
 	case "b":
 		m.f &^= fBArr | fBStr
 		if sc.Peek() == '[' {
-			p.bids = p.levels(p.bids[:0])
+			p.side(&p.bid)
 			m.f |= fBArr | fBArrAny
 		} else {
 			m.bPx = sc.Str()
@@ -237,7 +339,7 @@ func (p *parser) field(k []byte) {
 	case "a":
 		m.f &^= fAArr | fAStr
 		if sc.Peek() == '[' {
-			p.asks = p.levels(p.asks[:0])
+			p.side(&p.ask)
 			m.f |= fAArr | fAArrAny
 		} else {
 			m.aPx = sc.Str()
@@ -250,10 +352,10 @@ func (p *parser) field(k []byte) {
 		m.aQty = sc.Str()
 		m.f |= fAQty
 	case "bids":
-		p.bids = p.levels(p.bids[:0])
+		p.side(&p.bid)
 		m.f |= fBids
 	case "asks":
-		p.asks = p.levels(p.asks[:0])
+		p.side(&p.ask)
 		m.f |= fAsks
 	case "result", "id", "error", "code", "msg":
 		m.f |= fReply
@@ -261,6 +363,48 @@ func (p *parser) field(k []byte) {
 	default:
 		sc.Skip()
 	}
+}
+
+// side reads one side's level array (the last read of a side wins): fused
+// into fixed point when the book is known, as offsets otherwise.
+func (p *parser) side(sd *side) {
+	k := p.known
+	if k < 0 && !p.noFuse && p.scales != nil {
+		k = p.streamBook()
+	}
+	if k >= 0 && k < len(p.scales) {
+		p.fused = true
+		sd.fix = k
+		sd.lv, sd.zero = p.fixedLevels(sd.lv[:0], p.scales[k])
+		return
+	}
+	sd.fix, sd.zero = -1, false
+	sd.raw = p.levels(sd.raw[:0])
+}
+
+// fixedLevels reads an array of ["price","qty"] pairs into dst in scale,
+// reporting whether a price was 0.
+func (p *parser) fixedLevels(dst []exchange.Level, scale num.Scale) ([]exchange.Level, bool) {
+	sc := &p.sc
+	zero := false
+	if !sc.Array() {
+		return dst, zero
+	}
+	for sc.More() {
+		if len(dst) == maxLevels {
+			sc.Fail(errTooManyLevels)
+			return dst, zero
+		}
+		px, qty, ok := sc.PairFixed(scale.Px, scale.Qty)
+		if !ok {
+			return dst, zero
+		}
+		if px == 0 {
+			zero = true
+		}
+		dst = append(dst, exchange.Level{Px: num.Price(px), Qty: num.Qty(qty)})
+	}
+	return dst, zero
 }
 
 // levels reads an array of ["price","qty"] pairs into dst (offsets only).
@@ -289,6 +433,32 @@ func (p *parser) levels(dst []rawLevel) []rawLevel {
 	return dst
 }
 
+// levelsIn returns the message's bid and ask levels in book i's scale:
+// fused sides as read, raw ones converted now. The errors are those of
+// convert, bids before asks: a fused side can only fail for a zero price,
+// since a number error ends the fused pass and the frame is re-read raw.
+// The slices are the parser's scratch, valid until the next parse.
+func (p *parser) levelsIn(i int, scale num.Scale) (bids, asks []exchange.Level, err error) {
+	if err = p.settle(&p.bid, i, scale); err == nil {
+		err = p.settle(&p.ask, i, scale)
+	}
+	return p.bid.lv, p.ask.lv, err
+}
+
+func (p *parser) settle(sd *side, i int, scale num.Scale) error {
+	switch {
+	case sd.fix < 0:
+		var err error
+		sd.lv, err = p.convert(sd.lv, sd.raw, scale)
+		return err
+	case sd.fix != i || p.scales[i] != scale:
+		return errScale
+	case sd.zero:
+		return errBadPrice
+	}
+	return nil
+}
+
 // convert turns raw levels into fixed-point levels in scale sc, refusing
 // empty, signed, NaN, over-precise or non-positive prices and malformed
 // quantities. dst grows as needed (len(raw) ≤ maxLevels) and is reused.
@@ -312,12 +482,19 @@ func (p *parser) convert(dst []exchange.Level, raw []rawLevel, scale num.Scale) 
 }
 
 // parseBook reads a REST depth snapshot or a partial-depth payload:
-// {"lastUpdateId":…,"bids":[…],"asks":[…]}; other keys are skipped.
-func (p *parser) parseBook(b []byte) {
-	p.b = b
-	p.sc.Reset(b)
-	p.m = msg{}
-	p.bids, p.asks = p.bids[:0], p.asks[:0]
+// {"lastUpdateId":…,"bids":[…],"asks":[…]}; other keys are skipped. i is
+// the book it is for (its levels are fused in its scale), or -1.
+func (p *parser) parseBook(b []byte, i int) {
+	p.noFuse = false
+	p.scanBook(b, i)
+	if p.fused && p.sc.Err() != nil {
+		p.noFuse = true
+		p.scanBook(b, i)
+	}
+}
+
+func (p *parser) scanBook(b []byte, i int) {
+	p.reset(b, i)
 	sc := &p.sc
 	if !sc.Object() {
 		return

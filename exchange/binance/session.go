@@ -53,7 +53,7 @@ type Session struct {
 	streams []route // by lower-case stream name
 	symbols []route // by exact venue symbol
 	p       parser
-	lb, la  []exchange.Level // converted levels of the current message
+	lb, la  []exchange.Level // levels of the current message (the parser's scratch)
 	ev      exchange.BookTop
 	log     feed.LogLimiter
 
@@ -129,8 +129,7 @@ const (
 // wants a snapshot (NeedSnapshot).
 func NewSession(cfg *Config, pub *feed.Publisher) *Session {
 	k, n, _ := channel(cfg.Channel)
-	s := &Session{cfg: cfg, pub: pub, kind: k, p: newParser(),
-		lb: make([]exchange.Level, 0, scratchLevels), la: make([]exchange.Level, 0, scratchLevels)}
+	s := &Session{cfg: cfg, pub: pub, kind: k, p: newParser()}
 	s.stats = cfg.stats
 	if s.stats == nil {
 		s.stats = new(exchange.FeedStats)
@@ -165,6 +164,11 @@ func NewSession(cfg *Config, pub *feed.Publisher) *Session {
 	}
 	sort.Slice(s.streams, func(a, b int) bool { return s.streams[a].key < s.streams[b].key })
 	sort.Slice(s.symbols, func(a, b int) bool { return s.symbols[a].key < s.symbols[b].key })
+	scales := make([]num.Scale, len(s.books))
+	for i := range s.books {
+		scales[i] = s.books[i].inst.Scale
+	}
+	s.p.setBooks(s.streams, scales)
 	return s
 }
 
@@ -173,21 +177,23 @@ func NewSession(cfg *Config, pub *feed.Publisher) *Session {
 // expose the stats it was built with).
 func (s *Session) Stats() *exchange.FeedStats { return s.stats }
 
-// lookup finds key in a table sorted by key; with fold, key is compared
+// lookup finds key in a table sorted by key, whose keys are unique (Validate
+// refuses a symbol listed twice, and symbols are upper case, so their
+// lower-cased stream names are unique too); with fold, key is compared
 // lower-cased (stream names are lower case, but bookTicker is camel case on
 // the wire).
 func lookup(tab []route, key []byte, fold bool) int {
 	lo, hi := 0, len(tab)
 	for lo < hi {
 		m := int(uint(lo+hi) >> 1)
-		if compare(key, tab[m].key, fold) > 0 {
+		switch c := compare(key, tab[m].key, fold); {
+		case c == 0:
+			return tab[m].i
+		case c > 0:
 			lo = m + 1
-		} else {
+		default:
 			hi = m
 		}
-	}
-	if lo < len(tab) && compare(key, tab[lo].key, fold) == 0 {
-		return tab[lo].i
 	}
 	return -1
 }
@@ -220,7 +226,7 @@ func compare(a []byte, b string, fold bool) int {
 // not hold is told apart from one that names nothing).
 func (s *Session) route(m *msg) (int, bool) {
 	if m.f&fStream != 0 {
-		return lookup(s.streams, m.stream, true), true
+		return s.p.streamBook(), true // in s.streams
 	}
 	if m.f&fSym != 0 {
 		return lookup(s.symbols, m.sym, false), true
@@ -312,9 +318,7 @@ func (s *Session) onDepth(i int, ts int64) {
 		return
 	}
 	var err error
-	if s.lb, err = p.convert(s.lb, p.bids, b.inst.Scale); err == nil {
-		s.la, err = p.convert(s.la, p.asks, b.inst.Scale)
-	}
+	s.lb, s.la, err = p.levelsIn(i, b.inst.Scale)
 	if err != nil {
 		s.reject(exchange.RejectNumber, i, p.b, ts, err)
 		s.bad(i, exchange.CauseBadData, ts)
@@ -496,9 +500,7 @@ func (s *Session) onPartial(i int, ts int64) {
 		return
 	}
 	var err error
-	if s.lb, err = p.convert(s.lb, p.bids, b.inst.Scale); err == nil {
-		s.la, err = p.convert(s.la, p.asks, b.inst.Scale)
-	}
+	s.lb, s.la, err = p.levelsIn(i, b.inst.Scale)
 	if err != nil {
 		s.reject(exchange.RejectNumber, i, p.b, ts, err)
 		s.bad(i, exchange.CauseBadData, ts)
@@ -610,7 +612,7 @@ func (s *Session) ApplySnapshot(i int, body []byte, recvTS int64) {
 		return
 	}
 	p := &s.p
-	p.parseBook(body)
+	p.parseBook(body, i)
 	err := p.sc.Err()
 	if err == nil && (!p.m.has(fLastID|fBids|fAsks) || p.m.lastID < 0) {
 		err = errMissing
@@ -625,9 +627,7 @@ func (s *Session) ApplySnapshot(i int, body []byte, recvTS int64) {
 		return
 	}
 	L := uint64(p.m.lastID)
-	if s.lb, err = p.convert(s.lb, p.bids, b.inst.Scale); err == nil {
-		s.la, err = p.convert(s.la, p.asks, b.inst.Scale)
-	}
+	s.lb, s.la, err = p.levelsIn(i, b.inst.Scale)
 	if err != nil {
 		s.reject(exchange.RejectNumber, i, body, recvTS, err)
 		s.wantSnapshot(b)

@@ -121,9 +121,14 @@
 //
 //   - Frames are parsed with jsonscan into preallocated scratch levels (at
 //     most 2×Depth per side; more is RejectTooLarge), numbers straight into
-//     the instrument's scale with num.ParseUnsigned; the book is touched only
-//     after the sequence checks passed, so a rejected message never leaves a
-//     half-applied book. The l2 book holds Depth + 2×Depth levels so that no
+//     the instrument's scale: each ["px","size"] is read and converted in
+//     one pass (jsonscan PairFixed, which agrees with num.ParseUnsigned);
+//     if that fails anywhere in a side, the side is read again token by
+//     token (shape first, then num.ParseUnsigned), which decides, so a
+//     level that is malformed and badly numbered is RejectSyntax as before
+//     (FuzzFusedMatchesTokens checks the two paths agree on everything
+//     observable). The book is touched only after the sequence checks
+//     passed, so a rejected message never leaves a half-applied book. The l2 book holds Depth + 2×Depth levels so that no
 //     message can overflow it before trimming. Keys may come in any order.
 //   - Input that cannot be attributed to a book (broken JSON before a topic
 //     was read) makes every book stale and replaces the connection; frames of

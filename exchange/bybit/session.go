@@ -135,6 +135,9 @@ type Session struct {
 	sc         jsonscan.Scanner
 	bids, asks []exchange.Level // scratch of one message's levels (cap = level cap)
 	ev         exchange.BookTop
+	// tokenLevels makes parseLevels always take the token-by-token path
+	// (tests: the reference the fused path is compared with).
+	tokenLevels bool
 
 	subQ, unsubQ []uint16
 	reqs         [reqRing]request
@@ -422,11 +425,50 @@ func (s *Session) parseData(i int, d *data) {
 // parseLevels reads [[price, size], ...] into dst in the book's scale and
 // returns the count. A number that is not a plain decimal within the scale,
 // a zero price, or more levels than dst holds set d.reject and stop.
+//
+// Each level is read and converted in one pass (jsonscan's PairFixed).
+// When that fails in any way, the array is read again from its start by
+// parseLevelsTokens, the token-by-token reference, which decides: it checks
+// a level's whole shape before its numbers, so a level that is both
+// malformed and badly numbered stays a syntax error (PairFixed stops at the
+// first bad number), and every rejection is exactly what it always was.
 func (s *Session) parseLevels(dst []exchange.Level, bk *book, d *data) int {
 	sc := &s.sc
 	if sc.IsNull() {
 		return 0
 	}
+	if s.tokenLevels {
+		return s.parseLevelsTokens(dst, bk, d)
+	}
+	start := *sc // at the array, for the reference path
+	if !sc.Array() {
+		return 0
+	}
+	n := 0
+	for sc.More() {
+		if n == len(dst) {
+			d.reject = exchange.RejectTooLarge
+			return n
+		}
+		px, qty, ok := sc.PairFixed(bk.pxDec, bk.qtyDec)
+		if !ok {
+			*sc = start
+			return s.parseLevelsTokens(dst, bk, d)
+		}
+		if px == 0 {
+			d.reject = exchange.RejectNumber
+			return n
+		}
+		dst[n] = exchange.Level{Px: num.Price(px), Qty: num.Qty(qty)}
+		n++
+	}
+	return n
+}
+
+// parseLevelsTokens is parseLevels token by token: each level's shape is
+// read whole ([, string, string, ]) before its numbers are converted.
+func (s *Session) parseLevelsTokens(dst []exchange.Level, bk *book, d *data) int {
+	sc := &s.sc
 	if !sc.Array() {
 		return 0
 	}
