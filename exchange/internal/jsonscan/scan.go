@@ -17,6 +17,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"math"
+	"math/bits"
 )
 
 // Errors; preallocated so the data plane returns them without allocating.
@@ -209,29 +210,35 @@ func (s *Scanner) plainString() ([]byte, bool) {
 	b := s.b
 	start := s.pos + 1
 	i := start
-	// Eight bytes at a time: stop at the first word holding a quote, a
-	// backslash or a control byte (SWAR), then finish byte by byte.
+	// Eight bytes at a time (SWAR): the lowest flagged byte of stopMask is
+	// exactly the first quote, backslash or control byte of the word (the
+	// borrow can only flag bytes above a true one), so jump straight to it.
 	for ; i+8 <= len(b); i += 8 {
-		if stopMask(binary.LittleEndian.Uint64(b[i:])) != 0 {
-			break
+		if m := stopMask(binary.LittleEndian.Uint64(b[i:])); m != 0 {
+			i += bits.TrailingZeros64(m) >> 3
+			return s.endString(start, i)
 		}
 	}
 	for ; i < len(b); i++ {
-		if !strStop[b[i]] {
-			continue
+		if strStop[b[i]] {
+			return s.endString(start, i)
 		}
-		switch c := b[i]; {
-		case c == '"':
-			s.pos = i + 1
-			return b[start:i], true
-		case c == '\\':
-			s.Fail(ErrEscape)
-		default:
-			s.Fail(ErrSyntax)
-		}
-		return nil, false
 	}
 	s.Fail(ErrSyntax)
+	return nil, false
+}
+
+// endString finishes a plain string at the stop byte b[i].
+func (s *Scanner) endString(start, i int) ([]byte, bool) {
+	switch s.b[i] {
+	case '"':
+		s.pos = i + 1
+		return s.b[start:i], true
+	case '\\':
+		s.Fail(ErrEscape)
+	default:
+		s.Fail(ErrSyntax)
+	}
 	return nil, false
 }
 

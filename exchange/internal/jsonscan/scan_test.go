@@ -3,6 +3,8 @@ package jsonscan
 import (
 	"encoding/binary"
 	"encoding/json"
+	"math/bits"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -329,6 +331,37 @@ func TestStopMask(t *testing.T) {
 			if got != strStop[c] {
 				t.Fatalf("byte %#x at %d: stopMask %v, table %v", c, pos, got, strStop[c])
 			}
+		}
+	}
+	// The lowest flagged byte is exactly the first stop byte (what
+	// plainString relies on), for words mixing stops and non-stops.
+	rng := rand.New(rand.NewPCG(1, 2))
+	for n := 0; n < 200000; n++ {
+		var w [8]byte
+		for i := range w {
+			switch rng.IntN(4) {
+			case 0:
+				w[i] = byte(rng.IntN(0x20))
+			case 1:
+				w[i] = []byte{'"', '\\', 0x1f, 0x20, 0x21, 0x5b, 0x5d, 0x7f, 0x80, 0xff}[rng.IntN(10)]
+			default:
+				w[i] = byte(rng.IntN(256))
+			}
+		}
+		first := 8
+		for i, c := range w {
+			if strStop[c] {
+				first = i
+				break
+			}
+		}
+		m := stopMask(binary.LittleEndian.Uint64(w[:]))
+		got := 8
+		if m != 0 {
+			got = bits.TrailingZeros64(m) >> 3
+		}
+		if got != first {
+			t.Fatalf("%q: lowest flagged byte %d, first stop byte %d", w, got, first)
 		}
 	}
 }
