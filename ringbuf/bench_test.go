@@ -208,13 +208,15 @@ func benchFanIn[T any](b *testing.B, producers int) {
 // BenchmarkHandoffLatency measures one-way handoff latency: the producer
 // stamps a monotonic time into the element, the consumer subtracts it from
 // its own clock on receipt. The producer sends the next item only after the
-// previous one was received, so this is latency without queueing.
+// previous one was received, so this is latency without queueing; after a
+// send it keeps its core busy (like an adapter parsing the next frame).
 //
-//   - ring, chan: back to back; the consumer is still awake (ring: spinning in
-//     Wait; channel: just parked or parking in the runtime).
+//   - ring, chan: back to back, a burst. The ring consumer is still in
+//     Wait's spin; a channel receiver parks as soon as the channel is empty
+//     and has to be woken by the send.
 //   - ring-idle, chan-idle: the producer lets 20 µs pass between items
-//     (yielding its core meanwhile), so the consumer has parked (ring: on the
-//     doorbell) and must be woken, like the detector between bursts of
+//     (yielding its core meanwhile), so both consumers have parked (the ring's
+//     on its doorbell) and must be woken, like the detector between bursts of
 //     market data.
 func BenchmarkHandoffLatency(b *testing.B) {
 	b.Run("ring", func(b *testing.B) { benchLatency(b, true, 0) })
@@ -232,8 +234,14 @@ func benchLatency(b *testing.B, ring bool, gap time.Duration) {
 	var received atomic.Int64
 	start, wg := startProducers(n, 1, func(_, count int) {
 		for i := range count {
-			for received.Load() < int64(i) {
-				runtime.Gosched()
+			// Spin for the previous item's receipt, yielding only now and
+			// then: yielding on every poll shuffles both goroutines through
+			// the run queues until they share one P, and the benchmark then
+			// measures Go's scheduler instead of the handoff.
+			for k := 1; received.Load() < int64(i); k++ {
+				if k%1024 == 0 {
+					runtime.Gosched()
+				}
 			}
 			// time.Sleep would round up to the runtime's timer granularity
 			// (about 1 ms when all Ps idle); a yielding wait is exact enough.
@@ -343,6 +351,45 @@ func TestLatHist(t *testing.T) {
 	}
 }
 
+// BenchmarkUncontended pushes 64 items and then consumes them, all in one
+// goroutine: the CPU cost per item when no cache line crosses cores. Its
+// ring/channel ratio is the ceiling of the cross-core ratios above on the
+// same machine.
+func BenchmarkUncontended(b *testing.B) {
+	b.Run("spsc", func(b *testing.B) { benchUncontended(b, NewSPSC[uint64](benchCap)) })
+	b.Run("mpsc", func(b *testing.B) { benchUncontended(b, NewMPSC[uint64](benchCap)) })
+	b.Run("chan", func(b *testing.B) {
+		ch := make(chan uint64, benchCap)
+		var v, sum uint64
+		b.ReportAllocs()
+		for i := 0; i < b.N; i += 64 {
+			for range 64 {
+				ch <- v
+			}
+			for range 64 {
+				sum += <-ch
+			}
+		}
+		keep(&sum)
+	})
+}
+
+func benchUncontended[R consumerRing[uint64]](b *testing.B, r R) {
+	var v, sum uint64
+	b.ReportAllocs()
+	for i := 0; i < b.N; i += 64 {
+		for range 64 {
+			r.TryPush(&v)
+		}
+		from, to := r.Batch(64)
+		for s := from; s < to; s++ {
+			sum += *r.At(s)
+		}
+		r.Release(to)
+	}
+	keep(&sum)
+}
+
 // BenchmarkMachine measures the two costs that bound every ring on the
 // machine at hand, so that the ring/channel ratios can be explained:
 //
@@ -372,19 +419,27 @@ func BenchmarkMachine(b *testing.B) {
 			pong atomic.Uint64
 			_    pad
 		}
+		// await spins on v, yielding now and then: if both goroutines ever
+		// share one core (other load on the machine), a pure spin would
+		// wait for preemption, milliseconds per op.
+		await := func(v *atomic.Uint64, want uint64) {
+			for i := 1; v.Load() != want; i++ {
+				if i%1024 == 0 {
+					runtime.Gosched()
+				}
+			}
+		}
 		n := uint64(b.N)
 		var wg sync.WaitGroup
 		wg.Go(func() {
 			for i := uint64(1); i <= n; i++ {
-				for lines.ping.Load() != i {
-				}
+				await(&lines.ping, i)
 				lines.pong.Store(i)
 			}
 		})
 		for i := uint64(1); i <= n; i++ {
 			lines.ping.Store(i)
-			for lines.pong.Load() != i {
-			}
+			await(&lines.pong, i)
 		}
 		wg.Wait()
 	})

@@ -70,11 +70,13 @@ func NewMPSC[T any](capacity int) *MPSC[T] {
 // reserve takes the next sequence if its slot is free.
 func (r *MPSC[T]) reserve() (uint64, bool) {
 	for range maxCASTries {
+		// head first: head ≤ tail at every instant and both only grow, so
+		// h ≤ t and t-h cannot wrap. A head that is stale by the time of
+		// the CAS only makes the check stricter (a spurious full), never
+		// lets a producer overwrite a slot the consumer still reads.
+		h := r.head.Load()
 		t := r.tail.Load()
-		// head only grows, so a stale head can only make this check
-		// stricter (a spurious full), never let a producer overwrite a slot
-		// the consumer still reads.
-		if t-r.head.Load() > r.mask {
+		if t-h > r.mask {
 			return 0, false
 		}
 		if r.tail.CompareAndSwap(t, t+1) {

@@ -93,15 +93,49 @@ func TestWaitTimeoutAndCancel(t *testing.T) {
 			}
 		})
 		t.Run(k.name+"/stale token", func(t *testing.T) {
-			// A ring nobody needed must not end a later Wait early.
+			// A ring nobody needed must not end a later Wait early, whether
+			// it is pending before the Wait or arrives while it is parked
+			// (the hook posts one just before each park).
 			r := k.new(4)
-			r.bell().bell <- struct{}{}
+			db := r.bell()
+			db.bell <- struct{}{}
+			var parks int
+			db.parkHook = func() {
+				if parks++; parks <= 3 {
+					db.wake()
+				}
+			}
 			start := time.Now()
 			if r.Wait(context.Background(), 30*time.Millisecond) {
 				t.Fatal("Wait = true on empty ring with a stale token")
 			}
 			if el := time.Since(start); el < 30*time.Millisecond {
 				t.Fatalf("stale token ended Wait after %v", el)
+			}
+			if parks != 4 {
+				t.Fatalf("parked %d times, want 4: 3 stale tokens, then the timeout", parks)
+			}
+		})
+		t.Run(k.name+"/late timer", func(t *testing.T) {
+			// A Wait that ends with an item leaves its timer armed; when
+			// that timer fires during a later, longer Wait it must not end
+			// it early.
+			r := k.new(4)
+			done := make(chan bool)
+			go func() { done <- r.Wait(context.Background(), 20*time.Millisecond) }()
+			waitParked(t, r)
+			v := uint64(1)
+			r.TryPush(&v)
+			if !<-done || !r.TryPop(&v) {
+				t.Fatal("first Wait missed the push")
+			}
+			time.Sleep(40 * time.Millisecond) // the first timer fires now
+			start := time.Now()
+			if r.Wait(context.Background(), 100*time.Millisecond) {
+				t.Fatal("Wait = true on empty ring")
+			}
+			if el := time.Since(start); el < 100*time.Millisecond {
+				t.Fatalf("an earlier Wait's timer ended this one after %v", el)
 			}
 		})
 		t.Run(k.name+"/cancel", func(t *testing.T) {
