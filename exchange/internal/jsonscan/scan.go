@@ -172,6 +172,25 @@ func (s *Scanner) next(closer byte) bool {
 // consumes the ':' after it. At the object's end it consumes the '}' and
 // returns false; on error it returns false and records the error.
 func (s *Scanner) Key() ([]byte, bool) {
+	// Fast path for what venues send: no white space, a short plain key,
+	// `,"key":` (or `"key":` first in the object). Anything else, including
+	// the end of the object, takes the general path below.
+	if b, i, bit := s.b, s.pos, uint64(1)<<uint(s.depth); s.depth > 0 && i < len(b) {
+		if s.more&bit != 0 && b[i] == ',' {
+			i++
+		}
+		if (i > s.pos || s.more&bit == 0) && i < len(b) && b[i] == '"' {
+			j := i + 1
+			for j < len(b) && !strStop[b[j]] {
+				j++
+			}
+			if j+1 < len(b) && b[j] == '"' && b[j+1] == ':' {
+				s.more |= bit
+				s.pos = j + 2
+				return b[i+1 : j], true
+			}
+		}
+	}
 	if s.depth == 0 {
 		s.Fail(ErrSyntax)
 		return nil, false

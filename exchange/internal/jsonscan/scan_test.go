@@ -1,10 +1,12 @@
 package jsonscan
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"math/bits"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -447,6 +449,62 @@ func BenchmarkLevels(b *testing.B) {
 				x, y, _ := s.PairFixed(2, 8)
 				sum += x + y
 			}
+		}
+	})
+}
+
+// FuzzKeys walks an object with Key (fast and general paths) and Skip and
+// checks it against encoding/json: whatever the scanner accepts is valid
+// JSON with exactly these keys in this order, and a valid object is refused
+// only for an escaped key or the nesting limit.
+func FuzzKeys(f *testing.F) {
+	for _, s := range []string{diffDepth, bybitDelta, `{}`, `{"a":1 , "b" :2}`, `{"a":1,}`, `{,"a":1}`, `{"a"1}`, `{"a\"":1}`, `{"a":{"b":[1,{"c":2}]}}`, ` { "x" : [ ] } `} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		var s Scanner
+		s.Reset(in)
+		var keys []string
+		if s.Object() {
+			for {
+				k, ok := s.Key()
+				if !ok {
+					break
+				}
+				keys = append(keys, string(k))
+				s.Skip()
+			}
+		}
+		accepted := s.End()
+		valid := json.Valid(in) && bytes.HasPrefix(bytes.TrimLeft(in, " \t\r\n"), []byte("{"))
+		if accepted && !valid {
+			t.Fatalf("accepted invalid object %q", in)
+		}
+		if !valid {
+			return
+		}
+		if !accepted {
+			if s.Err() != ErrEscape && s.Err() != ErrDepth {
+				t.Fatalf("refused valid object %q: %v at %d", in, s.Err(), s.Pos())
+			}
+			return
+		}
+		dec := json.NewDecoder(bytes.NewReader(in))
+		dec.Token() // {
+		var want []string
+		for dec.More() {
+			tok, err := dec.Token()
+			if err != nil {
+				t.Fatal(err)
+			}
+			want = append(want, tok.(string))
+			var raw json.RawMessage
+			if err := dec.Decode(&raw); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if utf8.Valid(in) && !slices.Equal(keys, want) {
+			t.Fatalf("%q: keys %q, encoding/json %q", in, keys, want)
 		}
 	})
 }
