@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 
@@ -39,6 +40,7 @@ type Daemon struct {
 	desk  *desk
 	http  *httpapi.Server
 	prom  *prometheusSet
+	lock  *os.File // exclusive lock on data_dir
 }
 
 // Options are the daemon's start-up choices that are not in the config file.
@@ -62,13 +64,17 @@ func Build(ctx context.Context, cfg *config.Config, opt Options) (d *Daemon, err
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	d = &Daemon{cfg: cfg, log: log, started: time.Now()}
+	built := &Daemon{cfg: cfg, log: log, started: time.Now()}
+	d = built
 	defer func() {
-		if err != nil {
-			d.Close()
+		if err != nil { // release whatever was started before the failure
+			built.Close()
 			d = nil
 		}
 	}()
+	if d.lock, err = lockDataDir(cfg.DataDir); err != nil {
+		return nil, err
+	}
 	d.reg = registry(cfg)
 
 	if d.sim, err = startSim(cfg, log.With("component", "sim"), opt.TuneSim); err != nil {
@@ -198,6 +204,10 @@ func (d *Daemon) Close() {
 	if d.sim != nil {
 		d.sim.Close()
 		d.sim = nil
+	}
+	if d.lock != nil {
+		d.lock.Close() // releases the data_dir lock
+		d.lock = nil
 	}
 }
 

@@ -265,3 +265,71 @@ func TestRulesReloadAndKillSwitch(t *testing.T) {
 		t.Fatal("still halted after resume")
 	}
 }
+
+// TestDataDirLock: a second daemon on the same data_dir refuses to start
+// (two JetStream servers on one store would corrupt it); after the first
+// releases it, the directory can be locked again.
+func TestDataDirLock(t *testing.T) {
+	dir := t.TempDir()
+	first, err := lockDataDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lockDataDir(dir); err == nil || !strings.Contains(err.Error(), "in use by another arbd") {
+		t.Fatalf("second lock: %v", err)
+	}
+	first.Close()
+	again, err := lockDataDir(dir)
+	if err != nil {
+		t.Fatalf("after release: %v", err)
+	}
+	again.Close()
+}
+
+// TestBuildFailureReleasesEverything: a daemon that cannot start (here: its
+// data_dir is locked by another) returns an error, panics nothing, and
+// leaves nothing running.
+func TestBuildFailureReleasesEverything(t *testing.T) {
+	dir := t.TempDir()
+	held, err := lockDataDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	text := strings.Replace(string(config.Default()), "data_dir: ./data", "data_dir: "+dir, 1)
+	cfg, err := config.Parse("test.yaml", []byte(text), Known())
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := Build(context.Background(), cfg, Options{RulesFallback: configs.DefaultRules})
+	if err == nil || d != nil || !strings.Contains(err.Error(), "in use by another arbd") {
+		t.Fatalf("Build = %v, %v", d, err)
+	}
+}
+
+// TestUnreachableVenueFailsCleanly: a venue whose instrument endpoint does
+// not answer fails start-up with an error naming it, after the simulator
+// and NATS were started — and they are shut down again (the data_dir lock
+// is free afterwards).
+func TestUnreachableVenueFailsCleanly(t *testing.T) {
+	dir := t.TempDir()
+	text := strings.Replace(string(config.Default()), "data_dir: ./data", "data_dir: "+dir, 1)
+	text = strings.Replace(text, "ws_url: sim://okx\n    rest_url: sim://okx", "ws_url: ws://127.0.0.1:1\n    rest_url: http://127.0.0.1:1", 1)
+	cfg, err := config.Parse("test.yaml", []byte(text), Known())
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	d, err := Build(context.Background(), cfg, Options{RulesFallback: configs.DefaultRules})
+	if err == nil || d != nil || !strings.Contains(err.Error(), "venue okx: fetching instrument filters from http://127.0.0.1:1") {
+		t.Fatalf("Build = %v, %v", d, err)
+	}
+	if time.Since(start) > 15*time.Second {
+		t.Fatalf("failing took %v", time.Since(start))
+	}
+	l, err := lockDataDir(dir)
+	if err != nil {
+		t.Fatalf("data_dir still locked after a failed start: %v", err)
+	}
+	l.Close()
+}
