@@ -109,11 +109,12 @@ func (a *apiProvider) Status(context.Context) (httpapi.StatusReport, error) {
 }
 
 // Positions implements httpapi.Positions: the paper balances per venue and
-// asset, copied on the loop goroutine.
+// asset (balance = total held, locked = reserved by plans in flight), copied
+// on the loop goroutine.
 func (a *apiProvider) Positions(ctx context.Context) ([]httpapi.Position, error) {
 	type bal struct {
 		venue, asset string
-		v            int64
+		total, res   int64
 		dec          uint8
 	}
 	res := make(chan []bal, 1)
@@ -126,7 +127,7 @@ func (a *apiProvider) Positions(ctx context.Context) ([]httpapi.Position, error)
 				if inv.AssetName(id) == "" {
 					continue
 				}
-				out = append(out, bal{f.name, inv.AssetName(id), inv.Balance(f.id, id), inv.Decimals(id)})
+				out = append(out, bal{f.name, inv.AssetName(id), inv.Total(f.id, id), inv.Reserved(f.id, id), inv.Decimals(id)})
 			}
 		}
 		res <- out
@@ -138,7 +139,7 @@ func (a *apiProvider) Positions(ctx context.Context) ([]httpapi.Position, error)
 	case bs := <-res:
 		out := make([]httpapi.Position, 0, len(bs))
 		for _, b := range bs {
-			out = append(out, httpapi.Position{Venue: b.venue, Asset: b.asset, Balance: num.Format(b.v, b.dec), Locked: "0"})
+			out = append(out, httpapi.Position{Venue: b.venue, Asset: b.asset, Balance: num.Format(b.total, b.dec), Locked: num.Format(b.res, b.dec)})
 		}
 		slices.SortFunc(out, func(x, y httpapi.Position) int {
 			if x.Venue != y.Venue {
