@@ -29,9 +29,10 @@ type jsonPush struct {
 // BenchmarkParse compares, per stream, three things on the same frame:
 //
 //   - scanner: the adapter's parse — the frame scanned into typed values,
-//     prices and sizes converted to fixed-point integers in the
-//     instrument's scale (more work than the json side, which leaves them
-//     as strings);
+//     the book looked up from "arg", prices and sizes converted to
+//     fixed-point integers in the instrument's scale while the levels are
+//     scanned, their wire strings kept (more work than the json side, which
+//     leaves them as strings);
 //   - encoding_json: encoding/json decoding it into a struct with string
 //     fields, as a typical client does;
 //   - handle_frame: the adapter's whole frame path, Session.HandleFrame —
@@ -71,11 +72,14 @@ func BenchmarkParse(b *testing.B) {
 			h, next := st.setup(b)
 			frame := next()
 			p, sc := h.sess.p, h.sess.books[0].scale
+			if !p.parse(frame) || p.m.unconv {
+				b.Fatal("the frame does not take the fused read")
+			}
 			b.ReportAllocs()
 			b.SetBytes(int64(len(frame)))
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				if !p.parse(frame) || !parseNumbers(p.bids, sc, false) || !parseNumbers(p.asks, sc, false) || !p.m.haveSeq {
+				if !p.parse(frame) || !p.numbersOK(sc, false) || !p.m.haveSeq {
 					b.Fatal("parse failed")
 				}
 			}

@@ -101,12 +101,27 @@
 // element, an unknown action) is attributed to the instrument of its "arg"
 // if that was read completely first — that book goes stale and is rebuilt —
 // and otherwise to every book on the connection. Prices and sizes are parsed
-// exactly in the instrument's scale (num.ParseUnsigned): empty, NaN,
-// negative, exponent, too many significant decimals or overflow is
-// RejectNumber. More than 1000 levels per side in one message is
-// RejectTooLarge; a frame over MaxFrame (wsx.ErrTooLarge) ends the
-// connection (stale CauseBadData, reconnect). Pushes for a symbol or channel
-// we did not subscribe to are RejectUnknownSymbol and ignored.
+// exactly in the instrument's scale: empty, NaN, negative, exponent, too many
+// significant decimals or overflow is RejectNumber. More than 1000 levels per
+// side in one message is RejectTooLarge; a frame over MaxFrame
+// (wsx.ErrTooLarge) ends the connection (stale CauseBadData, reconnect).
+// Pushes for a symbol or channel we did not subscribe to are
+// RejectUnknownSymbol and ignored.
+//
+// Levels are converted while they are scanned (jsonscan PairPrefixFixed,
+// which agrees exactly with num.ParseUnsigned and keeps the wire strings for
+// the checksum) when "arg" precedes "data", as OKX sends it, so the book and
+// its scale are known before the first level. If that read fails in any way,
+// the frame is read again from the start without converting, and that read
+// decides: every rejection reason, log line and stale cause is the
+// unconverted path's by construction (FuzzFusedMatchesUnfused compares a
+// session that fuses with one that never does on everything observable).
+// A frame with "data" before "arg" is converted after the scan. Each level
+// is read by one call (PairPrefix or PairPrefixFixed); the level array
+// itself therefore no longer counts against jsonscan.MaxDepth, so an ignored
+// third or fourth element may nest one level deeper than before
+// (FuzzLevelShape: otherwise the same acceptance as the element-by-element
+// loop it replaced).
 //
 // Venue events: {"event":"error"} (e.g. 60012, 60018) is counted as
 // RejectUnexpected and logged with its code; if it names an instrument that

@@ -15,7 +15,7 @@ import (
 
 // scriptFrames returns the frame lines of the sync scripts for channel,
 // one seed per script (frames joined by newlines).
-func scriptFrames(f *testing.F, channel string) [][]byte {
+func scriptFrames(f testing.TB, channel string) [][]byte {
 	files, _ := filepath.Glob(filepath.Join("testdata", "sync", "*.txt"))
 	var out [][]byte
 	for _, name := range files {

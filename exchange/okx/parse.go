@@ -1,9 +1,12 @@
 package okx
 
 import (
+	"encoding/binary"
 	"errors"
 
 	"arb/exchange/internal/jsonscan"
+	"arb/exchange/internal/l2"
+	"arb/exchange/num"
 )
 
 // maxLevelsPerSide caps the levels one message may carry per side. OKX's
@@ -16,11 +19,13 @@ const maxLevelsPerSide = 1000
 const maxTSMillis = (1<<63 - 1) / 1_000_000
 
 // errShape marks a frame whose JSON is valid but whose shape is not OKX's:
-// duplicate keys, a level array with fewer than two entries, a bad "ts".
+// duplicate keys, a bad "ts". (A level with fewer than two strings is
+// jsonscan's ErrType; every parse failure is RejectSyntax alike.)
 var errShape = errors.New("okx: unexpected message shape")
 
-// level is one staged price level: the wire strings (aliasing the frame) and,
-// after parseNumbers, their fixed-point values.
+// level is one staged price level: the wire strings (aliasing the frame) and
+// their fixed-point values, converted while scanning (fused read) or later
+// by parseNumbers.
 type level struct {
 	pxRaw, szRaw []byte
 	px, sz       int64
@@ -55,6 +60,9 @@ type msg struct {
 	havePrev bool
 	haveTS   bool
 	tooMany  bool // a side exceeded maxLevelsPerSide
+	unconv   bool // a side was staged without converting its numbers
+	longRaw  bool // a converted level has a wire string over l2.RawMax
+	zeroSz   bool // a converted level has size zero
 	nData    int  // elements of "data"
 	channel  []byte
 	instID   []byte
@@ -73,11 +81,28 @@ type msg struct {
 // straight into the book) makes a message atomic — a bad level or a failed
 // sequence check leaves the book untouched — and frees the parser from
 // OKX's key order (levels come before seqId on the wire).
+//
+// Fused read: when "arg" has been read by the time a side is reached (OKX
+// sends it first) and names one of the session's books, the levels are
+// converted to fixed point in that book's scale while they are scanned
+// (jsonscan PairPrefixFixed), keeping the wire strings for the checksum.
+// If that read fails in any way, the frame is read again from the start
+// without converting (the unfused path, which converts later in
+// parseNumbers), so what is rejected and why is exactly what the unfused
+// path decides. FuzzFusedMatchesUnfused checks the two agree on everything
+// observable.
 type parser struct {
 	sc   jsonscan.Scanner
 	m    msg
 	bids []level
 	asks []level
+	// sess resolves the frame's book once "arg" is read; nil never fuses.
+	sess *Session
+	// noFuse disables the fused read (tests: the reference it is compared with).
+	noFuse bool
+	fuse   bool      // this read may convert levels
+	conv   bool      // converting: the book is known, its scale in scale
+	scale  num.Scale // scale of the frame's book while conv
 }
 
 func newParser() *parser {
@@ -96,9 +121,23 @@ func (p *parser) once(k uint32) bool {
 
 // parse scans b. It reports false on malformed JSON or a shape error; msg
 // then holds what was read before the error (argDone tells whether the
-// frame can be attributed).
+// frame can be attributed). On success the staged levels hold their
+// numbers if !m.unconv; numbersOK gives parseNumbers' verdict either way.
 func (p *parser) parse(b []byte) bool {
+	if p.sess != nil && !p.noFuse {
+		if p.scan(b, true) {
+			return true
+		}
+		// Whatever failed, decide on the unfused read: the same error,
+		// the same fields read before it, as if we had never fused.
+	}
+	return p.scan(b, false)
+}
+
+// scan is one read of b; fuse allows converting levels while scanning.
+func (p *parser) scan(b []byte, fuse bool) bool {
 	p.m = msg{}
+	p.fuse, p.conv = fuse, false
 	p.bids, p.asks = p.bids[:0], p.asks[:0]
 	s := &p.sc
 	s.Reset(b)
@@ -182,6 +221,11 @@ func (p *parser) parseArg() {
 		}
 	}
 	p.m.argDone = s.Err() == nil
+	if p.m.argDone && p.fuse {
+		if i := p.sess.lookup(&p.m); i >= 0 {
+			p.conv, p.scale = true, p.sess.books[i].scale
+		}
+	}
 }
 
 func (p *parser) parseData() {
@@ -225,7 +269,7 @@ func (p *parser) parseDataObject() {
 			if p.once(kTS) {
 				v := s.Str()
 				if s.Err() == nil {
-					t, err := jsonscan.ParseInt(v)
+					t, err := parseInt(v)
 					if err != nil || t < 0 || t > maxTSMillis {
 						s.Fail(errShape)
 					} else {
@@ -235,15 +279,15 @@ func (p *parser) parseDataObject() {
 			}
 		case "checksum":
 			if p.once(kChecksum) {
-				p.m.checksum = s.Int()
+				p.m.checksum = p.int()
 			}
 		case "prevSeqId":
 			if p.once(kPrev) {
-				p.m.prev, p.m.havePrev = s.Int(), true
+				p.m.prev, p.m.havePrev = p.int(), true
 			}
 		case "seqId":
 			if p.once(kSeq) {
-				p.m.seq, p.m.haveSeq = s.Int(), true
+				p.m.seq, p.m.haveSeq = p.int(), true
 			}
 		default:
 			s.Skip()
@@ -255,14 +299,23 @@ func (p *parser) parseDataObject() {
 }
 
 // parseSide stages the levels [px, sz, "0", orderCount] of one side; entries
-// past the second are checked for syntax and ignored.
+// past the second are checked for syntax and ignored. Levels are converted
+// while scanned when the frame's book is known (p.conv); a number that
+// does not convert fails the read (parse then reads the frame unfused).
+// Over-long wire strings and zero sizes are valid JSON but not always a
+// valid level: they are recorded for numbersOK, which decides in the order
+// the session checks things.
 func (p *parser) parseSide(dst []level) []level {
 	s := &p.sc
 	if !s.Array() {
 		return dst
 	}
+	if !p.conv {
+		p.m.unconv = true
+	}
 	for s.More() {
-		if len(dst) == cap(dst) {
+		n := len(dst)
+		if n == cap(dst) {
 			p.m.tooMany = true
 			s.Skip()
 			if s.Err() != nil {
@@ -270,33 +323,101 @@ func (p *parser) parseSide(dst []level) []level {
 			}
 			continue
 		}
-		if !s.Array() {
-			return dst
-		}
-		var lv level
-		n := 0
-		for s.More() {
-			switch n {
-			case 0:
-				lv.pxRaw = s.Str()
-			case 1:
-				lv.szRaw = s.Str()
-			default:
-				s.Skip()
+		dst = dst[:n+1]
+		l := &dst[n]
+		var ok bool
+		if !p.conv {
+			l.px, l.sz = 0, 0
+			if l.pxRaw, l.szRaw, ok = s.PairPrefix(); !ok {
+				return dst[:n]
 			}
-			n++
-			if s.Err() != nil {
-				return dst
-			}
+			continue
 		}
-		if s.Err() != nil {
-			return dst
+		if l.px, l.sz, l.pxRaw, l.szRaw, ok = s.PairPrefixFixed(p.scale.Px, p.scale.Qty); !ok {
+			return dst[:n]
 		}
-		if n < 2 {
-			s.Fail(errShape)
-			return dst
+		if len(l.pxRaw) > l2.RawMax || len(l.szRaw) > l2.RawMax {
+			p.m.longRaw = true
 		}
-		dst = append(dst, lv)
+		if l.sz == 0 {
+			p.m.zeroSz = true
+		}
 	}
 	return dst
+}
+
+// numbersOK is parseNumbers' verdict on the staged levels of both sides in
+// scale sc: from what the fused read recorded if it converted them all
+// (with sc, the scale of the frame's book), else by converting them now.
+func (p *parser) numbersOK(sc num.Scale, full bool) bool {
+	if p.m.unconv {
+		return parseNumbers(p.bids, sc, full) && parseNumbers(p.asks, sc, full)
+	}
+	return !p.m.longRaw && !(full && p.m.zeroSz)
+}
+
+// int reads a JSON integer exactly as jsonscan's Int does (same errors),
+// with a fast path for the short integers OKX sends.
+func (p *parser) int() int64 {
+	s := &p.sc
+	raw := s.Number()
+	if s.Err() != nil {
+		return 0
+	}
+	v, err := parseInt(raw)
+	if err != nil {
+		s.Fail(err)
+		return 0
+	}
+	return v
+}
+
+// parseInt is jsonscan.ParseInt with a fast path for at most 18 digits (no
+// overflow possible), eight digits at a time; anything else is left to
+// ParseInt, which decides. FuzzParseInt checks they agree.
+func parseInt(b []byte) (int64, error) {
+	d := b
+	if len(d) > 0 && d[0] == '-' {
+		d = d[1:]
+	}
+	if len(d) == 0 || len(d) > 18 || (d[0] == '0' && len(d) > 1) {
+		return jsonscan.ParseInt(b)
+	}
+	var v uint64
+	for len(d) >= 8 {
+		x := binary.LittleEndian.Uint64(d)
+		if !eightDigits(x) {
+			return jsonscan.ParseInt(b)
+		}
+		v = v*100000000 + eightValue(x)
+		d = d[8:]
+	}
+	for _, c := range d {
+		c -= '0'
+		if c > 9 {
+			return jsonscan.ParseInt(b)
+		}
+		v = v*10 + uint64(c)
+	}
+	if b[0] == '-' {
+		return -int64(v), nil
+	}
+	return int64(v), nil
+}
+
+// eightDigits reports whether every byte of x is an ASCII digit: the high
+// nibble of each byte is 3 and stays 3 after adding 6 (a byte from 0xFA up
+// could carry into the next, but its own high nibble already fails).
+func eightDigits(x uint64) bool {
+	const hi = 0xF0F0F0F0F0F0F0F0
+	return x&hi|(x+0x0606060606060606)&hi>>4 == 0x3333333333333333
+}
+
+// eightValue is the value of the eight ASCII digits of x, the first digit
+// in the lowest byte (fast_float's parse_eight_digits_unrolled): pairs,
+// then quads, then the whole, each step one multiply.
+func eightValue(x uint64) uint64 {
+	x = (x & 0x0F0F0F0F0F0F0F0F) * 2561 >> 8
+	x = (x & 0x00FF00FF00FF00FF) * 6553601 >> 16
+	return (x & 0x0000FFFF0000FFFF) * 42949672960001 >> 32
 }

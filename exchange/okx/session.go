@@ -141,6 +141,7 @@ func NewSession(cfg *Config, pub *feed.Publisher) *Session {
 		return 1
 	})
 	slices.Sort(s.syms)
+	s.p.sess = s
 	s.active = pub.Active()
 	return s
 }
@@ -235,9 +236,10 @@ func (s *Session) malformed(b []byte, now int64) {
 	s.invalidateAll(exchange.CauseBadData, now)
 }
 
-// parseNumbers converts the staged levels into the instrument's scale. In a
-// full-state push (snapshot) a zero size is malformed: it can only mean a
-// deletion, which a snapshot has nothing to delete from.
+// parseNumbers converts the staged levels into the instrument's scale (for
+// levels staged without conversion; see parser.numbersOK). In a full-state
+// push (snapshot) a zero size is malformed: it can only mean a deletion,
+// which a snapshot has nothing to delete from.
 func parseNumbers(lv []level, sc num.Scale, full bool) bool {
 	for k := range lv {
 		l := &lv[k]
@@ -282,7 +284,7 @@ func (s *Session) handleBooks(i int, b []byte, now int64) {
 		s.reject(exchange.RejectTooLarge, i, b, now)
 	case m.seq < 0 || (m.havePrev && m.prev < -1):
 		s.reject(exchange.RejectSequence, i, b, now)
-	case !parseNumbers(p.bids, bk.scale, snapshot) || !parseNumbers(p.asks, bk.scale, snapshot):
+	case !p.numbersOK(bk.scale, snapshot):
 		s.reject(exchange.RejectNumber, i, b, now)
 	case !snapshot && m.prev != bk.seq:
 		s.stats.Gaps.Add(1)
@@ -349,7 +351,7 @@ func (s *Session) handleFull(i int, b []byte, now int64) {
 		s.reject(exchange.RejectTooLarge, i, b, now)
 	case m.seq < 0:
 		s.reject(exchange.RejectSequence, i, b, now)
-	case !parseNumbers(p.bids, bk.scale, true) || !parseNumbers(p.asks, bk.scale, true):
+	case !p.numbersOK(bk.scale, true):
 		s.reject(exchange.RejectNumber, i, b, now)
 	case bk.haveSeq && m.seq == bk.seq:
 		s.reject(exchange.RejectSequence, i, b, now) // duplicate: the book already shows it
