@@ -1,7 +1,6 @@
 package okx
 
 import (
-	"encoding/binary"
 	"errors"
 
 	"arb/exchange/internal/jsonscan"
@@ -269,7 +268,7 @@ func (p *parser) parseDataObject() {
 			if p.once(kTS) {
 				v := s.Str()
 				if s.Err() == nil {
-					t, err := parseInt(v)
+					t, err := jsonscan.ParseInt(v)
 					if err != nil || t < 0 || t > maxTSMillis {
 						s.Fail(errShape)
 					} else {
@@ -279,15 +278,15 @@ func (p *parser) parseDataObject() {
 			}
 		case "checksum":
 			if p.once(kChecksum) {
-				p.m.checksum = p.int()
+				p.m.checksum = s.Int()
 			}
 		case "prevSeqId":
 			if p.once(kPrev) {
-				p.m.prev, p.m.havePrev = p.int(), true
+				p.m.prev, p.m.havePrev = s.Int(), true
 			}
 		case "seqId":
 			if p.once(kSeq) {
-				p.m.seq, p.m.haveSeq = p.int(), true
+				p.m.seq, p.m.haveSeq = s.Int(), true
 			}
 		default:
 			s.Skip()
@@ -354,70 +353,4 @@ func (p *parser) numbersOK(sc num.Scale, full bool) bool {
 		return parseNumbers(p.bids, sc, full) && parseNumbers(p.asks, sc, full)
 	}
 	return !p.m.longRaw && !(full && p.m.zeroSz)
-}
-
-// int reads a JSON integer exactly as jsonscan's Int does (same errors),
-// with a fast path for the short integers OKX sends.
-func (p *parser) int() int64 {
-	s := &p.sc
-	raw := s.Number()
-	if s.Err() != nil {
-		return 0
-	}
-	v, err := parseInt(raw)
-	if err != nil {
-		s.Fail(err)
-		return 0
-	}
-	return v
-}
-
-// parseInt is jsonscan.ParseInt with a fast path for at most 18 digits (no
-// overflow possible), eight digits at a time; anything else is left to
-// ParseInt, which decides. FuzzParseInt checks they agree.
-func parseInt(b []byte) (int64, error) {
-	d := b
-	if len(d) > 0 && d[0] == '-' {
-		d = d[1:]
-	}
-	if len(d) == 0 || len(d) > 18 || (d[0] == '0' && len(d) > 1) {
-		return jsonscan.ParseInt(b)
-	}
-	var v uint64
-	for len(d) >= 8 {
-		x := binary.LittleEndian.Uint64(d)
-		if !eightDigits(x) {
-			return jsonscan.ParseInt(b)
-		}
-		v = v*100000000 + eightValue(x)
-		d = d[8:]
-	}
-	for _, c := range d {
-		c -= '0'
-		if c > 9 {
-			return jsonscan.ParseInt(b)
-		}
-		v = v*10 + uint64(c)
-	}
-	if b[0] == '-' {
-		return -int64(v), nil
-	}
-	return int64(v), nil
-}
-
-// eightDigits reports whether every byte of x is an ASCII digit: the high
-// nibble of each byte is 3 and stays 3 after adding 6 (a byte from 0xFA up
-// could carry into the next, but its own high nibble already fails).
-func eightDigits(x uint64) bool {
-	const hi = 0xF0F0F0F0F0F0F0F0
-	return x&hi|(x+0x0606060606060606)&hi>>4 == 0x3333333333333333
-}
-
-// eightValue is the value of the eight ASCII digits of x, the first digit
-// in the lowest byte (fast_float's parse_eight_digits_unrolled): pairs,
-// then quads, then the whole, each step one multiply.
-func eightValue(x uint64) uint64 {
-	x = (x & 0x0F0F0F0F0F0F0F0F) * 2561 >> 8
-	x = (x & 0x00FF00FF00FF00FF) * 6553601 >> 16
-	return (x & 0x0000FFFF0000FFFF) * 42949672960001 >> 32
 }

@@ -99,13 +99,7 @@ func FuzzPairPrefixFixed(f *testing.F) {
 		px, qty, pr, qr, ok := s1.PairPrefixFixed(pd, qd)
 		s2.Reset(in)
 		a, b, ok2 := s2.PairPrefix()
-		var wpx, wqty int64
-		var err error
-		if ok2 {
-			if wpx, err = num.ParseUnsigned(a, pd); err == nil {
-				wqty, err = num.ParseUnsigned(b, qd)
-			}
-		}
+		wpx, wqty, err := parseLevel(ok2, a, b, pd, qd)
 		want := ok2 && err == nil
 		if ok != want {
 			t.Fatalf("PairPrefixFixed(%q,%d,%d) ok %v (%v); reference ok %v (%v, %v)", in, pd, qd, ok, s1.Err(), want, s2.Err(), err)

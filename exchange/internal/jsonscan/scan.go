@@ -410,7 +410,61 @@ func (s *Scanner) numberEnd() int {
 // ParseInt parses a decimal integer with an optional '-' (no '+', no
 // leading zeros beyond a lone "0"), as JSON writes it, also inside a string
 // such as OKX's "ts":"1597026383085".
+//
+// Integers of at most 18 digits (every sequence number and millisecond
+// timestamp the venues send) cannot overflow and are converted eight digits
+// at a time; anything else, and any bad byte, is left to parseIntChecked,
+// which decides. FuzzParseInt checks the two agree on every input.
 func ParseInt(b []byte) (int64, error) {
+	d := b
+	if len(d) > 0 && d[0] == '-' {
+		d = d[1:]
+	}
+	if len(d) == 0 || len(d) > 18 || (d[0] == '0' && len(d) > 1) {
+		return parseIntChecked(b)
+	}
+	var v uint64
+	for len(d) >= 8 {
+		x := binary.LittleEndian.Uint64(d)
+		if !eightDigits(x) {
+			return parseIntChecked(b)
+		}
+		v = v*100000000 + eightValue(x)
+		d = d[8:]
+	}
+	for _, c := range d {
+		c -= '0'
+		if c > 9 {
+			return parseIntChecked(b)
+		}
+		v = v*10 + uint64(c)
+	}
+	if b[0] == '-' {
+		return -int64(v), nil
+	}
+	return int64(v), nil
+}
+
+// eightDigits reports whether every byte of x is an ASCII digit: the high
+// nibble of each byte is 3 and stays 3 after adding 6 (a byte from 0xFA up
+// could carry into the next, but its own high nibble already fails).
+func eightDigits(x uint64) bool {
+	const hi = 0xF0F0F0F0F0F0F0F0
+	return x&hi|(x+0x0606060606060606)&hi>>4 == 0x3333333333333333
+}
+
+// eightValue is the value of the eight ASCII digits of x, the first digit
+// in the lowest byte (fast_float's parse_eight_digits_unrolled): pairs,
+// then quads, then the whole, each step one multiply.
+func eightValue(x uint64) uint64 {
+	x = (x & 0x0F0F0F0F0F0F0F0F) * 2561 >> 8
+	x = (x & 0x00FF00FF00FF00FF) * 6553601 >> 16
+	return (x & 0x0000FFFF0000FFFF) * 42949672960001 >> 32
+}
+
+// parseIntChecked is ParseInt one digit at a time with overflow checks: the
+// reference the fast path falls back to.
+func parseIntChecked(b []byte) (int64, error) {
 	neg := false
 	if len(b) > 0 && b[0] == '-' {
 		neg = true
