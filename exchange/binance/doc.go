@@ -122,8 +122,12 @@
 // than the one whose scale was used (a later duplicate "stream"), the frame
 // is read again keeping levels as offsets, converted after routing: that
 // pass decides, so the precedence above holds exactly ("data" before
-// "stream" and raw events always take it). FuzzFusedMatchesRaw checks the
-// two paths agree on everything observable.
+// "stream" and raw events always take it). A bookTicker session first tries
+// the exact wire layout of a combined-stream bookTicker (tickerFrame: the
+// keys in Binance's order matched as literals, no key dispatch); anything
+// else is read key by key, and the layout path leaves exactly the state the
+// key-by-key read would. FuzzFusedMatchesRaw checks these paths agree with a
+// parser that takes neither on everything observable.
 //
 // # Connections
 //

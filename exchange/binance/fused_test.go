@@ -12,7 +12,8 @@ import (
 
 // rawParser is the reference for the fused level path: the same parser with
 // the session's stream table but no scales, so it routes like the session
-// and never fuses (levels are offsets, converted after routing).
+// and never fuses (levels are offsets, converted after routing), and never
+// takes the bookTicker layout path.
 func rawParser(s *Session) *parser {
 	p := newParser()
 	p.setBooks(s.streams, nil)
@@ -106,6 +107,7 @@ func newDiffHarness(t testing.TB, ch string) *diffHarness {
 		want: newHarness(t, baseConfig(ch, 500, fuzzInsts...), int64(50e6)),
 	}
 	d.want.s.p.setBooks(d.want.s.streams, nil)
+	d.want.s.p.tickers = false // nor take the bookTicker layout path
 	return d
 }
 
@@ -187,9 +189,16 @@ var fusedSeeds = []string{
 	"#depth5\n{\"stream\":\"btcusdt@depth5@100ms\",\"data\":{\"lastUpdateId\":7,\"bids\":[[\"100.001\",\"1\"]],\"asks\":[[\"101\",\"1\"]]}}\n" +
 		"{\"stream\":\"btcusdt@depth5@100ms\",\"data\":{\"lastUpdateId\":8,\"bids\":[[\"100.01\",\"1\"]],\"asks\":[[\"101\",\"1\"]]},\"stream\":\"solusdt@depth5@100ms\"}\n" +
 		"{\"stream\":\"btcusdt@depth5@100ms\",\"data\":{\"lastUpdateId\":9,\"bids\":[[\"100.01\",\"1\"]],\"asks\":[[\"1e2\",\"1\"]]}}\n",
+	"#bbo\n{\"stream\":\"btcusdt@bookTicker\",\"data\":{\"u\":1,\"s\":\"BTCUSDT\",\"b\":\"100.01\",\"B\":\"1\",\"a\":\"100.02\",\"A\":\"2\"}}\n" +
+		"{\"stream\":\"btcusdt@bookTicker\",\"data\":{\"u\":2,\"s\":\"BTCUSDT\",\"b\":\"100.001\",\"B\":\"1\",\"a\":\"100.02\",\"A\":\"2\"}}\n" +
+		"{\"stream\":\"btcusdt@bookTicker\",\"data\":{\"u\":3,\"s\":\"BTCUSDT\",\"b\":\"100.03\",\"B\":\"1\",\"a\":\"100.02\",\"A\":\"2\"}}\n" +
+		"{\"stream\":\"btcusdt@bookTicker\",\"data\":{\"u\":4,\"s\":\"BTCUSDT\",\"b\":\"0\",\"B\":\"0\",\"a\":\"100.02\",\"A\":\"2\"}} \n" +
+		"{\"stream\":\"ethusdt@bookTicker\",\"data\":{\"u\":5,\"s\":\"BTCUSDT\",\"b\":\"1\",\"B\":\"1\",\"a\":\"2\",\"A\":\"2\"}}\n" +
+		"{\"stream\":\"btcusdt@bookTicker\",\"data\":{\"u\":6,\"s\":\"BTCUSDT\",\"b\":\"1\",\"B\":\"1\",\"a\":\"2\",\"A\":\"2\"},\"x\":1}\n",
 }
 
-// FuzzFusedMatchesRaw: the fused level path changes nothing observable.
+// FuzzFusedMatchesRaw: the fused level path and the bookTicker layout path
+// (tickerFrame) change nothing observable.
 // A session whose parser converts levels while reading them and a reference
 // session that never does (levels kept as offsets and converted after
 // routing, the path every frame took before fusing) get the same inputs and

@@ -146,6 +146,9 @@ type parser struct {
 	// scale of each book index.
 	streams []route
 	scales  []num.Scale
+	// tickers: try the bookTicker wire layout first (tickerFrame); set by
+	// a bookTicker session, never in the tests' reference parser.
+	tickers bool
 }
 
 // side is the scratch of one side's levels in the current frame.
@@ -196,6 +199,9 @@ func (p *parser) setBooks(streams []route, scales []num.Scale) {
 // the frame's last "stream" names is repeated raw.
 func (p *parser) parseFrame(b []byte) {
 	p.noFuse = false
+	if p.tickers && p.tickerFrame(b) {
+		return
+	}
 	p.scanFrame(b)
 	if p.fused && (p.sc.Err() != nil || !p.fusedFor(p.streamBook())) {
 		p.noFuse = true

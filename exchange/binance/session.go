@@ -169,6 +169,7 @@ func NewSession(cfg *Config, pub *feed.Publisher) *Session {
 		scales[i] = s.books[i].inst.Scale
 	}
 	s.p.setBooks(s.streams, scales)
+	s.p.tickers = k == chBBO
 	return s
 }
 

@@ -180,6 +180,12 @@ func (s *Scanner) Key() ([]byte, bool) {
 			i++
 		}
 		if (i > s.pos || s.more&bit == 0) && i < len(b) && b[i] == '"' {
+			// One-letter keys (most of Binance's and Bybit's) without the loop.
+			if i+3 < len(b) && b[i+2] == '"' && b[i+3] == ':' && !strStop[b[i+1]] {
+				s.more |= bit
+				s.pos = i + 4
+				return b[i+1 : i+2], true
+			}
 			j := i + 1
 			for j < len(b) && !strStop[b[j]] {
 				j++
@@ -284,6 +290,21 @@ var strStop = func() (t [256]bool) {
 	t['"'], t['\\'] = true, true
 	return t
 }()
+
+// Lit consumes lit if the input continues with exactly those bytes (no
+// white space is skipped) and reports whether it did; on a mismatch nothing
+// is consumed or recorded. It is for fast paths that match a venue's exact
+// wire layout, such as `,"data":{"u":`, with Str and Int for the values in
+// between, and fall back to reading the frame key by key (after Reset) when
+// Lit says no. Lit does not track nesting: such a path checks the closing
+// brackets itself and ends with End.
+func (s *Scanner) Lit(lit string) bool {
+	if s.err != nil || len(s.b)-s.pos < len(lit) || string(s.b[s.pos:s.pos+len(lit)]) != lit {
+		return false
+	}
+	s.pos += len(lit)
+	return true
+}
 
 // Str reads a string value without escapes and returns its raw bytes.
 func (s *Scanner) Str() []byte {

@@ -502,3 +502,22 @@ func FuzzKeys(f *testing.F) {
 		}
 	})
 }
+
+func TestLit(t *testing.T) {
+	var s Scanner
+	s.Reset([]byte(`{"u":1,"s":"X"}`))
+	if s.Lit(`{"s":`) || s.Pos() != 0 || s.Err() != nil {
+		t.Fatalf("a mismatch consumed or failed: pos %d err %v", s.Pos(), s.Err())
+	}
+	if !s.Lit(`{"u":`) || s.Int() != 1 || !s.Lit(`,"s":`) || string(s.Str()) != "X" || !s.Lit(`}`) || !s.End() {
+		t.Fatalf("layout not read: pos %d err %v", s.Pos(), s.Err())
+	}
+	if s.Lit(`}`) {
+		t.Fatal("Lit past the end")
+	}
+	s.Reset([]byte(`"a\\b"x`))
+	s.Str() // an escape: ErrEscape
+	if s.Err() == nil || s.Lit(`x`) {
+		t.Fatal("Lit after an error")
+	}
+}
