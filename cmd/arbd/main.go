@@ -62,13 +62,28 @@ func run(args []string, stderr io.Writer) int {
 		return 2
 	}
 
+	if *cfgPath != "" && cfg.Risk.RulesFile != "" {
+		// Checked here, not left to start-up, so that a config naming a
+		// rules file that is not there fails like any other bad config.
+		if _, err := os.ReadFile(cfg.Risk.RulesFile); err != nil {
+			fmt.Fprintf(stderr, "arbd: %s: risk.rules_file: %v\n", *cfgPath, err)
+			return 2
+		}
+	}
+
 	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.Log.SlogLevel()}))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	d, err := wire.Build(ctx, cfg, wire.Options{
-		RulesFallback: configs.DefaultRules, RulesFallbackName: configs.DefaultRulesName, Logger: logger,
-	})
+	opt := wire.Options{Logger: logger}
+	if *cfgPath == "" {
+		// The embedded default runs from any directory: without
+		// configs/rules.yaml beside it, it uses the embedded copy. A config
+		// file names its own rules file, and a missing one is an error, not
+		// a silent switch to rules the operator did not choose.
+		opt.RulesFallback, opt.RulesFallbackName = configs.DefaultRules, configs.DefaultRulesName
+	}
+	d, err := wire.Build(ctx, cfg, opt)
 	if err != nil {
 		logger.Error("start-up failed", "err", err)
 		fmt.Fprintln(stderr, "arbd: "+oneLine(err))

@@ -54,6 +54,7 @@ func TestBadConfigExitsWithOneLine(t *testing.T) {
 			"symbols: {BTC-USDT: BTC-USDT, DOGE-USDT: DOGE-USDT}"), []string{"DOGE-USDT", "arbd.yaml:"}},
 		{"bad url", defaultWith(t, "ws_url: sim://bybit\n    rest_url: sim://bybit", "ws_url: htp//nowhere\n    rest_url: https://api.bybit.com"), []string{"ws_url", "arbd.yaml:"}},
 		{"unreadable file", "", []string{"missing.yaml"}},
+		{"missing rules file", defaultWith(t, "rules_file: configs/rules.yaml", "rules_file: no-such-rules.yaml"), []string{"risk.rules_file", "no-such-rules.yaml", "arbd.yaml"}},
 		{"secret in yaml", defaultWith(t, "    taker_fee_bps: 10\n", "    taker_fee_bps: 10\n    api_secret: hunter2\n"), []string{"api_secret", "environment"}},
 	}
 	for _, tt := range tests {

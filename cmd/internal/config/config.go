@@ -59,7 +59,7 @@ type Config struct {
 	Instruments []Instrument `yaml:"instruments" cfg:"required"`
 	Venues      []Venue      `yaml:"venues" cfg:"required"`
 	Strategy    Strategy     `yaml:"strategy"`
-	Risk        Risk         `yaml:"risk"`
+	Risk        Risk         `yaml:"risk" cfg:"required"`
 
 	// Source is the file name the config was read from (the name given to
 	// Parse): problems found later by Validate name it.
@@ -236,11 +236,13 @@ type Strategy struct {
 
 // Risk configures the risk engine's rules.
 type Risk struct {
-	// RulesFile is the rules file, resolved against the config file's
-	// directory; "" for none (hard limits only). If the file is missing the
-	// wiring may fall back to its embedded copy: this package does not
-	// require it to exist, because arbd must start from a fresh checkout.
-	RulesFile string `yaml:"rules_file"`
+	// RulesFile is the rules file every plan must pass, resolved against
+	// the config file's directory; required (all limits are rules, so a
+	// daemon without them would check nothing). This package does not
+	// require the file to exist: arbd's embedded default falls back to its
+	// embedded copy of the default rules when run outside the repository,
+	// and arbd checks that a --config file's rules file is readable.
+	RulesFile string `yaml:"rules_file" cfg:"required"`
 	// KVBucket is a NATS KV bucket carrying fleet-wide rules; "" = off.
 	KVBucket string `yaml:"kv_bucket"`
 }

@@ -70,6 +70,9 @@ func (v *validator) top() {
 	if c.DataDir == "" {
 		v.bad("data_dir", "must not be empty")
 	}
+	if c.Risk.RulesFile == "" {
+		v.bad("risk.rules_file", "must name the rules file every plan must pass")
+	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:

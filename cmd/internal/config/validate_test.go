@@ -70,6 +70,12 @@ func TestRules(t *testing.T) {
 			[]string{"arbd.yaml:2: invalid YAML: did not find expected ',' or '}'"}},
 		{"two documents", [][2]string{{"risk: {rules_file: rules.yaml, kv_bucket: \"\"}", "risk: {}\n---\npaper: true"}}, nil,
 			[]string{"arbd.yaml:41: more than one YAML document (---); a config is one document"}},
+		{"no risk section", [][2]string{{`risk: {rules_file: rules.yaml, kv_bucket: ""}`, ""}}, nil,
+			[]string{"arbd.yaml:1: risk: required key is missing"}},
+		{"null rules file", [][2]string{{`risk: {rules_file: rules.yaml, kv_bucket: ""}`, `risk: {rules_file: }`}}, nil,
+			[]string{"arbd.yaml:40: risk.rules_file: required, found an empty value"}},
+		{"empty rules file", [][2]string{{`risk: {rules_file: rules.yaml, kv_bucket: ""}`, `risk: {rules_file: ""}`}}, nil,
+			[]string{"arbd.yaml:40: risk.rules_file: must name the rules file every plan must pass"}},
 		{"unknown key with a suggestion", [][2]string{{"paper: true", "papr: true"}}, nil,
 			[]string{"arbd.yaml:6: papr: unknown key; did you mean paper?"}},
 		{"unknown key", [][2]string{{"    gas_quote: 0", "    colour: red"}}, nil,
@@ -351,8 +357,8 @@ func TestValidVariants(t *testing.T) {
 		}},
 		{"quoted integers", [][2]string{{"price_decimals: 2, qty_decimals: 6", `price_decimals: "2", qty_decimals: 6`}}, nil},
 		{"null optional values", [][2]string{{`nats: {url: ""}`, `nats: {url: }`}}, nil},
-		{"absent optional sections", [][2]string{{`risk: {rules_file: rules.yaml, kv_bucket: ""}`, ""}, {"log: {level: info}", ""}}, func(t *testing.T, c *Config) {
-			if c.Risk.RulesFile != "" || c.Log.Level != "info" {
+		{"absent optional sections", [][2]string{{`risk: {rules_file: rules.yaml, kv_bucket: ""}`, `risk: {rules_file: rules.yaml}`}, {"log: {level: info}", ""}}, func(t *testing.T, c *Config) {
+			if c.Risk.KVBucket != "" || c.Log.Level != "info" {
 				t.Errorf("risk %+v log %+v", c.Risk, c.Log)
 			}
 		}},
@@ -384,10 +390,10 @@ func TestProblemsCapped(t *testing.T) {
 	if !errors.As(err, &ce) {
 		t.Fatalf("err = %v", err)
 	}
-	if len(ce.Problems) != maxProblems || ce.Omitted != 30-maxProblems+2 { // +2: instruments and venues missing
+	if len(ce.Problems) != maxProblems || ce.Omitted != 30-maxProblems+3 { // +3: instruments, venues and risk missing
 		t.Errorf("problems %d omitted %d", len(ce.Problems), ce.Omitted)
 	}
-	if !strings.HasSuffix(err.Error(), "\n... and 12 more problems") {
+	if !strings.HasSuffix(err.Error(), "\n... and 13 more problems") {
 		t.Errorf("error does not end with the count: %q", err.Error()[len(err.Error())-40:])
 	}
 	if !strings.HasPrefix(ce.First(), "many.yaml:1: bad_key_xxx: unknown key") {
