@@ -1007,19 +1007,14 @@ func uintValue(sc *jsonscan.Scanner) (uint64, bool) {
 }
 
 // parseUint parses decimal digits (no sign, no leading zeros) into a value
-// that fits an int64.
+// that fits an int64: jsonscan.ParseInt (eight digits at a time) without
+// its sign.
 func parseUint(b []byte) (uint64, bool) {
-	if len(b) == 0 || len(b) > 19 || (b[0] == '0' && len(b) > 1) {
+	if len(b) == 0 || b[0] == '-' {
 		return 0, false
 	}
-	var v uint64
-	for _, c := range b {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		v = v*10 + uint64(c-'0')
-	}
-	return v, v <= math.MaxInt64
+	v, err := jsonscan.ParseInt(b)
+	return uint64(v), err == nil
 }
 
 // rawString reads a string value without escapes. One with escapes (a

@@ -392,6 +392,10 @@ func (s *Scanner) numberEnd() int {
 	case i < len(b) && b[i] == '0':
 		i++
 	case i < len(b) && b[i] >= '1' && b[i] <= '9':
+		// Sequence ids and timestamps: eight digits at a time first.
+		for i+8 <= len(b) && eightDigits(binary.LittleEndian.Uint64(b[i:])) {
+			i += 8
+		}
 		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
 			i++
 		}
