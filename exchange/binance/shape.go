@@ -25,26 +25,15 @@ func (p *parser) tickerFrame(b []byte) bool {
 		return false
 	}
 	m.u = sc.Int()
-	if !sc.Lit(`,"s":`) {
-		return false
+	for _, f := range [...]struct {
+		key string
+		dst *[]byte
+	}{{`,"s":`, &m.sym}, {`,"b":`, &m.bPx}, {`,"B":`, &m.bQty}, {`,"a":`, &m.aPx}, {`,"A":`, &m.aQty}} {
+		if !sc.Lit(f.key) {
+			return false
+		}
+		*f.dst = sc.Str()
 	}
-	m.sym = sc.Str()
-	if !sc.Lit(`,"b":`) {
-		return false
-	}
-	m.bPx = sc.Str()
-	if !sc.Lit(`,"B":`) {
-		return false
-	}
-	m.bQty = sc.Str()
-	if !sc.Lit(`,"a":`) {
-		return false
-	}
-	m.aPx = sc.Str()
-	if !sc.Lit(`,"A":`) {
-		return false
-	}
-	m.aQty = sc.Str()
 	if !sc.Lit(`}}`) || !sc.End() {
 		return false
 	}
