@@ -363,15 +363,10 @@ func nullable(s string) *string {
 }
 
 func (s *Server) books(w http.ResponseWriter, r *http.Request) {
-	if s.deps.Books == nil {
-		writeError(w, http.StatusServiceUnavailable, "books not available")
-		return
-	}
-	ctx, cancel := s.providerCtx(r)
-	defer cancel()
-	books, err := s.deps.Books.Books(ctx)
-	if err != nil {
-		s.providerError(w, "books", err)
+	books, ok := fetch(s, w, r, "books", s.deps.Books != nil, func(ctx context.Context) ([]Book, error) {
+		return s.deps.Books.Books(ctx)
+	})
+	if !ok {
 		return
 	}
 	out := make([]bookJSON, len(books))
@@ -397,15 +392,10 @@ func (s *Server) books(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) status(w http.ResponseWriter, r *http.Request) {
-	if s.deps.Status == nil {
-		writeError(w, http.StatusServiceUnavailable, "status not available")
-		return
-	}
-	ctx, cancel := s.providerCtx(r)
-	defer cancel()
-	st, err := s.deps.Status.Status(ctx)
-	if err != nil {
-		s.providerError(w, "status", err)
+	st, ok := fetch(s, w, r, "status", s.deps.Status != nil, func(ctx context.Context) (StatusReport, error) {
+		return s.deps.Status.Status(ctx)
+	})
+	if !ok {
 		return
 	}
 	st.StartedAt = st.StartedAt.UTC()
@@ -416,15 +406,10 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) positions(w http.ResponseWriter, r *http.Request) {
-	if s.deps.Positions == nil {
-		writeError(w, http.StatusServiceUnavailable, "positions not available")
-		return
-	}
-	ctx, cancel := s.providerCtx(r)
-	defer cancel()
-	ps, err := s.deps.Positions.Positions(ctx)
-	if err != nil {
-		s.providerError(w, "positions", err)
+	ps, ok := fetch(s, w, r, "positions", s.deps.Positions != nil, func(ctx context.Context) ([]Position, error) {
+		return s.deps.Positions.Positions(ctx)
+	})
+	if !ok {
 		return
 	}
 	if ps == nil {
@@ -434,15 +419,10 @@ func (s *Server) positions(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) pnl(w http.ResponseWriter, r *http.Request) {
-	if s.deps.PnL == nil {
-		writeError(w, http.StatusServiceUnavailable, "pnl not available")
-		return
-	}
-	ctx, cancel := s.providerCtx(r)
-	defer cancel()
-	p, err := s.deps.PnL.PnL(ctx)
-	if err != nil {
-		s.providerError(w, "pnl", err)
+	p, ok := fetch(s, w, r, "pnl", s.deps.PnL != nil, func(ctx context.Context) (PnLReport, error) {
+		return s.deps.PnL.PnL(ctx)
+	})
+	if !ok {
 		return
 	}
 	p.AsOf = p.AsOf.UTC()
@@ -452,6 +432,26 @@ func (s *Server) pnl(w http.ResponseWriter, r *http.Request) {
 // providerError answers a failed read: 503 if the provider ran out of
 // time, 500 otherwise. The error is logged (it is not returned anywhere
 // else) and its text is sent: the API is for operators of this daemon.
+// fetch runs one read provider under the handler timeout and reports
+// whether it produced a value; if not, the response has been written: 503
+// when the daemon has no such provider (have false), else the provider's
+// error as providerError maps it.
+func fetch[T any](s *Server, w http.ResponseWriter, r *http.Request, what string, have bool, get func(context.Context) (T, error)) (T, bool) {
+	var zero T
+	if !have {
+		writeError(w, http.StatusServiceUnavailable, what+" not available")
+		return zero, false
+	}
+	ctx, cancel := s.providerCtx(r)
+	defer cancel()
+	v, err := get(ctx)
+	if err != nil {
+		s.providerError(w, what, err)
+		return zero, false
+	}
+	return v, true
+}
+
 func (s *Server) providerError(w http.ResponseWriter, what string, err error) {
 	code := http.StatusInternalServerError
 	if errors.Is(err, context.DeadlineExceeded) {
