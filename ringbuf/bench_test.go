@@ -42,6 +42,10 @@ func BenchmarkSPSC(b *testing.B) {
 	b.Run("chan", func(b *testing.B) { benchChan[uint64](b, 1) })
 	b.Run("ring-booktop", func(b *testing.B) { benchRing(b, NewSPSC[bookTop](benchCap), 1, idleWait) })
 	b.Run("chan-booktop", func(b *testing.B) { benchChan[bookTop](b, 1) })
+	// ring-yield: the same ring with a consumer that yields instead of
+	// spinning and parking (BenchmarkFanIn's policy), which lets it share a
+	// P with the producer: the price of the consumer sitting on another core.
+	b.Run("ring-yield", func(b *testing.B) { benchRing(b, NewSPSC[uint64](benchCap), 1, idleYield) })
 }
 
 func BenchmarkMPSC(b *testing.B) {
