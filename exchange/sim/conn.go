@@ -143,15 +143,6 @@ func (c *conn) kill() {
 	})
 }
 
-func (c *conn) alive() bool {
-	select {
-	case <-c.done:
-		return false
-	default:
-		return true
-	}
-}
-
 func (c *conn) touch() { c.lastActive.Store(c.v.s.now().UnixNano()) }
 
 func (c *conn) writeLoop() {

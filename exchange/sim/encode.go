@@ -25,12 +25,6 @@ func appendDec(dst []byte, v int64, dec, out uint8) []byte {
 	return num.AppendFixed(dst, v/num.Pow10(dec-out), out)
 }
 
-func appendQuoted(dst []byte, f func([]byte) []byte) []byte {
-	dst = append(dst, '"')
-	dst = f(dst)
-	return append(dst, '"')
-}
-
 func appendU(dst []byte, u uint64) []byte { return strconv.AppendUint(dst, u, 10) }
 func appendI(dst []byte, i int64) []byte  { return strconv.AppendInt(dst, i, 10) }
 

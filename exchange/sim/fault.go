@@ -288,10 +288,6 @@ type stepFaults struct {
 	hugeSize               int
 }
 
-func (fx *stepFaults) any() bool {
-	return fx.gap || fx.checksum || fx.crossed || fx.malform != 0 || fx.hugeSize > 0
-}
-
 // takeFaults claims the pending stream faults for this book's new state.
 func (v *venue) takeFaults(vb *vbook, now time.Time) stepFaults {
 	var fx stepFaults
