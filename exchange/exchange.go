@@ -113,11 +113,71 @@ type MarketData interface {
 	Stats() *FeedStats
 }
 
-// Trader places orders on one venue. Implementations are safe for concurrent
-// use.
+// The trading roles below are what one venue's trading client offers; a
+// consumer declares the subset it needs. Every method is safe for concurrent
+// use, takes ctx first, and returns errors carrying a Kind (see KindOf).
+
+// Trader places, cancels and looks up orders by client order id.
 type Trader interface {
-	// PlaceOrder sends one order. An error carries a Kind (see KindOf); a
-	// KindUnknownOutcome error means the order may exist and must be
-	// reconciled, not retried blindly.
-	PlaceOrder(ctx context.Context, req OrderRequest) (Ack, error)
+	// PlaceOrder sends one order. A KindUnknownOutcome error means the order
+	// may exist: it must be resolved with QueryOrder by the same ClientID,
+	// never resubmitted blind; a resubmission reuses the ClientID.
+	PlaceOrder(ctx context.Context, req OrderRequest) (OrderState, error)
+	// CancelOrder cancels the order with this client id.
+	CancelOrder(ctx context.Context, inst InstrumentID, clientID ID) (OrderState, error)
+	// QueryOrder returns the venue's state of the order with this client id,
+	// or a KindNotFound error if the venue does not know it.
+	QueryOrder(ctx context.Context, inst InstrumentID, clientID ID) (OrderState, error)
+}
+
+// Reconciler lists what a dropped private stream may have missed.
+type Reconciler interface {
+	// OpenOrders lists the account's open orders on inst (0 = every
+	// configured instrument).
+	OpenOrders(ctx context.Context, inst InstrumentID) ([]OrderState, error)
+	// FillsSince lists the fills on inst executed at or after since (Unix
+	// ns), oldest first, paging through the venue's windows as needed.
+	FillsSince(ctx context.Context, inst InstrumentID, since int64) ([]Fill, error)
+}
+
+// Accounts reports balances.
+type Accounts interface {
+	// Balances returns every asset the account holds on the venue.
+	Balances(ctx context.Context) ([]Balance, error)
+}
+
+// PrivateSink receives a venue's private events: order states and fills,
+// from the private stream, from responses that carry them, and from the
+// REST reconciliation after every reconnect. The same fill or state may
+// arrive more than once (by several paths, or repeated by the venue);
+// consumers deduplicate fills by TradeID. Calls come from the client's
+// goroutines and must not block.
+type PrivateSink interface {
+	OnOrder(OrderState)
+	OnFill(Fill)
+	// OnStream reports the private stream's state: up once subscribed (and
+	// after the reconciliation that follows), down when it dropped; while
+	// it is down the client polls the orders it knows to be in flight.
+	OnStream(up bool)
+}
+
+// PrivateStream keeps a venue's private order stream running.
+type PrivateStream interface {
+	// RunPrivate connects, authenticates and subscribes, reconciles over
+	// REST, and delivers events to sink until ctx ends, reconnecting with
+	// backoff. It returns ctx's error or a configuration error.
+	RunPrivate(ctx context.Context, sink PrivateSink) error
+}
+
+// Circuit is a trading client's verdict on whether its venue may be used:
+// open after a ban (HTTP 418), a Retry-After, or repeated errors.
+type Circuit struct {
+	Open   bool
+	Until  int64  // Unix ns when requests may resume (0 if unknown)
+	Reason string // what opened it
+}
+
+// CircuitReporter is an optional capability of a trading client.
+type CircuitReporter interface {
+	Circuit() Circuit
 }

@@ -18,11 +18,13 @@ const (
 	FOK                        // fill or kill
 )
 
-// OrderRequest is one limit order as the engine means it, in the instrument's
-// scale; adapters round it to the venue's tick and step with exact decimals
-// at the boundary.
+// OrderRequest is one limit order as the engine means it, in the
+// instrument's scale. Trading clients round it to the venue's tick and step
+// with exact decimals at the boundary, never against the plan: a buy limit
+// is rounded down, a sell limit up, a quantity down; and check the venue's
+// filters (minimum quantity and notional) before anything is sent.
 type OrderRequest struct {
-	ClientID string // our idempotency key, sent as the venue's client order id
+	ClientID ID // our idempotency key, sent as the venue's client order id (ValidClientID)
 	Venue    VenueID
 	Inst     InstrumentID
 	Side     Side
@@ -59,31 +61,57 @@ func (s OrderStatus) Final() bool {
 	return s == StatusFilled || s == StatusCanceled || s == StatusExpired || s == StatusRejected
 }
 
-// Ack is a venue's answer to an order.
-type Ack struct {
-	ClientID     string
-	VenueOrderID string
+// OrderState is what a venue says about one order: the answer to a place,
+// cancel or query request, an entry of the open-orders list, or a push on
+// the private stream. Quantities are in the instrument's scale; FilledQty is
+// cumulative, so of two states of one order the one with more FilledQty (or
+// a final Status) is the newer. It is fixed-size and pointer-free.
+type OrderState struct {
+	Venue        VenueID
+	Inst         InstrumentID
+	Side         Side
+	TIF          TimeInForce
 	Status       OrderStatus
+	ClientID     ID
+	VenueOrderID ID
+	Px           num.Price // limit price as the venue holds it
+	Qty          num.Qty   // order quantity as the venue holds it
 	FilledQty    num.Qty   // cumulative
-	FilledQuote  num.Quote // cumulative price × qty
-	Fills        []Fill    // fills reported with the answer, if the venue sends them
-	TS           int64     // venue time, Unix ns
+	// FilledQuote is the cumulative quote amount as the venue reports it
+	// (Binance cummulativeQuoteQty, Bybit cumExecValue, OKX accFillSz ×
+	// avgPx). It is informational: the ledger counts money from fills.
+	FilledQuote num.Amount
+	TS          int64 // venue time of this state, Unix ns (0 if the venue sent none)
 }
 
-// Fill is one execution.
+// Fill is one execution, normalized across venues. TradeID is the venue's
+// trade (execution) id and, with Venue and Inst, the fill's identity: the
+// same execution reported twice (response, private stream, REST
+// reconciliation) is one fill. It is fixed-size and pointer-free.
 type Fill struct {
 	Venue        VenueID
 	Inst         InstrumentID
 	Side         Side
-	ClientID     string
-	VenueOrderID string
-	TradeID      string // unique per venue and instrument: the ledger's idempotency key
-	Px           num.Price
-	Qty          num.Qty
-	Fee          int64 // in units of 10^-FeeDec of FeeAsset
-	FeeDec       uint8
-	FeeAsset     string
-	TS           int64 // venue time, Unix ns
+	Maker        bool
+	TradeID      ID
+	ClientID     ID
+	VenueOrderID ID
+	Px           num.Price // execution price, instrument scale
+	Qty          num.Qty   // executed quantity, instrument scale
+	// Fee is what the venue charged for this execution in FeeAsset:
+	// positive is paid, negative a rebate (venues that print a charge as
+	// negative, like OKX, are converted).
+	Fee      num.Amount
+	FeeAsset ID    // the asset code as the venue writes it ("BNB", "USDT")
+	TS       int64 // venue execution time, Unix ns
+}
+
+// Balance is one asset held on one venue, as the venue reports it.
+type Balance struct {
+	Venue  VenueID
+	Asset  string     // the venue's asset code
+	Total  num.Amount // free + locked
+	Locked num.Amount // reserved by open orders
 }
 
 // ErrorKind classifies a venue error so callers decide on retries without
@@ -98,9 +126,11 @@ const (
 	KindRateLimited                     // slow down; see RetryAfter
 	KindAuth                            // bad key, signature or permissions
 	KindUnknownOutcome                  // the order may or may not exist (timeout, 5xx): reconcile
+	KindNotFound                        // the venue does not know the order (Binance -2013, OKX 51603, Bybit empty list)
+	KindDuplicate                       // the client order id is already in use: an order for this intent exists
 )
 
-var kindNames = [...]string{"unknown", "retryable", "rejected", "rate_limited", "auth", "unknown_outcome"}
+var kindNames = [...]string{"unknown", "retryable", "rejected", "rate_limited", "auth", "unknown_outcome", "not_found", "duplicate"}
 
 // String returns the kind's name.
 func (k ErrorKind) String() string {

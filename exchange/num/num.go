@@ -332,3 +332,5 @@ func Rescale(v int64, from, to uint8) (int64, bool) {
 	}
 	return v / d, true
 }
+
+func mulFull(a, b uint64) (hi, lo uint64) { return bits.Mul64(a, b) }
