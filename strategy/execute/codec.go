@@ -81,16 +81,16 @@ type wireRecord struct {
 }
 
 type wireOpen struct {
-	PlanID      string       `json:"plan_id"`
-	Symbol      string       `json:"symbol"`
-	PxDecimals  uint8        `json:"px_decimals"`
-	QtyDecimals uint8        `json:"qty_decimals"`
-	Qty         string       `json:"qty"`
-	ExpectedNet string       `json:"expected_net_quote"`
-	PlanTS      string       `json:"plan_ts"`
-	Prefix      string       `json:"prefix"`
-	Legs        [2]wireLeg   `json:"legs"`
-	Policy      wirePolicy   `json:"policy"`
+	PlanID      string     `json:"plan_id"`
+	Symbol      string     `json:"symbol"`
+	PxDecimals  uint8      `json:"px_decimals"`
+	QtyDecimals uint8      `json:"qty_decimals"`
+	Qty         string     `json:"qty"`
+	ExpectedNet string     `json:"expected_net_quote"`
+	PlanTS      string     `json:"plan_ts"`
+	Prefix      string     `json:"prefix"`
+	Legs        [2]wireLeg `json:"legs"`
+	Policy      wirePolicy `json:"policy"`
 }
 
 type wireLeg struct {

@@ -52,6 +52,11 @@ type Event struct {
 	Venue      exchange.VenueID    // EvStream, EvFillsFetched
 	Inst       exchange.InstrumentID
 	Up         bool // EvStream
+	// CallAt and Attempt identify the call a result answers (Call.At,
+	// Call.Attempt): an answer to an older send or an older query is
+	// told apart from one to the current call.
+	CallAt  int64
+	Attempt uint8
 }
 
 // Result returns the event reporting the outcome of call c: the state a
@@ -60,7 +65,7 @@ type Event struct {
 // CallFetchFills, st is ignored: deliver the fetched fills as EvFill events
 // first, then this event.
 func Result(c *Call, st exchange.OrderState, err error) Event {
-	ev := Event{Trade: c.Trade, Order: c.Order, Venue: c.Req.Venue, Inst: c.Req.Inst}
+	ev := Event{Trade: c.Trade, Order: c.Order, Venue: c.Req.Venue, Inst: c.Req.Inst, CallAt: c.At, Attempt: c.Attempt}
 	if err != nil {
 		ev.Err = exchange.KindOf(err)
 		if ev.Err == exchange.KindUnknown {

@@ -125,13 +125,14 @@ type Executor struct {
 	maxEpoch uint32
 	started  bool
 
-	trades  map[TradeID]*Trade // open and kept closed
-	open    []*Trade
-	closed  []*Trade // ring of the last KeepClosed closed trades
-	chead   int
-	free    []*Trade
-	byOrder map[voKey]route // venue order id → order, for fills that carry no client id
-	recov   map[TradeID]bool
+	trades   map[TradeID]*Trade // open and kept closed
+	open     []*Trade
+	settling []*Trade // closed, not settled: still resolving orders and fills
+	closed   []*Trade // ring of the last KeepClosed closed trades
+	chead    int
+	free     []*Trade
+	byOrder  map[voKey]route // venue order id → order, for fills that carry no client id
+	recov    map[TradeID]bool
 
 	prefixes []string // client id prefixes of recovered trades, ours first
 	orphans  [1024]fillKey
@@ -142,6 +143,7 @@ type Executor struct {
 	out      Ready
 	stats    Stats
 	now      int64
+	halted   bool
 }
 
 type voKey struct {
@@ -169,7 +171,7 @@ func New(cfg Config) (*Executor, error) {
 	e := &Executor{
 		cfg: cfg, env: env{quotes: cfg.Quotes, feeRates: cfg.FeeRates},
 		filters:  make(map[uint32]Filters, len(cfg.Instruments)),
-		trades:   make(map[TradeID]*Trade, cfg.MaxOpen+cfg.KeepClosed),
+		trades:   make(map[TradeID]*Trade, cfg.MaxOpen+min(cfg.KeepClosed, 1024)),
 		byOrder:  make(map[voKey]route),
 		recov:    map[TradeID]bool{},
 		prefixes: []string{cfg.Prefix},
@@ -235,6 +237,9 @@ func (e *Executor) Open(now int64, p *spread.Plan, qty num.Qty) (TradeID, error)
 	}
 	if !e.Recovered() {
 		return 0, fmt.Errorf("%w: recovery not finished", ErrNotStarted)
+	}
+	if e.halted {
+		return 0, ErrHalted
 	}
 	if len(e.open) >= e.cfg.MaxOpen {
 		return 0, ErrBusy
@@ -310,6 +315,9 @@ func (e *Executor) Step(now int64, ev *Event) {
 			e.stream[ev.Venue] = ev.Up
 		}
 		for _, t := range e.open {
+			t.Step(now, ev)
+		}
+		for _, t := range e.settling {
 			t.Step(now, ev)
 		}
 		e.settleAll()
@@ -411,11 +419,17 @@ func (e *Executor) index(t *Trade) {
 
 // Tick moves every open trade's clock to now.
 func (e *Executor) Tick(now int64) {
+	e.now = now
 	for _, t := range e.open {
 		a := t.anomalies
 		t.Tick(now)
 		e.stats.Anomalies += uint64(t.anomalies - a)
 		e.index(t)
+	}
+	for _, t := range e.settling {
+		t.Tick(now)
+		e.index(t)
+		e.exposure(t)
 	}
 	e.settleAll()
 }
@@ -429,7 +443,26 @@ func (e *Executor) settleAll() {
 		}
 		i++
 	}
+	e.dropSettled()
 }
+
+// dropSettled removes settled trades from the settling list.
+func (e *Executor) dropSettled() {
+	for i := 0; i < len(e.settling); {
+		if t := e.settling[i]; t.Settled() {
+			last := len(e.settling) - 1
+			e.settling[i] = e.settling[last]
+			e.settling[last] = nil
+			e.settling = e.settling[:last]
+			continue
+		}
+		i++
+	}
+}
+
+// Settling returns how many closed trades are still resolving orders or
+// fills.
+func (e *Executor) Settling() int { return len(e.settling) }
 
 // settle moves t from the open list to the closed ring once it closed.
 func (e *Executor) settle(t *Trade) {
@@ -445,6 +478,7 @@ func (e *Executor) settle(t *Trade) {
 	}
 	if k < 0 {
 		e.exposure(t) // already settled: a late event for a closed trade
+		e.dropSettled()
 		return
 	}
 	last := len(e.open) - 1
@@ -452,6 +486,9 @@ func (e *Executor) settle(t *Trade) {
 	e.open[last] = nil
 	e.open = e.open[:last]
 	e.closedTrade(t)
+	if !t.Settled() {
+		e.settling = append(e.settling, t)
+	}
 }
 
 // closedTrade counts a closed trade and keeps it for views and late fills,
@@ -490,6 +527,15 @@ func (e *Executor) exposure(t *Trade) {
 }
 
 func (e *Executor) forget(t *Trade) {
+	for i, x := range e.settling {
+		if x == t {
+			last := len(e.settling) - 1
+			e.settling[i] = e.settling[last]
+			e.settling[last] = nil
+			e.settling = e.settling[:last]
+			break
+		}
+	}
 	delete(e.trades, t.id)
 	for i := 0; i < t.n; i++ {
 		if o := &t.orders[i]; !o.venueID.IsZero() {
@@ -498,6 +544,23 @@ func (e *Executor) forget(t *Trade) {
 	}
 	e.free = append(e.free, t)
 }
+
+// Halt is the kill switch: Open refuses plans, and every open trade stops
+// sending new orders, cancels its live ones and closes as it stands once
+// they are resolved.
+func (e *Executor) Halt() {
+	e.halted = true
+	for _, t := range e.open {
+		t.Halt()
+	}
+}
+
+// Resume lifts Halt: plans are taken again. Trades halted meanwhile stay
+// as they were decided.
+func (e *Executor) Resume() { e.halted = false }
+
+// Halted reports whether the kill switch is on.
+func (e *Executor) Halted() bool { return e.halted }
 
 // Exposures returns the residual and open base positions per instrument
 // (only instruments with one).
@@ -603,10 +666,15 @@ func (e *Executor) Recover(now int64) {
 		for leg := range t.open.Legs {
 			t.streamUp[leg] = e.stream[t.open.Legs[leg].Venue]
 		}
+		t.halted = e.halted
 		t.recover(now)
 		e.recov[t.id] = true
 		e.stats.Recovered++
 	}
+	for _, t := range e.settling {
+		t.recover(now)
+	}
+	e.settleAll()
 }
 
 // Trades calls fn for every trade in memory, open ones first, then closed

@@ -1,6 +1,8 @@
 package execute
 
 import (
+	"time"
+
 	"arb/exchange"
 	"arb/exchange/num"
 	"arb/strategy/spread"
@@ -222,4 +224,11 @@ type Call struct {
 	Req   exchange.OrderRequest // the order (place); Venue, Inst and ClientID (cancel, query); Venue and Inst (fills)
 	Since int64                 // CallFetchFills: Unix ns
 	At    int64                 // when the call was decided (executor clock)
+	// Attempt is the send of the order this call belongs to: 0 for the
+	// intent's first send, n for its n-th resend.
+	Attempt uint8
+	// Timeout is how long the call may take (the policy's AckTimeout):
+	// past it the executor gives up on the answer, so the caller should
+	// cancel the call then.
+	Timeout time.Duration
 }

@@ -33,8 +33,11 @@ var update = flag.Bool("update", false, "rewrite the expected output of testdata
 //	book venue=A bid=P ask=P     set a venue's book (bid=none: no book)
 //	open [qty=Q] [buy=A@P] [sell=B@P] [net=N]
 //	tick DURATION                advance the clock (e.g. 500ms) and tick
-//	placed|queried|canceled|push order=N status=S [filled=Q] [vid=ID]
+//	placed|queried|canceled|push order=N status=S [filled=Q] [vid=ID] [cid=ID]
 //	place-failed|query-failed|cancel-failed order=N kind=K [retry_after=D]
+//	                             a call's answer: to the call in flight, unless
+//	                             attempt=N (the send it answers) or sent=D (when
+//	                             the call went out) say it is an older one's
 //	fill (order=N|vid=ID venue=V side=S) qty=Q px=P id=ID [fee=F asset=X]
 //	fetched venue=V              a FillsSince finished
 //	stream venue=V up|down
@@ -296,6 +299,7 @@ func (h *harness) run(cmd string) string {
 		kind := map[string]EventKind{"placed": EvPlaced, "queried": EvQueried, "canceled": EvCanceled, "push": EvOrder}[fields[0]]
 		ev := Event{Kind: kind, Trade: h.trade, Order: h.order(a)}
 		ev.State = h.state(int(ev.Order), a)
+		h.answers(&ev, a)
 		h.ex.Step(h.now, &ev)
 		return h.flush()
 	case "place-failed", "query-failed", "cancel-failed":
@@ -304,6 +308,7 @@ func (h *harness) run(cmd string) string {
 		if ra, ok := a["retry_after"]; ok {
 			ev.RetryAfter = h.dur(ra)
 		}
+		h.answers(&ev, a)
 		h.ex.Step(h.now, &ev)
 		return h.flush()
 	case "fill":
@@ -442,6 +447,28 @@ func (h *harness) state(i int, a map[string]string) exchange.OrderState {
 	return st
 }
 
+// answers makes ev the answer to the order's call in flight (its send
+// attempt and the time the call went out), unless attempt= or sent= say
+// it answers an older one.
+func (h *harness) answers(ev *Event, a map[string]string) {
+	t := h.ex.Trade(h.trade)
+	if t == nil || int(ev.Order) >= t.n {
+		return
+	}
+	o := &t.orders[ev.Order]
+	ev.Attempt, ev.CallAt = o.resends, o.callAt
+	if o.call == 0 {
+		ev.CallAt = h.now
+	}
+	if v, ok := a["attempt"]; ok {
+		n, _ := strconv.Atoi(v)
+		ev.Attempt = uint8(n)
+	}
+	if v, ok := a["sent"]; ok {
+		ev.CallAt = h.start + int64(h.dur(v))
+	}
+}
+
 func (h *harness) fill(a map[string]string) exchange.Fill {
 	f := exchange.Fill{TradeID: exchange.MustID(a["id"]), Px: h.px(a["px"]), Qty: h.qty(a["qty"]), TS: h.now}
 	if o, ok := a["order"]; ok {
@@ -494,6 +521,9 @@ func (h *harness) flush() string {
 		}
 		if h.codec.MsgID(&back) != e.ID {
 			h.fatalf("msg id changed through JSON: %s vs %s", h.codec.MsgID(&back), e.ID)
+		}
+		if !sameRecord(r, &back) {
+			h.fatalf("record changed through JSON:\n%+v\n%+v", *r, back)
 		}
 		h.journal = append(h.journal, e.Data)
 	}
@@ -623,7 +653,7 @@ func durable(t *Trade) string {
 		o := &t.orders[i]
 		d := *o
 		// Zero the volatile part.
-		d.call, d.callAt, d.queryAt, d.unknown, d.resendDue, d.next, d.liveAt, d.cancelAt, d.recheck = 0, 0, 0, false, false, 0, 0, 0, false
+		d.call, d.callAt, d.unknown, d.resendDue, d.next, d.liveAt, d.cancelAt, d.recheck = 0, 0, false, false, 0, 0, 0, false
 		fmt.Fprintf(&b, "%+v\n", d)
 	}
 	fills := make([]string, len(t.fills))
@@ -635,4 +665,12 @@ func durable(t *Trade) string {
 	return b.String()
 }
 
-var _ = reflect.DeepEqual
+// sameRecord reports whether two records are equal, openings by value.
+func sameRecord(a, b *Record) bool {
+	x, y := *a, *b
+	if (x.Open == nil) != (y.Open == nil) || x.Open != nil && *x.Open != *y.Open {
+		return false
+	}
+	x.Open, y.Open = nil, nil
+	return reflect.DeepEqual(x, y)
+}

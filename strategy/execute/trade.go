@@ -44,6 +44,7 @@ type Trade struct {
 	fetchAt    int64
 	anomalies  uint32
 	reported   num.Qty // the residual the executor's exposure counts for this closed trade
+	halted     bool    // kill switch: no new orders, live ones cancelled
 }
 
 // env is what trades share with their executor: the book prices for
@@ -82,8 +83,7 @@ type order struct {
 	// Volatile.
 	call      CallKind // in flight (0 = none)
 	callAt    int64
-	queryAt   int64 // when the query in flight was sent
-	unknown   bool  // the outcome of a send is unknown: resolve by query
+	unknown   bool // the outcome of a send is unknown: resolve by query
 	resendDue bool
 	next      int64 // earliest next query or resend
 	liveAt    int64 // when seen live
@@ -180,25 +180,35 @@ func (t *Trade) emit(rec Record) {
 	case RecResend, RecState, RecFailed, RecFill:
 		rec.ClientID = t.orders[rec.Order].req.ClientID
 	}
+	// Amounts in their shortest form, as the journal writes them back:
+	// the state a replay rebuilds is the state that ran.
+	rec.State.FilledQuote = trim(rec.State.FilledQuote)
+	rec.Fill.Fee = trim(rec.Fill.Fee)
+	rec.FeeRate = trim(rec.FeeRate)
 	t.out.Records = append(t.out.Records, rec)
 	t.apply(&t.out.Records[len(t.out.Records)-1])
 }
 
 func (t *Trade) call(k CallKind, i int) {
 	o := &t.orders[i]
-	c := Call{Kind: k, Trade: t.id, Order: uint8(i), Req: o.req, At: t.now}
+	c := Call{Kind: k, Trade: t.id, Order: uint8(i), Req: o.req, At: t.now, Attempt: o.resends, Timeout: t.open.Policy.AckTimeout}
 	if k != CallPlace {
 		c.Req.Px, c.Req.Qty, c.Req.TIF = 0, 0, 0
 	}
 	t.out.Calls = append(t.out.Calls, c)
 	o.call, o.callAt = k, t.now
-	if k == CallQuery {
-		o.queryAt = t.now
-	}
 }
 
 // apply folds one record into the durable state. It is deterministic and
 // reads nothing but rec and the state: Restore replays through it.
+// Halt is the kill switch for this trade: no new order, live ones
+// cancelled, and it closes as it stands (its residual reported) once its
+// orders are resolved.
+func (t *Trade) Halt() { t.halted = true }
+
+// Resume lifts Halt.
+func (t *Trade) Resume() { t.halted = false }
+
 func (t *Trade) apply(rec *Record) {
 	switch rec.Kind {
 	case RecOpen:
@@ -352,23 +362,28 @@ func (t *Trade) Step(now int64, ev *Event) {
 	if o == nil {
 		return
 	}
+	current := t.callDone(o, ev)
 	switch ev.Kind {
 	case EvPlaced, EvCanceled, EvQueried:
-		t.callDone(o, ev.Kind)
+		// A state is the venue's truth, whichever call it answers.
 		t.observe(int(ev.Order), &ev.State)
-		if ev.Kind == EvQueried || ev.Kind == EvCanceled {
+		if current && (ev.Kind == EvQueried || ev.Kind == EvCanceled) {
 			o.next = now + int64(t.open.Policy.QueryInterval)
 		}
 	case EvOrder:
 		t.observe(int(ev.Order), &ev.State)
 	case EvPlaceFailed:
-		t.callDone(o, ev.Kind)
-		t.placeFailed(int(ev.Order), ev.Err, ev.RetryAfter)
+		// An error answering an older send (a late 429 after a resend
+		// went out) says nothing about the current one.
+		if ev.Attempt == o.resends {
+			t.placeFailed(int(ev.Order), ev.Err, ev.RetryAfter)
+		}
 	case EvQueryFailed:
-		t.callDone(o, ev.Kind)
-		t.queryFailed(int(ev.Order), ev.Err, ev.RetryAfter)
+		t.queryFailed(int(ev.Order), ev, current)
 	case EvCancelFailed:
-		t.callDone(o, ev.Kind)
+		if !current {
+			break
+		}
 		// Whatever the cancel found (not found, unknown), the order's
 		// state is what a query says.
 		if !o.done() {
@@ -386,22 +401,27 @@ func (t *Trade) Step(now int64, ev *Event) {
 	t.advance()
 }
 
-// callDone clears the call in flight if the event answers it. An answer
-// to a call already given up on (lost, then answered late) is still the
-// venue's truth and is used.
-func (t *Trade) callDone(o *order, k EventKind) {
+// callDone clears the call in flight if ev answers it, and reports
+// whether it does. An answer to a call already given up on, or to an older
+// send, is not the current call's: its state is still the venue's truth,
+// but its errors are about a request that no longer matters.
+func (t *Trade) callDone(o *order, ev *Event) bool {
 	var want CallKind
-	switch k {
+	switch ev.Kind {
 	case EvPlaced, EvPlaceFailed:
 		want = CallPlace
 	case EvCanceled, EvCancelFailed:
 		want = CallCancel
 	case EvQueried, EvQueryFailed:
 		want = CallQuery
+	default:
+		return false
 	}
-	if o.call == want {
+	if o.call == want && ev.CallAt == o.callAt && ev.Attempt == o.resends {
 		o.call = 0
+		return true
 	}
+	return false
 }
 
 // observe takes a venue's state of order i and records it if it tells
@@ -464,23 +484,29 @@ func (t *Trade) placeFailed(i int, kind exchange.ErrorKind, retryAfter time.Dura
 	}
 }
 
-func (t *Trade) queryFailed(i int, kind exchange.ErrorKind, retryAfter time.Duration) {
+func (t *Trade) queryFailed(i int, ev *Event, current bool) {
 	o := &t.orders[i]
 	p := &t.open.Policy
-	next := t.now + int64(p.QueryInterval)
-	if kind == exchange.KindRateLimited && t.now+int64(retryAfter) > next {
-		next = t.now + int64(retryAfter)
+	if current {
+		next := t.now + int64(p.QueryInterval)
+		if ev.Err == exchange.KindRateLimited && t.now+int64(ev.RetryAfter) > next {
+			next = t.now + int64(ev.RetryAfter)
+		}
+		o.next = next
 	}
-	o.next = next
-	if kind != exchange.KindNotFound || o.phase != phasePending {
+	if ev.Err != exchange.KindNotFound || o.phase != phasePending || o.resendDue {
 		// A venue that forgot an order it acknowledged (retention) tells
 		// nothing new: the order stays as known until the deadline.
 		return
 	}
-	// "Not found" proves absence only once the send is older than the
-	// venue's receive window: before that, the request may still arrive.
-	if o.queryAt < o.sentAt+int64(p.NotFoundAfter) {
-		o.next = max(next, o.sentAt+int64(p.NotFoundAfter))
+	// "Not found" proves absence only for a query sent once the latest
+	// send is older than the venue's receive window: before that, the
+	// request may still arrive. (A late answer to an old query counts by
+	// when that query was sent.)
+	if ev.CallAt < o.sentAt+int64(p.NotFoundAfter) {
+		if current {
+			o.next = max(o.next, o.sentAt+int64(p.NotFoundAfter))
+		}
 		return
 	}
 	o.unknown = false
@@ -552,23 +578,27 @@ func (t *Trade) feeRate(o *order, f *exchange.Fill) num.Amount {
 // fills fetched, windows and the deadline enforced.
 func (t *Trade) Tick(now int64) {
 	t.now = now
-	if t.state.Closed() {
-		return
-	}
 	t.service()
 	t.advance()
+}
+
+// Settled reports whether the trade is closed with every order resolved
+// and every fill in. A closed trade that is not settled goes on querying
+// its unresolved orders and fetching missing fills (no decisions): the
+// deadline ends the trading, not the bookkeeping.
+func (t *Trade) Settled() bool {
+	return t.state.Closed() && t.Unresolved() == 0 && t.fillsComplete()
 }
 
 // service takes every action that is due at t.now: the deadline, calls
 // given up on, resends, queries, cancels and fill fetches.
 func (t *Trade) service() {
-	if t.state.Closed() {
+	if t.Settled() {
 		return
 	}
 	now := t.now
-	if now >= t.deadline {
+	if now >= t.deadline && !t.state.Closed() {
 		t.expire()
-		return
 	}
 	p := &t.open.Policy
 	allDone := true
@@ -591,7 +621,13 @@ func (t *Trade) service() {
 		}
 		if o.resendDue {
 			if now >= o.next {
-				t.resend(i)
+				if t.state.Closed() {
+					// No new sends after the close: the intent is given up.
+					o.resendDue = false
+					t.emit(Record{Kind: RecFailed, Order: uint8(i), Reason: ReasonNotPlaced})
+				} else {
+					t.resend(i)
+				}
 			}
 			continue
 		}
@@ -613,13 +649,16 @@ func (t *Trade) service() {
 			o.liveAt = now
 		}
 		switch {
-		case o.cancelAt == 0 && now >= o.liveAt+int64(p.FinalTimeout):
+		case o.cancelAt == 0 && (t.halted || now >= o.liveAt+int64(p.FinalTimeout)):
 			t.call(CallCancel, i)
 			o.cancelAt = now
 		case o.recheck || now >= o.next && (!t.streamUp[o.leg] || o.cancelAt != 0):
 			o.recheck = false
 			t.call(CallQuery, i)
 		}
+	}
+	if allDone && t.fillWaitAt == 0 && !t.fillsComplete() {
+		t.fillWaitAt = now
 	}
 	if allDone && t.fillWaitAt != 0 {
 		if t.fetching && now-t.fetchAt >= int64(p.AckTimeout) {
@@ -647,19 +686,22 @@ func (t *Trade) fetchFills() {
 			}
 		}
 		t.out.Calls = append(t.out.Calls, Call{Kind: CallFetchFills, Trade: t.id, Order: uint8(i),
-			Req: exchange.OrderRequest{Venue: o.req.Venue, Inst: o.req.Inst}, Since: since - int64(time.Second), At: t.now})
+			Req: exchange.OrderRequest{Venue: o.req.Venue, Inst: o.req.Inst}, Since: since - int64(time.Second), At: t.now,
+			Timeout: t.open.Policy.AckTimeout})
 	}
 	t.fetching, t.fetchAt = true, t.now
 }
 
 // expire closes the trade at its deadline, cancelling what is still live.
+// What is unresolved goes on being resolved (Settled).
 func (t *Trade) expire() {
 	for i := 0; i < t.n; i++ {
 		o := &t.orders[i]
-		if o.phase == phaseLive && o.call == 0 {
+		if o.phase == phaseLive && o.call == 0 && o.cancelAt == 0 {
 			t.call(CallCancel, i)
 			o.cancelAt = t.now
 		}
+		o.resendDue = false
 	}
 	t.close()
 }
@@ -706,6 +748,17 @@ func (t *Trade) count(p Purpose) int {
 // while an order is unresolved.
 func (t *Trade) advance() {
 	if t.state.Closed() {
+		return
+	}
+	if t.halted {
+		// Kill switch: nothing new goes out; the trade closes as it
+		// stands once its orders are resolved.
+		for i := 0; i < t.n; i++ {
+			if !t.orders[i].done() {
+				return
+			}
+		}
+		t.tryClose()
 		return
 	}
 	p := &t.open.Policy
@@ -879,6 +932,15 @@ func (t *Trade) quote(lp *LegPlan) (bid, ask num.Price, ok bool) {
 	return bid, ask, ok && bid > 0 && ask > 0
 }
 
+// trim drops an amount's trailing fraction zeros ("1.50" → "1.5").
+func trim(a num.Amount) num.Amount {
+	for a.Dec > 0 && a.V%10 == 0 {
+		a.V /= 10
+		a.Dec--
+	}
+	return a
+}
+
 func abs(q num.Qty) num.Qty {
 	if q < 0 {
 		return -q
@@ -891,10 +953,12 @@ func abs(q num.Qty) num.Qty {
 // unresolved order is queried, and missing fills are fetched at once.
 func (t *Trade) recover(now int64) {
 	t.now = now
-	if t.state.Closed() {
+	if t.Settled() {
 		return
 	}
-	t.emit(Record{Kind: RecRecover})
+	if !t.state.Closed() {
+		t.emit(Record{Kind: RecRecover})
+	}
 	for i := 0; i < t.n; i++ {
 		o := &t.orders[i]
 		o.call, o.resendDue = 0, false
