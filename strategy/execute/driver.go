@@ -102,6 +102,7 @@ type Driver struct {
 	qhead  int
 	pump   bool
 	ents   []Entry
+	calls  []Call
 	failed error
 	retry  int64 // next rebuild attempt
 	halted bool
@@ -190,7 +191,7 @@ func (d *Driver) Start(ctx context.Context) error {
 	st := ex.Stats()
 	d.log.Info("executor started", "epoch", ex.Epoch(), "records", n, "recovering", st.Recovered)
 	d.queue, d.qhead = d.queue[:0], 0
-	d.flush(ctx)
+	d.drain(ctx)
 	return d.failed
 }
 
@@ -211,7 +212,6 @@ func (d *Driver) Submit(ctx context.Context, p *spread.Plan, qty num.Qty) (Trade
 	}
 	// From here the trade is accepted: if the journal fails now, the
 	// rebuild decides whether it exists (Closed) or not (Abandoned).
-	d.flush(ctx)
 	d.drain(ctx)
 	return id, nil
 }
@@ -263,14 +263,18 @@ func (d *Driver) Resume() {
 	}
 }
 
-// drain processes queued inputs until none is left; a Deliver from inside
-// a Caller's Start only queues.
+// drain flushes what the executor has ready, then processes queued
+// inputs until none is left; a Deliver from inside a Caller's Start only
+// queues.
 func (d *Driver) drain(ctx context.Context) {
 	if d.pump {
 		return
 	}
 	d.pump = true
 	defer func() { d.pump = false }()
+	if d.ex != nil && d.failed == nil {
+		d.flush(ctx)
+	}
 	for d.qhead < len(d.queue) {
 		in := d.queue[d.qhead]
 		d.queue[d.qhead] = queued{}
@@ -330,10 +334,13 @@ func (d *Driver) flush(ctx context.Context) {
 			}
 		}
 	}
-	for i := range rd.Calls {
-		d.cfg.Caller.Start(rd.Calls[i])
-	}
+	// The calls are copied out and the Ready released before any call is
+	// started: a Caller may deliver its result at once.
+	d.calls = append(d.calls[:0], rd.Calls...)
 	d.ex.Advance()
+	for i := range d.calls {
+		d.cfg.Caller.Start(d.calls[i])
+	}
 	if d.cfg.Hooks.Closed != nil {
 		for _, t := range d.closed {
 			d.cfg.Hooks.Closed(t)
