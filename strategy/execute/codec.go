@@ -394,6 +394,8 @@ func (c *Codec) decode(w *wireRecord, rec *Record) error {
 			return fmt.Errorf("trade %q", w.Trade)
 		}
 		rec.Trade = id
+	} else if w.Trade != "" {
+		return errors.New("trade on an epoch record")
 	}
 	// Exactly the payload of the kind, nothing else.
 	has := [...]bool{w.Open != nil, w.Intent != nil, w.Attempt != 0, w.State != nil, w.Reason != "", w.Fill != nil, w.Transition != nil, w.Epoch != 0}

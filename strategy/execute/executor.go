@@ -247,21 +247,21 @@ func (e *Executor) Open(now int64, p *spread.Plan, qty num.Qty) (TradeID, error)
 	if qty <= 0 {
 		qty = p.Qty
 	}
-	var op Opening
-	if err := e.opening(&op, p, qty); err != nil {
-		return 0, err
-	}
 	if e.seq == ^uint32(0) {
 		return 0, fmt.Errorf("%w: trade ids of epoch %d exhausted", ErrBusy, e.epoch)
 	}
-	e.seq++
-	id := TradeID(uint64(e.epoch)<<32 | uint64(e.seq))
+	id := TradeID(uint64(e.epoch)<<32 | uint64(e.seq+1))
 	t := e.alloc()
 	t.init(id, &e.env, &e.out)
-	for leg := range op.Legs {
-		t.streamUp[leg] = e.stream[op.Legs[leg].Venue]
+	if err := e.opening(&t.open, p, qty); err != nil {
+		e.free = append(e.free, t)
+		return 0, err
 	}
-	t.start(now, &op)
+	e.seq++
+	for leg := range t.open.Legs {
+		t.streamUp[leg] = e.stream[t.open.Legs[leg].Venue]
+	}
+	t.start(now)
 	e.trades[id] = t
 	e.open = append(e.open, t)
 	e.stats.Opened++
@@ -290,6 +290,9 @@ func (e *Executor) opening(op *Opening, p *spread.Plan, qty num.Qty) error {
 		}
 		if a.Scale != p.Scale {
 			return fmt.Errorf("%w: %s: scale of %s differs from the plan's", ErrPlan, p.ID, a.Symbol)
+		}
+		if f.Step > 0 && qty%f.Step != 0 {
+			return fmt.Errorf("%w: %s: quantity %d is not a multiple of venue %d's step %d", ErrPlan, p.ID, qty, pl.Venue, f.Step)
 		}
 		op.Legs[leg] = LegPlan{Venue: pl.Venue, Inst: pl.Inst, Side: pl.Side, Limit: pl.LimitPx, Qty: qty,
 			Base: a.Base, Quote: a.Quote, Filters: f}

@@ -227,6 +227,11 @@ type Call struct {
 	// Attempt is the send of the order this call belongs to: 0 for the
 	// intent's first send, n for its n-th resend.
 	Attempt uint8
+	// Purpose is the order's purpose, and PlanTS the decision time of the
+	// plan the trade came from (Unix ns): plan-to-send latency is
+	// measured on the entry places.
+	Purpose Purpose
+	PlanTS  int64
 	// Timeout is how long the call may take (the policy's AckTimeout):
 	// past it the executor gives up on the answer, so the caller should
 	// cancel the call then.

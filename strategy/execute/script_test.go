@@ -61,7 +61,7 @@ type block struct {
 	line     int
 }
 
-func parseScript(t *testing.T, path string) (blocks []block, comments map[int][]string) {
+func parseScript(t testing.TB, path string) (blocks []block, comments map[int][]string) {
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
@@ -143,7 +143,7 @@ func runScript(t *testing.T, path string) {
 // harness runs one executor on a fake clock with two venues A and B
 // listing BTC-USDT (prices 2 decimals, quantities 3).
 type harness struct {
-	t       *testing.T
+	t       testing.TB
 	reg     *exchange.Registry
 	cfg     Config
 	ex      *Executor
@@ -183,7 +183,7 @@ func testInstruments() []exchange.Instrument {
 	}
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t testing.TB) *harness {
 	h := &harness{t: t, reg: testRegistry(), books: map[exchange.VenueID][2]num.Price{}, pol: DefaultPolicy()}
 	h.start = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano()
 	h.now = h.start

@@ -24,6 +24,10 @@ type ServiceConfig struct {
 	Clock  Clock
 	Logger *slog.Logger
 	Hooks  Hooks
+	// OnSend sees every venue call just before it is made (on the call's
+	// goroutine; it must not block): for an entry place, now − c.PlanTS is
+	// the plan-to-send latency.
+	OnSend func(c *Call)
 	// OnCall sees every venue call when it returns (on the call's
 	// goroutine; it must not block): acknowledgement latency and error
 	// rate per venue.
@@ -218,6 +222,9 @@ func (s *Service) do(c Call) {
 	ctx, cancel := context.WithTimeout(s.ctx, c.Timeout)
 	defer cancel()
 	v := s.cfg.Venues[c.Req.Venue]
+	if s.cfg.OnSend != nil {
+		s.cfg.OnSend(&c)
+	}
 	start := time.Now()
 	var st exchange.OrderState
 	var err error

@@ -191,7 +191,8 @@ func (t *Trade) emit(rec Record) {
 
 func (t *Trade) call(k CallKind, i int) {
 	o := &t.orders[i]
-	c := Call{Kind: k, Trade: t.id, Order: uint8(i), Req: o.req, At: t.now, Attempt: o.resends, Timeout: t.open.Policy.AckTimeout}
+	c := Call{Kind: k, Trade: t.id, Order: uint8(i), Req: o.req, At: t.now, Attempt: o.resends, Timeout: t.open.Policy.AckTimeout,
+		Purpose: o.purpose, PlanTS: t.open.PlanTS}
 	if k != CallPlace {
 		c.Req.Px, c.Req.Qty, c.Req.TIF = 0, 0, 0
 	}
@@ -212,7 +213,9 @@ func (t *Trade) Resume() { t.halted = false }
 func (t *Trade) apply(rec *Record) {
 	switch rec.Kind {
 	case RecOpen:
-		t.open = *rec.Open
+		if rec.Open != &t.open {
+			t.open = *rec.Open
+		}
 		t.state = StateOpen
 		t.openedAt, t.phaseAt = rec.TS, rec.TS
 		t.deadline = rec.TS + int64(t.open.Policy.Deadline)
@@ -286,13 +289,12 @@ func (t *Trade) orderAt(i uint8) *order {
 	return &t.orders[i]
 }
 
-// start emits the trade's opening and its entry intents.
-func (t *Trade) start(now int64, op *Opening) {
+// start emits the trade's opening (t.open, filled by the caller) and its
+// entry intents. The open record points at t.open, which lives as long as
+// the trade.
+func (t *Trade) start(now int64) {
 	t.now = now
-	t.emit(Record{Kind: RecOpen, Open: op})
-	// Point the record at the trade's own copy, which lives as long as the
-	// trade; the caller's Opening may be reused.
-	t.out.Records[len(t.out.Records)-1].Open = &t.open
+	t.emit(Record{Kind: RecOpen, Open: &t.open})
 	if t.open.Policy.Mode == Sequential {
 		leg := LegBuy
 		if t.open.Policy.First == exchange.Sell {
