@@ -41,6 +41,7 @@ var update = flag.Bool("update", false, "rewrite the expected output of testdata
 //	fill (order=N|vid=ID venue=V side=S) qty=Q px=P id=ID [fee=F asset=X]
 //	fetched venue=V              a FillsSince finished
 //	stream venue=V up|down
+//	halt | resume                the kill switch
 //	crash                        replay the journal (JSON) into a new executor,
 //	                             check it rebuilt the trade exactly, and recover
 //	state                        the trade's durable state
@@ -325,6 +326,13 @@ func (h *harness) run(cmd string) string {
 		return h.flush()
 	case "crash":
 		return h.crash()
+	case "halt":
+		h.ex.Halt()
+		h.ex.Tick(h.now)
+		return h.flush()
+	case "resume":
+		h.ex.Resume()
+		return "ok"
 	case "state":
 		return h.stateDump()
 	case "view":
