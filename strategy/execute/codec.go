@@ -88,6 +88,7 @@ type wireOpen struct {
 	Qty         string     `json:"qty"`
 	ExpectedNet string     `json:"expected_net_quote"`
 	PlanTS      string     `json:"plan_ts"`
+	TickTS      string     `json:"tick_ts,omitempty"`
 	Prefix      string     `json:"prefix"`
 	Legs        [2]wireLeg `json:"legs"`
 	Policy      wirePolicy `json:"policy"`
@@ -330,6 +331,9 @@ func (c *Codec) marshalOpen(op *Opening) (*wireOpen, error) {
 	w := &wireOpen{PlanID: op.Plan.String(), Symbol: op.Symbol, PxDecimals: sc.Px, QtyDecimals: sc.Qty,
 		Qty: num.Format(int64(op.Qty), sc.Qty), ExpectedNet: num.Format(int64(op.ExpectedNet), sc.Px),
 		PlanTS: fmtTS(op.PlanTS), Prefix: op.Prefix}
+	if op.TickTS != 0 {
+		w.TickTS = fmtTS(op.TickTS)
+	}
 	for i := range op.Legs {
 		l := &op.Legs[i]
 		w.Legs[i] = wireLeg{Venue: c.reg.VenueName(l.Venue), Instrument: c.symbol(l.Inst), Side: fmtSide(l.Side),
@@ -562,6 +566,11 @@ func (c *Codec) unmarshalOpen(w *wireOpen, op *Opening) error {
 	op.ExpectedNet = num.Quote(v)
 	if op.PlanTS, err = parseTS(w.PlanTS); err != nil {
 		return fmt.Errorf("plan_ts: %v", err)
+	}
+	if w.TickTS != "" {
+		if op.TickTS, err = parseTS(w.TickTS); err != nil {
+			return fmt.Errorf("tick_ts: %v", err)
+		}
 	}
 	for i := range w.Legs {
 		wl, l := &w.Legs[i], &op.Legs[i]

@@ -275,6 +275,7 @@ func (e *Executor) opening(op *Opening, p *spread.Plan, qty num.Qty) error {
 		return fmt.Errorf("%w: %s: quantity, sides or limits", ErrPlan, p.ID)
 	}
 	*op = Opening{Plan: p.ID, Symbol: p.Symbol, Scale: p.Scale, Qty: qty, ExpectedNet: p.NetQuote, PlanTS: p.TS,
+		TickTS: max(p.Buy.BookRecvTS, p.Sell.BookRecvTS),
 		Prefix: e.cfg.Prefix, Policy: *e.PolicyFor(p.Buy.Venue, p.Sell.Venue, p.Buy.Inst)}
 	if qty < p.Qty {
 		// A clipped plan's edge scales with its size (floor).

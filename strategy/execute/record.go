@@ -133,6 +133,7 @@ type Opening struct {
 	Qty         num.Qty
 	ExpectedNet num.Quote // the plan's NetQuote
 	PlanTS      int64     // the plan's decision time, Unix ns
+	TickTS      int64     // receive time of the book update that made the plan (the newer leg's), Unix ns
 	Prefix      string    // client order id prefix
 	Legs        [2]LegPlan
 	Policy      Policy
@@ -227,11 +228,13 @@ type Call struct {
 	// Attempt is the send of the order this call belongs to: 0 for the
 	// intent's first send, n for its n-th resend.
 	Attempt uint8
-	// Purpose is the order's purpose, and PlanTS the decision time of the
-	// plan the trade came from (Unix ns): plan-to-send latency is
-	// measured on the entry places.
+	// Purpose is the order's purpose; PlanTS the decision time of the
+	// plan the trade came from and TickTS the receive time of the book
+	// update that made it (Unix ns): plan-to-send and tick-to-order
+	// latencies are measured on the entry places.
 	Purpose Purpose
 	PlanTS  int64
+	TickTS  int64
 	// Timeout is how long the call may take (the policy's AckTimeout):
 	// past it the executor gives up on the answer, so the caller should
 	// cancel the call then.

@@ -394,9 +394,9 @@ func (h *harness) open(a map[string]string) string {
 	buyV, buyPx, _ := strings.Cut(or(a["buy"], "A@100"), "@")
 	sellV, sellPx, _ := strings.Cut(or(a["sell"], "B@101"), "@")
 	h.plans++
-	p := spread.Plan{ID: h.plans, Symbol: "BTC-USDT", Scale: testScale, Qty: q, NetQuote: num.Quote(h.px(or(a["net"], "0.5"))), TS: h.now - int64(time.Millisecond),
-		Buy:  spread.Leg{Venue: h.venue(buyV), Inst: btc, Side: exchange.Buy, LimitPx: h.px(buyPx), Qty: q},
-		Sell: spread.Leg{Venue: h.venue(sellV), Inst: btc, Side: exchange.Sell, LimitPx: h.px(sellPx), Qty: q}}
+	p := spread.Plan{ID: h.plans, Symbol: "BTC-USDT", Scale: testScale, Qty: q, NetQuote: num.Quote(h.px(or(a["net"], "0.5"))), TS: h.now - int64(100*time.Microsecond),
+		Buy:  spread.Leg{Venue: h.venue(buyV), Inst: btc, Side: exchange.Buy, LimitPx: h.px(buyPx), Qty: q, BookRecvTS: h.now - int64(time.Millisecond)},
+		Sell: spread.Leg{Venue: h.venue(sellV), Inst: btc, Side: exchange.Sell, LimitPx: h.px(sellPx), Qty: q, BookRecvTS: h.now - int64(200*time.Microsecond)}}
 	h.ex.cfg.Default = h.pol
 	id, err := h.ex.Open(h.now, &p, 0)
 	if err != nil {

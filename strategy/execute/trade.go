@@ -192,7 +192,7 @@ func (t *Trade) emit(rec Record) {
 func (t *Trade) call(k CallKind, i int) {
 	o := &t.orders[i]
 	c := Call{Kind: k, Trade: t.id, Order: uint8(i), Req: o.req, At: t.now, Attempt: o.resends, Timeout: t.open.Policy.AckTimeout,
-		Purpose: o.purpose, PlanTS: t.open.PlanTS}
+		Purpose: o.purpose, PlanTS: t.open.PlanTS, TickTS: t.open.TickTS}
 	if k != CallPlace {
 		c.Req.Px, c.Req.Qty, c.Req.TIF = 0, 0, 0
 	}
