@@ -174,8 +174,9 @@ func (d *Driver) Start(ctx context.Context) error {
 		ex.Halt()
 	}
 	if old := d.ex; old != nil {
-		// A rebuild: trades whose opening was lost with the journal
-		// failure never existed.
+		// A rebuild: the streams are as they were, and trades whose
+		// opening was lost with the journal failure never existed.
+		ex.stream = old.stream
 		old.Trades(func(t *Trade) bool {
 			if ex.Trade(t.id) == nil && !t.state.Closed() {
 				d.log.Warn("trade abandoned: its opening never reached the journal; nothing was sent", "trade", t.id.String(), "plan", t.open.Plan.String())
@@ -324,6 +325,9 @@ func (d *Driver) flush(ctx context.Context) {
 		r := &rd.Records[i]
 		if d.cfg.Hooks.Persisted != nil {
 			d.cfg.Hooks.Persisted(r)
+		}
+		if r.Kind == RecOpen {
+			d.logTransition(&Record{Kind: RecTransition, Trade: r.Trade, To: StateOpen})
 		}
 		if r.Kind == RecTransition {
 			d.logTransition(r)

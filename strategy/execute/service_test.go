@@ -1,10 +1,12 @@
 package execute
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -403,7 +405,9 @@ func TestInlineBacktest(t *testing.T) {
 	cfg.Quotes = testQuotes
 	in := &Inline{Venues: []Venue{nil, a, b}}
 	j := &MemJournal{}
-	d, err := NewDriver(DriverConfig{Executor: cfg, Journal: j, Clock: clock, Caller: in})
+	var logs bytes.Buffer
+	d, err := NewDriver(DriverConfig{Executor: cfg, Journal: j, Clock: clock, Caller: in,
+		Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -431,6 +435,23 @@ func TestInlineBacktest(t *testing.T) {
 	views := ex.Views(1)
 	if len(views) != 1 || views[0].State != "closed_flat" || views[0].RealizedNetQuote != "1" {
 		t.Fatalf("%+v", views)
+	}
+	// One JSON log line per transition, with the trade id.
+	var states []string
+	for _, line := range bytes.Split(bytes.TrimSpace(logs.Bytes()), []byte("\n")) {
+		var m map[string]any
+		if err := json.Unmarshal(line, &m); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		if m["msg"] == "trade transition" {
+			if m["trade"] != views[0].ID {
+				t.Fatalf("transition line without the trade id: %s", line)
+			}
+			states = append(states, m["state"].(string))
+		}
+	}
+	if fmt.Sprint(states) != "[open closed_flat]" {
+		t.Fatalf("transitions logged: %v", states)
 	}
 	// The journal rebuilds it.
 	d2, _ := NewDriver(DriverConfig{Executor: cfg, Journal: j, Clock: clock, Caller: in})
