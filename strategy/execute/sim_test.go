@@ -7,8 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"math/rand"
-	"runtime"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -122,8 +120,8 @@ type worldOptions struct {
 }
 
 type simTotals struct {
-	flat, residual, unresolved, crashes, journalFails, retries, unwinds, resends, double uint64
-	notPlaced, orphanFills, anomalies, abandoned                                         uint64
+	flat, residual, unresolved, crashes, journalFails, retries, unwinds, resends uint64
+	notPlaced, orphanFills, anomalies, abandoned, halts                          uint64
 }
 
 func (a *simTotals) add(b *simTotals) {
@@ -139,11 +137,12 @@ func (a *simTotals) add(b *simTotals) {
 	a.orphanFills += b.orphanFills
 	a.anomalies += b.anomalies
 	a.abandoned += b.abandoned
+	a.halts += b.halts
 }
 
 func (a *simTotals) String() string {
-	return fmt.Sprintf("%d closed flat, %d closed with a residual (%d with unresolved orders), %d retries, %d unwinds, %d resends, %d not placed, %d crashes, %d journal failures, %d orphan fills, %d anomalies, %d abandoned",
-		a.flat, a.residual, a.unresolved, a.retries, a.unwinds, a.resends, a.notPlaced, a.crashes, a.journalFails, a.orphanFills, a.anomalies, a.abandoned)
+	return fmt.Sprintf("%d closed flat, %d closed with a residual (%d with unresolved orders), %d retries, %d unwinds, %d resends, %d not placed, %d crashes, %d journal failures, %d orphan fills, %d anomalies, %d abandoned, %d kill switches",
+		a.flat, a.residual, a.unresolved, a.retries, a.unwinds, a.resends, a.notPlaced, a.crashes, a.journalFails, a.orphanFills, a.anomalies, a.abandoned, a.halts)
 }
 
 type world struct {
@@ -165,6 +164,7 @@ type world struct {
 	faults bool // off for the final drain
 
 	opened   int
+	halted   bool
 	plans    spread.PlanID
 	steps    int
 	failed   bool
@@ -343,6 +343,9 @@ func (w *world) start() {
 	}
 	w.drv = d
 	w.inc++
+	if w.halted {
+		d.Halt(w.ctx) // the kill switch outlives the process (risk persists it)
+	}
 	if err := d.Start(w.ctx); err != nil && d.Failed() == nil {
 		w.failf("start: %v", err)
 	}
@@ -401,6 +404,21 @@ func (w *world) planLoop(trades int) {
 	if w.drv == nil || !w.drv.Ready() {
 		return
 	}
+	if !w.halted && w.chance(1.0/300) {
+		// The kill switch, for a while: open trades close as they stand.
+		w.halted = true
+		w.totals.halts++
+		w.lastStep = "halt"
+		w.drv.Halt(w.ctx)
+		w.check()
+		w.at(w.between(time.Second, 5*time.Second), func() {
+			w.halted = false
+			if w.drv != nil {
+				w.drv.Resume()
+			}
+		})
+		return
+	}
 	b := 1 + w.rng.Intn(len(w.venues)-1)
 	s := 1 + w.rng.Intn(len(w.venues)-2)
 	if s >= b {
@@ -415,7 +433,7 @@ func (w *world) planLoop(trades int) {
 	w.lastStep = "submit"
 	if _, err := w.drv.Submit(w.ctx, &p, 0); err == nil {
 		w.opened++
-	} else if !errors.Is(err, ErrBusy) && !errors.Is(err, ErrNotReady) {
+	} else if !errors.Is(err, ErrBusy) && !errors.Is(err, ErrNotReady) && !errors.Is(err, ErrHalted) {
 		w.failf("submit: %v", err)
 	}
 	w.check()
@@ -1055,9 +1073,6 @@ func (v *simVenue) finish(o *simOrder, status exchange.OrderStatus, cancelled bo
 		v.push(Event{Kind: EvFill, Fill: f})
 	}
 }
-
-var _ = sort.Ints
-var _ = runtime.NumCPU
 
 // sameDurable reports whether two trades have the same durable state (what
 // a replay must rebuild), ignoring the volatile part.
