@@ -411,9 +411,10 @@ func (e *Executor) orphanFill(ev *Event) {
 func (e *Executor) index(t *Trade) {
 	for i := 0; i < t.n; i++ {
 		o := &t.orders[i]
-		if o.venueID.IsZero() {
+		if o.indexed || o.venueID.IsZero() {
 			continue
 		}
+		o.indexed = true
 		k := voKey{o.req.Venue, o.venueID}
 		if _, ok := e.byOrder[k]; !ok {
 			e.byOrder[k] = route{t.id, uint8(i)}

@@ -661,7 +661,7 @@ func durable(t *Trade) string {
 		o := &t.orders[i]
 		d := *o
 		// Zero the volatile part.
-		d.call, d.callAt, d.unknown, d.resendDue, d.next, d.liveAt, d.cancelAt, d.recheck = 0, 0, false, false, 0, 0, 0, false
+		d.call, d.callAt, d.unknown, d.resendDue, d.next, d.liveAt, d.cancelAt, d.recheck, d.indexed = 0, 0, false, false, 0, 0, 0, false, false
 		fmt.Fprintf(&b, "%+v\n", d)
 	}
 	fills := make([]string, len(t.fills))

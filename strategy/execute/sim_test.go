@@ -1085,7 +1085,7 @@ func sameDurable(a, b *Trade) bool {
 	for i := 0; i < a.n; i++ {
 		x, y := a.orders[i], b.orders[i]
 		for _, o := range []*order{&x, &y} {
-			o.call, o.callAt, o.unknown, o.resendDue, o.next, o.liveAt, o.cancelAt, o.recheck = 0, 0, false, false, 0, 0, 0, false
+			o.call, o.callAt, o.unknown, o.resendDue, o.next, o.liveAt, o.cancelAt, o.recheck, o.indexed = 0, 0, false, false, 0, 0, 0, false, false
 		}
 		if x != y {
 			return false

@@ -89,6 +89,7 @@ type order struct {
 	liveAt    int64 // when seen live
 	cancelAt  int64 // when a cancel was sent (0 = none)
 	recheck   bool  // query once: the stream came back
+	indexed   bool  // the executor knows its venue order id
 }
 
 // fillEntry is one counted execution: its identity for deduplication and
