@@ -390,8 +390,13 @@ func (k sink) push(ev Event) {
 	}
 }
 
+// OnOrder implements exchange.PrivateSink.
 func (k sink) OnOrder(st exchange.OrderState) { k.push(Event{Kind: EvOrder, State: st}) }
-func (k sink) OnFill(f exchange.Fill)         { k.push(Event{Kind: EvFill, Fill: f}) }
-func (k sink) OnStream(up bool)               { k.push(Event{Kind: EvStream, Venue: k.v, Up: up}) }
+
+// OnFill implements exchange.PrivateSink.
+func (k sink) OnFill(f exchange.Fill) { k.push(Event{Kind: EvFill, Fill: f}) }
+
+// OnStream implements exchange.PrivateSink.
+func (k sink) OnStream(up bool) { k.push(Event{Kind: EvStream, Venue: k.v, Up: up}) }
 
 var _ exchange.PrivateSink = sink{}
