@@ -1,7 +1,6 @@
 package execute
 
 import (
-	"os"
 	"testing"
 )
 
@@ -19,9 +18,6 @@ func FuzzRecord(f *testing.F) {
 		for _, d := range h.journal {
 			f.Add(d)
 		}
-	}
-	if b, err := os.ReadFile("testdata/record_bad.json"); err == nil {
-		f.Add(b)
 	}
 	f.Add([]byte(`{"v":1,"kind":"fill"}`))
 	f.Add([]byte(`{}`))
