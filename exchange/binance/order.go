@@ -267,7 +267,7 @@ func (c *Client) convertOrder(r *rawOrder, st *exchange.OrderState, dst []exchan
 	if len(r.origClientID) > 0 { // a cancel answer: clientOrderId is the cancel's own id
 		cid = r.origClientID
 	}
-	if id, ok := exchange.IDFromBytes(cid); ok {
+	if id, ok := exchange.IDFromBytes(cid); ok && len(cid) > 0 {
 		st.ClientID = id
 	} else {
 		return dst, 0, errBadValue

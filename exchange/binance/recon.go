@@ -68,6 +68,12 @@ func (c *Client) openOrders(ctx context.Context, in *tradeInst, out []exchange.O
 	if err != nil {
 		return out, fmt.Errorf("openOrders: %w", err)
 	}
+	return c.parseOpenOrders(b, body, out)
+}
+
+// parseOpenOrders reads an openOrders answer, appending the orders on
+// configured symbols to out (and updating the tracker).
+func (c *Client) parseOpenOrders(b *reqBuf, body []byte, out []exchange.OrderState) ([]exchange.OrderState, error) {
 	s := &b.sc
 	s.Reset(body)
 	n := 0
@@ -252,37 +258,9 @@ func (c *Client) tradesPage(ctx context.Context, in *tradeInst, params func(*par
 	if err != nil {
 		return dst, 0, fmt.Errorf("myTrades: %w", err)
 	}
-	var lastID int64
-	var unknown []int // indexes of fills whose client order id is not known
-	s := &b.sc
-	s.Reset(body)
-	var t rawTrade
-	n := 0
-	if s.Array() {
-		for s.More() {
-			if n++; n > maxFillsPerMsg {
-				s.Fail(errTooMany)
-				break
-			}
-			readTrade(s, &t)
-			if s.Err() != nil {
-				break
-			}
-			var f exchange.Fill
-			if err := c.convertTrade(in, &t, &f); err != nil {
-				return dst, 0, c.replyError("myTrades entry", err, body)
-			}
-			if id, ok := c.track.owner(t.orderID); ok {
-				f.ClientID = id
-			} else {
-				unknown = append(unknown, len(dst))
-			}
-			lastID = t.id
-			dst = append(dst, f)
-		}
-	}
-	if !s.End() {
-		return dst, 0, c.replyError("myTrades", errSyntaxOr(s), body)
+	dst, unknown, lastID, err := c.parseTrades(b, body, in, dst)
+	if err != nil {
+		return dst, 0, err
 	}
 	for _, i := range unknown {
 		f := &dst[i]
@@ -302,6 +280,42 @@ func (c *Client) tradesPage(ctx context.Context, in *tradeInst, params func(*par
 		f.ClientID = st.ClientID
 	}
 	return dst, lastID, nil
+}
+
+// parseTrades reads a myTrades page of in, appending its fills to dst;
+// unknown lists the indexes in dst whose client order id is not known.
+func (c *Client) parseTrades(b *reqBuf, body []byte, in *tradeInst, dst []exchange.Fill) (_ []exchange.Fill, unknown []int, lastID int64, _ error) {
+	s := &b.sc
+	s.Reset(body)
+	var t rawTrade
+	n := 0
+	if s.Array() {
+		for s.More() {
+			if n++; n > maxFillsPerMsg {
+				s.Fail(errTooMany)
+				break
+			}
+			readTrade(s, &t)
+			if s.Err() != nil {
+				break
+			}
+			var f exchange.Fill
+			if err := c.convertTrade(in, &t, &f); err != nil {
+				return dst, nil, 0, c.replyError("myTrades entry", err, body)
+			}
+			if id, ok := c.track.owner(t.orderID); ok {
+				f.ClientID = id
+			} else {
+				unknown = append(unknown, len(dst))
+			}
+			lastID = t.id
+			dst = append(dst, f)
+		}
+	}
+	if !s.End() {
+		return dst, nil, 0, c.replyError("myTrades", errSyntaxOr(s), body)
+	}
+	return dst, unknown, lastID, nil
 }
 
 // convertTrade turns a myTrades entry into a Fill (client order id left to
