@@ -311,6 +311,10 @@ func (c *Client) dialAPI(ctx context.Context, url string, reader bool) (*wsConn,
 	conn := &wsConn{ws: ws, done: make(chan struct{}), shutdown: make(chan struct{}), cancel: cancel}
 	go ws.KeepAlive(cctx, wsKeepAlive, wsPingFrame, true)
 	go ws.Watchdog(cctx, wsIdle)
+	go func() { // ctx ending (or close) unblocks the connection's reader
+		<-cctx.Done()
+		ws.CloseWith(wsx.ClosedByOwner)
+	}()
 	if !reader {
 		return conn, nil
 	}
