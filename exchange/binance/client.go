@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -97,7 +98,9 @@ type Client struct {
 	synced atomic.Bool
 	syncMu sync.Mutex
 
-	apiKeyHdr []string // X-MBX-APIKEY value, shared read-only by requests
+	apiKeyHdr []string    // X-MBX-APIKEY value
+	hdrGet    http.Header // request headers, shared read-only (see setHeaders)
+	hdrForm   http.Header
 
 	// Jitter sources, one per goroutine that backs off (math/rand's Rand
 	// is not safe for concurrent use).
@@ -117,6 +120,8 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	d := cfg.withDefaults()
 	c := &Client{cfg: d, bySym: make(map[string]int, len(d.Instruments))}
 	c.apiKeyHdr = []string{d.Credentials.apiKey}
+	c.hdrGet = http.Header{"X-Mbx-Apikey": c.apiKeyHdr}
+	c.hdrForm = http.Header{"X-Mbx-Apikey": c.apiKeyHdr, "Content-Type": {"application/x-www-form-urlencoded"}}
 	c.rest = strings.TrimSuffix(strings.TrimRight(d.RESTURL, "/"), "/api")
 	c.orderURL = c.rest + "/api/v3/order"
 	for i, in := range d.Instruments {
@@ -314,6 +319,7 @@ type reqBuf struct {
 	params  paramList
 	pxBuf   [24]byte
 	qtyBuf  [24]byte
+	cidBuf  [exchange.IDMax]byte
 	sigBuf  [128]byte
 	body    []byte // request bytes
 	payload []byte // WS signing payload

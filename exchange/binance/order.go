@@ -180,7 +180,9 @@ func (c *Client) orderParams(b *reqBuf, in *tradeInst, req *exchange.OrderReques
 	p.str("timeInForce", tif)
 	p.bytes("quantity", num.AppendTrim(b.qtyBuf[:0], int64(qty), in.Scale.Qty))
 	p.bytes("price", num.AppendTrim(b.pxBuf[:0], int64(px), in.Scale.Px))
-	p.bytes("newClientOrderId", req.ClientID.Bytes())
+	// Copied into the buffer: a slice of req would make every caller's
+	// request escape to the heap.
+	p.bytes("newClientOrderId", append(b.cidBuf[:0], req.ClientID.Bytes()...))
 	p.str("newOrderRespType", "FULL")
 	p.int("recvWindow", c.cfg.RecvWindow.Milliseconds())
 	p.int("timestamp", c.timestampMs())

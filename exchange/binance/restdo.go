@@ -57,14 +57,11 @@ func (c *Client) send(ctx context.Context, b *reqBuf, method, u string, op opKin
 	} else {
 		b.rd.Reset(b.body)
 		req, err = http.NewRequestWithContext(ctx, method, u, &b.rd)
-		if err == nil {
-			req.Header["Content-Type"] = formContentType
-		}
 	}
 	if err != nil {
 		return restReply{}, &exchange.Error{Kind: exchange.KindRejected, Venue: c.cfg.Name, Err: err}
 	}
-	req.Header["X-Mbx-Apikey"] = c.apiKeyHeader()
+	c.setHeaders(req, method != http.MethodGet)
 	resp, err := c.cfg.HTTPClient.Do(req)
 	if err != nil {
 		return restReply{}, c.transportError(err, op)
@@ -92,10 +89,20 @@ func (c *Client) send(ctx context.Context, b *reqBuf, method, u string, op opKin
 	return restReply{}, c.classify(now, b, resp.StatusCode, headerValue(resp.Header, "Retry-After"), body, op)
 }
 
-var formContentType = []string{"application/x-www-form-urlencoded"}
-
-// apiKeyHeader is the X-MBX-APIKEY header value.
-func (c *Client) apiKeyHeader() []string { return c.apiKeyHdr }
+// setHeaders sets X-MBX-APIKEY (and the form content type of a body). The
+// header maps are built once and shared read-only by every request, which
+// saves a map per request; net/http only writes to a request's Header when
+// the client has a cookie jar, so with a jar each request gets its own.
+func (c *Client) setHeaders(req *http.Request, form bool) {
+	h := c.hdrGet
+	if form {
+		h = c.hdrForm
+	}
+	if c.cfg.HTTPClient.Jar != nil {
+		h = h.Clone()
+	}
+	req.Header = h
+}
 
 // admit spends costs from the gate, or returns a KindRateLimited error
 // carrying the wait (the circuit's reason when it is open).
