@@ -185,11 +185,14 @@ func (c *Client) fillsSince(ctx context.Context, in *tradeInst, since int64, out
 		startMs = 0
 	}
 	nowMs := c.timestampMs()
+	if nowMs-startMs > maxTradeWindows*dayMs {
+		return out, c.errorf(exchange.KindRejected, "myTrades: since is more than %d days back", maxTradeWindows)
+	}
 	var page []exchange.Fill
 	var lastID int64
 	var err error
 	for w := 0; ; w++ {
-		if w == maxTradeWindows {
+		if w > maxTradeWindows { // cannot happen: checked above
 			return out, c.errorf(exchange.KindRejected, "myTrades: since is more than %d days back", maxTradeWindows)
 		}
 		end := startMs + dayMs - 1
