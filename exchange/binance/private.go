@@ -82,7 +82,7 @@ func (c *Client) RunPrivate(ctx context.Context, sink exchange.PrivateSink) erro
 			bo.Reset()
 			continue
 		}
-		if wsx.Sleep(ctx, bo.Next()) != nil {
+		if wsx.Sleep(ctx, max(bo.Next(), res.wait)) != nil {
 			break
 		}
 	}
@@ -97,7 +97,8 @@ type streamResult struct {
 	// was delivered, less streamMargin: the next reconciliation starts
 	// there.
 	completeUntil int64
-	immediate     bool // serverShutdown or eventStreamTerminated: reconnect at once
+	immediate     bool          // serverShutdown or eventStreamTerminated: reconnect at once
+	wait          time.Duration // a rate limit's Retry-After: no new connection before
 }
 
 // streamState orders the OnStream reports of one connection: the
@@ -112,6 +113,7 @@ func (c *Client) streamOnce(ctx context.Context, sink exchange.PrivateSink, up *
 	conn, err := c.dialAPI(ctx, c.cfg.WSAPIURL, false)
 	if err != nil {
 		c.log.warn(c.cfg.Now(), "binance: private stream: dial failed", slog.String("venue", c.cfg.Name), slog.String("error", err.Error()))
+		res.wait = retryWait(err)
 		return res
 	}
 	defer conn.close()
@@ -122,6 +124,7 @@ func (c *Client) streamOnce(ctx context.Context, sink exchange.PrivateSink, up *
 			lvl = slog.LevelError
 		}
 		c.cfg.Logger.Log(ctx, lvl, "binance: private stream: subscription failed", slog.String("venue", c.cfg.Name), slog.String("error", err.Error()))
+		res.wait = retryWait(err)
 		return res
 	}
 	res.subscribed = true
@@ -277,6 +280,9 @@ func (c *Client) streamCall(ctx context.Context, conn *wsConn, sc *jsonscan.Scan
 // streamAwait writes b.body and reads frames until the answer with id
 // want; a -1021 answer re-measures the server time before returning.
 func (c *Client) streamAwait(ctx context.Context, conn *wsConn, sc *jsonscan.Scanner, b *reqBuf, want string) error {
+	if err := c.admit(subscribeCosts[:]...); err != nil {
+		return err
+	}
 	if err := conn.ws.WriteText(b.body); err != nil {
 		return err
 	}

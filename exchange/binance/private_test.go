@@ -3,6 +3,8 @@ package binance
 import (
 	"context"
 	"encoding/json"
+	"net/http"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -229,4 +231,34 @@ func TestStreamAuthFailureBacksOff(t *testing.T) {
 		t.Fatalf("reported %v", sink.streams)
 	}
 	var _ = json.Marshal
+}
+
+// TestNoReconnectDuringBan: after a 418, a dropped private stream is not
+// redialled (a connection is a weighted request) while the ban lasts: the
+// client's attempt is refused by its own gate, which tells it to wait for
+// the rest of the ban; the venue sees no connection.
+func TestNoReconnectDuringBan(t *testing.T) {
+	f := newFakeVenue(t)
+	var clock atomic.Int64
+	clock.Store(time.Now().UnixNano())
+	c := clientFor(t, f, func(cfg *ClientConfig) { cfg.Now = clock.Load; cfg.BackoffMax = 20 * time.Millisecond })
+	startPrivate(t, c)
+	f.restHook = func(w http.ResponseWriter, r *http.Request, route string) bool {
+		if route == "POST /api/v3/order" {
+			w.Header().Set("Retry-After", "120")
+			fakeErr(w, 418, -1003, "Way too much request weight used; IP banned until 1659146400000.")
+			return true
+		}
+		return false
+	}
+	if _, err := c.PlaceOrder(context.Background(), order("ban1", exchange.Buy, "30000", "0.001")); kindOf(err) != exchange.KindRateLimited {
+		t.Fatal(err)
+	}
+	connects := f.count("WS connect")
+	refused := c.gate.State(c.now()).Refused
+	f.dropStreams()
+	eventually(t, 10*time.Second, "a refused reconnect", func() bool { return c.gate.State(c.now()).Refused >= refused+1 })
+	if n := f.count("WS connect"); n != connects {
+		t.Fatalf("%d connections during the ban", n-connects)
+	}
 }

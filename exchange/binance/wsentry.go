@@ -13,6 +13,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"arb/exchange"
+	"arb/exchange/internal/gate"
 	"arb/exchange/internal/jsonscan"
 	"arb/exchange/internal/wsx"
 	"arb/exchange/num"
@@ -247,18 +248,24 @@ func (c *Client) appendWSSigned(b *reqBuf, loggedOn bool, id uint64, method stri
 // at once and retire the old connection after RequestTimeout.
 func (c *Client) runOrderEntry(ctx context.Context, rng *rand.Rand) {
 	bo := wsx.Backoff{Min: c.cfg.BackoffMin, Max: c.cfg.BackoffMax, Rand: rng}
+	var retiring sync.WaitGroup
+	defer retiring.Wait()
 	for ctx.Err() == nil {
 		conn, err := c.dialAPI(ctx, c.cfg.OrderWSURL, true)
 		if err != nil {
 			c.log.warn(c.cfg.Now(), "binance: order socket: dial failed", slog.String("venue", c.cfg.Name), slog.String("error", err.Error()))
-			if wsx.Sleep(ctx, bo.Next()) != nil {
+			if wsx.Sleep(ctx, max(bo.Next(), retryWait(err))) != nil {
 				break
 			}
 			continue
 		}
 		c.stats.WSConnects.Add(1)
 		if old := c.ws.cur.Swap(conn); old != nil {
-			go c.retire(old)
+			retiring.Add(1)
+			go func() {
+				defer retiring.Done()
+				c.retire(ctx, old)
+			}()
 		}
 		started := time.Now()
 		select {
@@ -282,13 +289,15 @@ func (c *Client) runOrderEntry(ctx context.Context, rng *rand.Rand) {
 	}
 }
 
-// retire closes a drained connection once its requests had time to end.
-func (c *Client) retire(conn *wsConn) {
+// retire closes a drained connection once its requests had time to end
+// (or at once when ctx ends).
+func (c *Client) retire(ctx context.Context, conn *wsConn) {
 	t := time.NewTimer(c.cfg.RequestTimeout)
 	defer t.Stop()
 	select {
 	case <-t.C:
 	case <-conn.done:
+	case <-ctx.Done():
 	}
 	conn.close()
 }
@@ -303,13 +312,18 @@ func (conn *wsConn) close() {
 // an Ed25519 key, logs the session on; the private stream reads its own
 // connection.
 func (c *Client) dialAPI(ctx context.Context, url string, reader bool) (*wsConn, error) {
+	// A connection costs request weight (2): no dial during a Retry-After
+	// or a ban.
+	if err := c.admit(connCosts[:]...); err != nil {
+		return nil, err
+	}
 	ws, err := wsx.Dial(ctx, url, wsx.DialConfig{MaxFrame: c.cfg.MaxBody, Now: c.cfg.Now})
 	if err != nil {
 		return nil, err
 	}
 	cctx, cancel := context.WithCancel(ctx)
 	conn := &wsConn{ws: ws, done: make(chan struct{}), shutdown: make(chan struct{}), cancel: cancel}
-	go ws.KeepAlive(cctx, wsKeepAlive, wsPingFrame, true)
+	go c.keepAlive(cctx, ws)
 	go ws.Watchdog(cctx, wsIdle)
 	go func() { // ctx ending (or close) unblocks the connection's reader
 		<-cctx.Done()
@@ -329,6 +343,53 @@ func (c *Client) dialAPI(ctx context.Context, url string, reader bool) (*wsConn,
 	return conn, nil
 }
 
+// connCosts is a WebSocket API connection's weight; subscribeCosts that of
+// session.logon and userDataStream.subscribe[.signature]; pingCosts that of
+// the keep-alive's ping.
+var (
+	connCosts      = [...]gate.Cost{{Budget: bWeight, Units: 2}, {Budget: bRaw, Units: 1}}
+	subscribeCosts = [...]gate.Cost{{Budget: bWeight, Units: 2}, {Budget: bRaw, Units: 1}}
+	pingCosts      = [...]gate.Cost{{Budget: bWeight, Units: 1}, {Budget: bRaw, Units: 1}}
+)
+
+// keepAlive sends the "ping" method after wsKeepAlive without data, when
+// the gate admits it (no request during a Retry-After or a ban), until
+// ctx ends; a failed write closes the connection.
+func (c *Client) keepAlive(ctx context.Context, ws *wsx.Conn) {
+	t := time.NewTicker(wsKeepAlive / 4)
+	defer t.Stop()
+	last := c.cfg.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		now := c.cfg.Now()
+		if now-last < int64(wsKeepAlive) || now-ws.LastRead() < int64(wsKeepAlive) {
+			continue
+		}
+		if c.gate.Take(c.now(), pingCosts[:]...) != nil {
+			continue
+		}
+		if err := ws.WriteText(wsPingFrame); err != nil {
+			ws.CloseWith(wsx.ClosedByPeer)
+			return
+		}
+		last = now
+	}
+}
+
+// retryWait is how long a refusal asks to wait (a rate limit's
+// Retry-After), or 0.
+func retryWait(err error) time.Duration {
+	var e *exchange.Error
+	if errors.As(err, &e) && e.Kind == exchange.KindRateLimited {
+		return e.RetryAfter
+	}
+	return 0
+}
+
 // logon sends session.logon on an order-entry connection and waits for
 // its answer.
 func (c *Client) logon(ctx context.Context, conn *wsConn) error {
@@ -337,6 +398,9 @@ func (c *Client) logon(ctx context.Context, conn *wsConn) error {
 	}
 	b := c.getBuf()
 	defer c.putBuf(b)
+	if err := c.admit(subscribeCosts[:]...); err != nil {
+		return err
+	}
 	s, id := c.ws.acquire(conn)
 	if s == nil {
 		return errors.New("binance: no free request slot for session.logon")
