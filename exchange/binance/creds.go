@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"hash"
 	"log/slog"
+	"strings"
 )
 
 // KeyType is the kind of API key: it decides how requests are signed and
@@ -48,6 +49,17 @@ type Credentials struct {
 }
 
 const redacted = "binance.Credentials{REDACTED}"
+
+// NewCredentials returns credentials for a secret as the operator stores
+// it: a PEM "PRIVATE KEY" block is an Ed25519 key, anything else an HMAC
+// secret. The wiring reads both values with config.Secret (environment
+// variable or its _FILE companion).
+func NewCredentials(apiKey, secret string) (Credentials, error) {
+	if strings.HasPrefix(strings.TrimSpace(secret), "-----BEGIN") {
+		return NewEd25519Credentials(apiKey, []byte(secret))
+	}
+	return NewHMACCredentials(apiKey, secret)
+}
 
 // NewHMACCredentials returns HMAC-SHA256 credentials.
 func NewHMACCredentials(apiKey, secret string) (Credentials, error) {

@@ -262,3 +262,25 @@ func TestAPIKeyRules(t *testing.T) {
 		t.Errorf("bad PEM: %v", err)
 	}
 }
+
+// TestNewCredentialsDetectsKeyType: a PEM secret is an Ed25519 key, any
+// other an HMAC secret.
+func TestNewCredentialsDetectsKeyType(t *testing.T) {
+	var fix struct {
+		Inputs struct {
+			PEM string `json:"private_key_pem"`
+		}
+	}
+	if err := json.Unmarshal(venueDoc(t, "auth_ed25519_fix_logon_vector.json"), &fix); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := NewCredentials("k", fix.Inputs.PEM); err != nil || c.Type() != KeyEd25519 {
+		t.Fatalf("%v %v", c.Type(), err)
+	}
+	if c, err := NewCredentials("k", fakeSecret); err != nil || c.Type() != KeyHMAC {
+		t.Fatalf("%v %v", c.Type(), err)
+	}
+	if _, err := NewCredentials("k", "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"); err == nil {
+		t.Fatal("bad PEM accepted")
+	}
+}
