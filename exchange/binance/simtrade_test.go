@@ -31,6 +31,13 @@ type tradeEnv struct {
 func (e *tradeEnv) advance(d time.Duration) { e.clock.Add(int64(d)) }
 
 func startTradeSim(t *testing.T, mod func(*ClientConfig)) *tradeEnv {
+	return startTradeSimClock(t, false, mod)
+}
+
+// startTradeSimClock is startTradeSim; with realClock the simulator and
+// the client use the wall clock (the private stream's timers, the poller
+// and the keep-alive need time to pass), else a clock the test moves.
+func startTradeSimClock(t *testing.T, realClock bool, mod func(*ClientConfig)) *tradeEnv {
 	t.Helper()
 	e := &tradeEnv{}
 	e.clock.Store(time.Now().UnixNano())
@@ -38,7 +45,9 @@ func startTradeSim(t *testing.T, mod func(*ClientConfig)) *tradeEnv {
 	sc.Venues = sc.Venues[:1] // binance
 	sc.ManualStep = true
 	sc.Dislocation.Prob, sc.Quiet.Prob = 0, 0
-	sc.Clock = func() time.Time { return time.Unix(0, e.clock.Load()) }
+	if !realClock {
+		sc.Clock = func() time.Time { return time.Unix(0, e.clock.Load()) }
+	}
 	s, err := sim.New(sc)
 	if err != nil {
 		t.Fatal(err)
@@ -63,10 +72,13 @@ func startTradeSim(t *testing.T, mod func(*ClientConfig)) *tradeEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := ClientConfig{Venue: 1, Name: "binance", RESTURL: e.urls.REST, WSAPIURL: e.urls.WSBase + "/ws-api/v3",
+	cfg := ClientConfig{Venue: 1, Name: "binance", RESTURL: e.urls.REST, WSAPIURL: e.urls.Private,
 		Credentials: creds, Instruments: e.insts, OrderEntry: OrderEntryREST, RequestTimeout: 5 * time.Second,
 		PollEvery: 50 * time.Millisecond, BackoffMin: 10 * time.Millisecond, BackoffMax: 200 * time.Millisecond,
 		Logger: discard(), Now: func() int64 { return e.clock.Load() }}
+	if realClock {
+		cfg.Now = nil
+	}
 	if mod != nil {
 		mod(&cfg)
 	}
@@ -356,5 +368,149 @@ func TestSimPartialFill30(t *testing.T) {
 	q, err := e.c.QueryOrder(ctx, 1, exchange.MustID("p30"))
 	if err != nil || q.Status != exchange.StatusExpired || q.FilledQty != 300_000 {
 		t.Fatalf("%+v %v", q, err)
+	}
+}
+
+// streamEnv starts the client's Run (order socket) and RunPrivate against
+// a wall-clock simulator and waits for both.
+func streamEnv(t *testing.T, mod func(*ClientConfig)) (*tradeEnv, *sinkRec) {
+	t.Helper()
+	e := startTradeSimClock(t, true, func(cfg *ClientConfig) {
+		cfg.OrderEntry = OrderEntryAuto
+		if mod != nil {
+			mod(cfg)
+		}
+	})
+	runBG(t, func(ctx context.Context) { e.c.Run(ctx) })
+	sink := startPrivate(t, e.c)
+	if e.c.cfg.OrderEntry != OrderEntryREST {
+		eventually(t, 10*time.Second, "order socket", func() bool { return e.c.ws.usable() != nil })
+	}
+	return e, sink
+}
+
+// TestSimStreamRoundTrip: over the WebSocket API (order.place) with the
+// user data stream up: the fills reach the sink once although both the
+// answer and the stream report them, equal to the simulator's; the stream
+// delivers the final state.
+func TestSimStreamRoundTrip(t *testing.T) {
+	e, sink := streamEnv(t, nil)
+	req := e.btcBuy(t, "wsrt1", 2_000_000)
+	st, err := e.c.PlaceOrder(context.Background(), req)
+	if err != nil || st.Status != exchange.StatusFilled || st.FilledQty != 2_000_000 {
+		t.Fatalf("%+v %v", st, err)
+	}
+	if e.c.Stats().OrdersWS.Load() != 1 || e.c.Stats().OrdersREST.Load() != 0 {
+		t.Fatal("not sent over the WebSocket API")
+	}
+	if o := e.sim.OrdersByClientID("binance", "wsrt1"); len(o) != 1 || o[0].Via != "ws" {
+		t.Fatalf("%+v", o)
+	}
+	want := e.simFills("wsrt1")
+	sink.waitFor(t, 5*time.Second, "the stream's final state and fills", func(s *sinkRec) bool {
+		n := 0
+		for _, o := range s.orders {
+			if o.ClientID == req.ClientID && o.Status == exchange.StatusFilled {
+				n++
+			}
+		}
+		return n >= 2 && e.c.Stats().FillsSuppressed.Load() >= uint64(len(want))
+	})
+	sameFills(t, sink.fillsOf("wsrt1"), want)
+}
+
+// TestSimStreamDropMidOrder: the simulator cuts the private stream when
+// the next order is accepted (before any of its events) and loses that
+// order's answer: the client reports an unknown outcome, reconnects,
+// reconciles over REST and delivers the fill exactly once — with polling
+// (the default) and with the poller out of the way (PollEvery an hour), so
+// the reconnect's reconciliation alone must find it.
+func TestSimStreamDropMidOrder(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		poll time.Duration
+	}{{"with polling", 0}, {"reconciliation only", time.Hour}} {
+		t.Run(tc.name, func(t *testing.T) {
+			e, sink := streamEnv(t, func(cfg *ClientConfig) {
+				cfg.RequestTimeout = time.Second // the lost answer's wait
+				if tc.poll != 0 {
+					cfg.PollEvery = tc.poll
+				}
+			})
+			for _, f := range []sim.Fault{{Kind: sim.FaultStreamDrop, NextOrder: true}, {Kind: sim.FaultLoseAck}} {
+				if err := e.sim.Inject("binance", f); err != nil {
+					t.Fatal(err)
+				}
+			}
+			req := e.btcBuy(t, "mid1", 500_000)
+			_, err := e.c.PlaceOrder(context.Background(), req)
+			if kindOf(err) != exchange.KindUnknownOutcome {
+				t.Fatalf("%v", err)
+			}
+			sink.waitFor(t, 15*time.Second, "the fill", func(s *sinkRec) bool { return len(s.fills) > 0 && s.lastUp() })
+			// Give any second delivery its chance: a further reconciliation.
+			recs := e.c.Stats().Reconciliations.Load()
+			e.sim.Inject("binance", sim.Fault{Kind: sim.FaultStreamDrop})
+			eventually(t, 15*time.Second, "another reconciliation", func() bool { return e.c.Stats().Reconciliations.Load() > recs })
+			sameFills(t, sink.fillsOf("mid1"), e.simFills("mid1"))
+			sink.mu.Lock()
+			streams := append([]bool(nil), sink.streams...)
+			sink.mu.Unlock()
+			if len(streams) < 3 || streams[1] {
+				t.Fatalf("stream reports %v", streams)
+			}
+			if n := len(e.sim.OrdersByClientID("binance", "mid1")); n != 1 {
+				t.Fatalf("%d orders", n)
+			}
+		})
+	}
+}
+
+// TestSimEd25519Session: with the simulator's Ed25519 test key, the
+// order socket and the private stream log on (session.logon) and the
+// stream subscribes without a signature; orders and fills as with HMAC.
+func TestSimEd25519Session(t *testing.T) {
+	creds, err := NewCredentials(sim.TestBinanceEd25519Key, sim.TestBinanceEd25519PrivateKeyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, sink := streamEnv(t, func(cfg *ClientConfig) { cfg.Credentials = creds })
+	st, err := e.c.PlaceOrder(context.Background(), e.btcBuy(t, "ed1", 100_000))
+	if err != nil || st.Status != exchange.StatusFilled {
+		t.Fatalf("%+v %v", st, err)
+	}
+	sink.waitFor(t, 5*time.Second, "fill", func(s *sinkRec) bool { return len(s.fills) > 0 })
+	sameFills(t, sink.fillsOf("ed1"), e.simFills("ed1"))
+	var logons, signed int
+	for _, r := range e.sim.Requests("binance") {
+		switch r.Endpoint {
+		case "session.logon":
+			logons++
+		case "userDataStream.subscribe.signature":
+			signed++
+		}
+	}
+	if logons != 2 || signed != 0 {
+		t.Fatalf("logons %d, signature subscriptions %d", logons, signed)
+	}
+}
+
+// TestSimSilentStream: the stream stays open but goes silent and the
+// order's answer is lost: the order in flight without news is polled, so
+// its fill still arrives, once, while the stream is still reported up.
+func TestSimSilentStream(t *testing.T) {
+	e, sink := streamEnv(t, func(cfg *ClientConfig) { cfg.RequestTimeout = time.Second })
+	for _, f := range []sim.Fault{{Kind: sim.FaultStreamSilent}, {Kind: sim.FaultLoseAck}} {
+		if err := e.sim.Inject("binance", f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := e.c.PlaceOrder(context.Background(), e.btcBuy(t, "quiet1", 300_000)); kindOf(err) != exchange.KindUnknownOutcome {
+		t.Fatalf("%v", err)
+	}
+	sink.waitFor(t, 10*time.Second, "the fill by polling", func(s *sinkRec) bool { return len(s.fills) > 0 })
+	sameFills(t, sink.fillsOf("quiet1"), e.simFills("quiet1"))
+	if e.c.Stats().Polls.Load() == 0 {
+		t.Fatal("not polled")
 	}
 }
