@@ -57,7 +57,8 @@ type TradeStats struct {
 	WSConnects           atomic.Uint64 // order-entry connections established
 }
 
-// tradeInst is one configured instrument with its lower-cased symbol.
+// tradeInst is one configured instrument (a type of its own so per-
+// instrument trading state can join it without touching exchange).
 type tradeInst struct {
 	exchange.Instrument
 }
@@ -106,8 +107,9 @@ type Client struct {
 	// is not safe for concurrent use).
 	rngRun, rngOrder, rngPriv, rngRecon *rand.Rand
 
-	halted atomic.Pointer[halt]
-	sink   atomic.Pointer[sinkBox]
+	halted      atomic.Pointer[halt]
+	sink        atomic.Pointer[sinkBox]
+	privRunning atomic.Bool
 	track  tracker
 	ws     wsEntry
 }

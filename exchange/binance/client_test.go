@@ -579,3 +579,21 @@ func TestCredentialsRedacted(t *testing.T) {
 		}
 	}
 }
+
+// TestTransportErrorHidesSignature: a failed signed GET's error does not
+// carry the query string (timestamp and signature).
+func TestTransportErrorHidesSignature(t *testing.T) {
+	f := newFakeVenue(t)
+	c := clientFor(t, f, nil)
+	if err := c.syncTime(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	f.srv.Close()
+	_, err := c.QueryOrder(context.Background(), 3, exchange.MustID("gone"))
+	if err == nil || kindOf(err) != exchange.KindRetryable {
+		t.Fatalf("%v", err)
+	}
+	if strings.Contains(err.Error(), "signature") || strings.Contains(err.Error(), "timestamp") {
+		t.Fatalf("signed query in error: %v", err)
+	}
+}

@@ -32,7 +32,10 @@ const (
 	idSubscribe = "2"
 )
 
-var errNoSink = errors.New("binance: RunPrivate: nil sink")
+var (
+	errNoSink  = errors.New("binance: RunPrivate: nil sink")
+	errRunning = errors.New("binance: RunPrivate is already running")
+)
 
 // RunPrivate keeps the private stream running until ctx ends: connect to
 // WSAPIURL, subscribe (HMAC keys: userDataStream.subscribe.signature;
@@ -45,11 +48,16 @@ var errNoSink = errors.New("binance: RunPrivate: nil sink")
 // news for a while, the orders this client placed are polled by client
 // order id, so the same events still arrive. Fills reach the sink once
 // (by trade id, within the tracker's window) whichever path reports them.
-// It returns ctx's error, or an error if sink is nil.
+// It returns ctx's error, or an error if sink is nil or RunPrivate is
+// already running.
 func (c *Client) RunPrivate(ctx context.Context, sink exchange.PrivateSink) error {
 	if sink == nil {
 		return errNoSink
 	}
+	if !c.privRunning.CompareAndSwap(false, true) {
+		return errRunning
+	}
+	defer c.privRunning.Store(false)
 	c.setSink(sink)
 	defer c.setSink(nil)
 	var up atomic.Bool

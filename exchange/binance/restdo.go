@@ -6,7 +6,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"arb/exchange"
@@ -64,7 +66,7 @@ func (c *Client) send(ctx context.Context, b *reqBuf, method, u string, op opKin
 	c.setHeaders(req, method != http.MethodGet)
 	resp, err := c.cfg.HTTPClient.Do(req)
 	if err != nil {
-		return restReply{}, c.transportError(err, op)
+		return restReply{}, c.transportError(scrubURL(err), op)
 	}
 	body, rerr := readBody(resp.Body, b.resp[:0], c.cfg.MaxBody)
 	resp.Body.Close()
@@ -129,6 +131,20 @@ func (c *Client) transportError(err error, op opKind) error {
 		c.stats.UnknownOutcomes.Add(1)
 	}
 	return &exchange.Error{Kind: kind, Venue: c.cfg.Name, Err: err}
+}
+
+// scrubURL drops the query string from a *url.Error: a signed GET's URL
+// carries the timestamp and signature, which must not reach a log.
+func scrubURL(err error) error {
+	var ue *url.Error
+	if !errors.As(err, &ue) {
+		return err
+	}
+	u := ue.URL
+	if i := strings.IndexByte(u, '?'); i >= 0 {
+		u = u[:i] + "?…"
+	}
+	return &url.Error{Op: ue.Op, URL: u, Err: ue.Err}
 }
 
 // neverSent reports whether err proves the request never reached the
