@@ -110,8 +110,8 @@ type Client struct {
 	halted      atomic.Pointer[halt]
 	sink        atomic.Pointer[sinkBox]
 	privRunning atomic.Bool
-	track  tracker
-	ws     wsEntry
+	track       tracker
+	ws          wsEntry
 }
 
 // NewClient returns a trading client for cfg; it does no I/O.
