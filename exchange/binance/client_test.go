@@ -597,3 +597,43 @@ func TestTransportErrorHidesSignature(t *testing.T) {
 		t.Fatalf("signed query in error: %v", err)
 	}
 }
+
+// TestConcurrentSameIDSendsOnce: many goroutines placing the same client
+// order id at once: one order reaches the venue; the others are told
+// KindDuplicate (in flight, or found by their lookup) or, when their
+// lookup ran before the first order reached the venue,
+// KindUnknownOutcome — never sent.
+func TestConcurrentSameIDSendsOnce(t *testing.T) {
+	f := newFakeVenue(t)
+	c := clientFor(t, f, nil)
+	if err := c.syncTime(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	req := order("race1", exchange.Buy, "30000", "0.001")
+	const n = 8
+	errs := make(chan error, n)
+	for i := 0; i < n; i++ {
+		go func() {
+			_, err := c.PlaceOrder(context.Background(), req)
+			errs <- err
+		}()
+	}
+	ok := 0
+	for i := 0; i < n; i++ {
+		err := <-errs
+		switch kindOf(err) {
+		case exchange.KindUnknown:
+			if err == nil {
+				ok++
+				continue
+			}
+			t.Fatal(err)
+		case exchange.KindDuplicate, exchange.KindUnknownOutcome:
+		default:
+			t.Fatal(err)
+		}
+	}
+	if ok != 1 || f.count("POST /api/v3/order") != 1 {
+		t.Fatalf("%d successes, %d POSTs", ok, f.count("POST /api/v3/order"))
+	}
+}

@@ -111,14 +111,18 @@ func (c *Client) PlaceOrder(ctx context.Context, req exchange.OrderRequest) (exc
 	if rec, ok := c.track.sentRec(req.ClientID); ok && !rec.refused {
 		return c.resubmit(ctx, in, req, px, qty, tif, rec)
 	}
-	return c.place(ctx, in, req, px, qty, tif)
+	return c.place(ctx, in, req, px, qty, tif, false)
 }
 
 // place admits, tracks and sends one order; after a -1021 (timestamp
 // outside the recvWindow: refused before the matching engine, so nothing
 // can have executed) it re-measures the server time and sends it once more
 // with the same client order id.
-func (c *Client) place(ctx context.Context, in *tradeInst, req exchange.OrderRequest, px num.Price, qty num.Qty, tif string) (exchange.OrderState, error) {
+//
+// replace allows the send although the id is tracked in flight (see
+// tracker.send); without it a concurrent PlaceOrder with the same id gets
+// KindDuplicate and sends nothing.
+func (c *Client) place(ctx context.Context, in *tradeInst, req exchange.OrderRequest, px num.Price, qty num.Qty, tif string, replace bool) (exchange.OrderState, error) {
 	if err := c.ensureTime(ctx); err != nil {
 		return exchange.OrderState{}, err
 	}
@@ -128,8 +132,13 @@ func (c *Client) place(ctx context.Context, in *tradeInst, req exchange.OrderReq
 			c.stats.Refused.Add(1)
 			return exchange.OrderState{}, err
 		}
-		if !c.track.send(req.ClientID, idx, c.cfg.Now()) {
+		switch c.track.send(req.ClientID, idx, c.cfg.Now(), replace || attempt > 0) {
+		case sendFull:
 			return exchange.OrderState{}, c.refuse("%d orders already in flight (MaxTracked)", c.cfg.MaxTracked)
+		case sendBusy:
+			c.stats.Refused.Add(1)
+			return exchange.OrderState{}, &exchange.Error{Kind: exchange.KindDuplicate, Venue: c.cfg.Name,
+				Msg: "client order id " + req.ClientID.String() + " is in flight already; not sent again"}
 		}
 		st, err := c.placeVia(ctx, in, req, px, qty, tif)
 		if err == nil {
@@ -372,7 +381,7 @@ func (c *Client) resubmit(ctx context.Context, in *tradeInst, req exchange.Order
 		return exchange.OrderState{}, &exchange.Error{Kind: exchange.KindUnknownOutcome, Venue: c.cfg.Name,
 			Msg: fmt.Sprintf("client order id %s was sent %v ago and is not known yet; query again after %v", req.ClientID.String(), age.Round(time.Millisecond), c.cfg.RecvWindow+c.cfg.RequestTimeout)}
 	}
-	return c.place(ctx, in, req, px, qty, tif)
+	return c.place(ctx, in, req, px, qty, tif, true)
 }
 
 // QueryOrder returns the venue's state of the order with this client

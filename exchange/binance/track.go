@@ -85,14 +85,29 @@ func (t *tracker) sentRec(id exchange.ID) (sentRec, bool) {
 	return r, ok
 }
 
-// send records that id is about to be sent on inst at now, and tracks it
-// in flight. It returns false when MaxTracked orders are already in
-// flight (the order is then not sent).
-func (t *tracker) send(id exchange.ID, inst int, now int64) bool {
+// sendResult is what send decided.
+type sendResult uint8
+
+const (
+	sendOK   sendResult = iota
+	sendFull            // MaxTracked orders in flight
+	sendBusy            // the id is in flight already (a concurrent or unresolved send)
+)
+
+// send records that id is about to be sent on inst at now and tracks it in
+// flight — atomically, so two concurrent PlaceOrder calls with one id
+// cannot both send. An id already in flight is refused (sendBusy) unless
+// replace is set (the caller established that the earlier send can no
+// longer execute, or it is the same send retried after a -1021).
+func (t *tracker) send(id exchange.ID, inst int, now int64, replace bool) sendResult {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if _, ok := t.flights[id]; !ok && len(t.flights) >= t.max {
-		return false
+	if _, ok := t.flights[id]; ok {
+		if !replace {
+			return sendBusy
+		}
+	} else if len(t.flights) >= t.max {
+		return sendFull
 	}
 	t.flights[id] = flight{inst: inst, sentAt: now, lastNews: now}
 	if _, ok := t.sent[id]; !ok {
@@ -105,7 +120,7 @@ func (t *tracker) send(id exchange.ID, inst int, now int64) bool {
 		}
 	}
 	t.sent[id] = sentRec{at: now}
-	return true
+	return sendOK
 }
 
 // refused records that the last send of id was refused for certain (the
