@@ -235,7 +235,9 @@
 // RequestTimeout (so it can no longer execute) → sent; unknown and younger
 // → KindUnknownOutcome. An id whose last send was refused for certain (a
 // 4XX other than the unknown ones, a rate limit, a failed dial) is sent
-// again without a query.
+// again without a query. Deciding to send and tracking the order in flight
+// is one atomic step: of concurrent PlaceOrder calls with one id, one
+// sends.
 //
 // Errors. 429 and -1003/-1015 → KindRateLimited with Retry-After (a 429 for
 // order counts comes without the header: 10 s is assumed); 418 →
