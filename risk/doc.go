@@ -120,14 +120,18 @@
 // swaps only if they load: a file that fails to parse or type-check is
 // rejected with its *LoadError, the running rules stay in force, and the
 // failure shows in Status until the next good load. Reloading bytes equal to
-// the active set's is a no-op. A Version is the content hash, the file's name,
+// the active set's swaps nothing but clears the last reload error (the source
+// holds the rules in force again). A Version is the content hash, the file's name,
 // the source and the load time. Before the first load every plan is rejected
 // (rule "no_rules").
 //
 // The kill switch engages by a halt rule, by Halt (API, operator, signal) and
 // stays until Resume: every Evaluate that starts after Halt returns rejects
 // its plan with Verdict Halt, rule "kill_switch". A halt rule whose condition still holds after a Resume halts
-// again on the next plan.
+// again on the next plan. The engine keeps the switch in memory; the wiring
+// persists every change (Config.OnHalt, and after Halt and Resume) and, at
+// start, gives a saved state back with Restore before the first Evaluate, so
+// a halt survives a crash or a restart until an explicit Resume.
 //
 // Wiring (cmd/arbd):
 //
