@@ -2,6 +2,7 @@ package bus
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -188,5 +189,80 @@ func TestLocalReaderMissing(t *testing.T) {
 	dir := t.TempDir()
 	if _, _, err := LocalReader(dir); err == nil || !strings.Contains(err.Error(), dir) {
 		t.Errorf("err = %v", err)
+	}
+}
+
+// TestDurableState: Durable and State follow the connection and the event
+// stream: true while the stream can take events, false at once when the
+// server goes away, and false while the stream is full.
+func TestDurableState(t *testing.T) {
+	e := startEmbedded(t, t.TempDir())
+	b := connect(t, e.ClientURL(), e.InProcess(), nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	// The stream the bus probes, small enough to fill.
+	small := DefaultStream()
+	small.Name, small.Subjects, small.MaxBytes, small.MaxMsgSize = "SMALL", []string{"small.>"}, 1024, 256
+	if err := b.EnsureStream(ctx, small); err != nil {
+		t.Fatal(err)
+	}
+	b.stream = "SMALL" // before Monitor reads it
+	go b.Monitor(ctx)
+	waitUntil := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: not within 10 s (state %+v)", what, b.State())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	waitUntil("durable", b.Durable)
+	if st := b.State(); !st.Connected || st.Status != "CONNECTED" || st.LastError != "" {
+		t.Errorf("state %+v", st)
+	}
+
+	// A full stream refuses events: not durable, and the state says why.
+	for i := range 64 {
+		if b.Publish(ctx, "small.x", fmt.Sprint("id-", i), make([]byte, 50)) != nil {
+			break
+		}
+	}
+	// The refused publish says so at once; the probe then finds the stream
+	// full and keeps it so (a stream with no room is no durable log).
+	waitUntil("the probe finds the stream full", func() bool {
+		return !b.Durable() && strings.Contains(b.State().LastError, "is full")
+	})
+	// Another probe: still full, still not durable.
+	n := b.health.probesFailed.Load()
+	b.health.probeSoon()
+	waitUntil("another probe", func() bool { return b.health.probesFailed.Load() > n })
+	if b.Durable() {
+		t.Error("durable again with the stream still full")
+	}
+}
+
+// TestDurableStateServerLoss: when the server goes away the bus is not
+// durable at once, and State counts the disconnect.
+func TestDurableStateServerLoss(t *testing.T) {
+	e, err := StartEmbedded(context.Background(), t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := connect(t, e.ClientURL(), e.InProcess(), nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
+	if !b.Durable() {
+		t.Fatal("not durable after Connect")
+	}
+	e.Shutdown()
+	deadline := time.Now().Add(10 * time.Second)
+	for b.Durable() {
+		if time.Now().After(deadline) {
+			t.Fatal("still durable 10 s after the server went away")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if st := b.State(); st.Connected || st.Disconnects != 1 || st.LastError == "" {
+		t.Errorf("state %+v", st)
 	}
 }

@@ -152,8 +152,17 @@ func (b *Bus) streamRoom(ctx context.Context) error {
 	if info == nil {
 		return fmt.Errorf("JetStream stream %s: no information", b.stream)
 	}
-	if max := info.Config.MaxBytes; max > 0 && int64(info.State.Bytes) >= max {
+	// Full means no room for one more event of the largest size: the
+	// stream discards new events, so the next record could be refused.
+	msg := int64(info.Config.MaxMsgSize)
+	if msg <= 0 {
+		msg = 1
+	}
+	if max := info.Config.MaxBytes; max > 0 && int64(info.State.Bytes)+msg > max {
 		return fmt.Errorf("JetStream stream %s is full (%d of %d bytes): new events are refused", b.stream, info.State.Bytes, max)
+	}
+	if max := info.Config.MaxMsgs; max > 0 && int64(info.State.Msgs) >= max {
+		return fmt.Errorf("JetStream stream %s is full (%d of %d events): new events are refused", b.stream, info.State.Msgs, max)
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -31,6 +32,14 @@ func startDaemon(t *testing.T, repl ...string) (*Daemon, string) {
 // startDaemonWait is startDaemon waiting for ready instead.
 func startDaemonWait(t *testing.T, ready func(*Daemon) bool, repl ...string) (*Daemon, string) {
 	t.Helper()
+	return startDaemonAs(t, "test.yaml", ready, repl...)
+}
+
+// startDaemonAs is startDaemonWait with the config parsed under name
+// (config.DefaultName makes it the embedded default, for its rules
+// fallback).
+func startDaemonAs(t *testing.T, name string, ready func(*Daemon) bool, repl ...string) (*Daemon, string) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -39,11 +48,15 @@ func startDaemonWait(t *testing.T, ready func(*Daemon) bool, repl ...string) (*D
 	ln.Close()
 	text := strings.Replace(string(config.Default()), "http: {listen: 127.0.0.1:7420}", "http: {listen: "+addr+"}", 1)
 	text = strings.Replace(text, "data_dir: ./data", "data_dir: "+t.TempDir(), 1)
-	text = strings.Replace(text, "rules_file: configs/rules.yaml", "rules_file: ../../../configs/rules.yaml", 1)
+	shipped, _ := filepath.Abs("../../../configs/rules.yaml")
+	text = strings.Replace(text, "rules_file: configs/rules.yaml", "rules_file: "+shipped, 1)
 	for i := 0; i+1 < len(repl); i += 2 {
+		if !strings.Contains(text, repl[i]) {
+			t.Fatalf("config has no %q", repl[i])
+		}
 		text = strings.Replace(text, repl[i], repl[i+1], 1)
 	}
-	cfg, err := config.Parse("test.yaml", []byte(text), Known())
+	cfg, err := config.Parse(name, []byte(text), Known())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,7 +215,7 @@ func TestRulesReloadAndKillSwitch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, base := startDaemon(t, "rules_file: ../../../configs/rules.yaml", "rules_file: "+rules, `kv_bucket: ""`,
+	d, base := startDaemon(t, "rules_file: "+shippedRules(t), "rules_file: "+rules, `kv_bucket: ""`,
 		"kv_bucket: arb_rules_test\n  kv_trusted_keys: [\""+pub+"\"]")
 	v0, _ := d.desk.risk.Version()
 
@@ -330,4 +343,13 @@ func TestBuildFailureReleasesEverything(t *testing.T) {
 	if err == nil || d != nil || !strings.Contains(err.Error(), "in use by another arbd") {
 		t.Fatalf("Build = %v, %v", d, err)
 	}
+}
+
+// shippedRules is the absolute path of configs/rules.yaml.
+func shippedRules(t *testing.T) string {
+	p, err := filepath.Abs("../../../configs/rules.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

@@ -79,12 +79,11 @@ func (r *rulesFile) loadedFile(b []byte) {
 	r.mu.Unlock()
 }
 
-// isLoaded reports whether b is what was last loaded from the file.
-func (r *rulesFile) isLoaded(b []byte) bool {
-	sum := sha256.Sum256(b)
+// loadedHash returns the hash of the file's bytes last loaded, if any.
+func (r *rulesFile) loadedHash() ([32]byte, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.have && sum == r.loaded
+	return r.loaded, r.have
 }
 
 func (r *rulesFile) setInForce(what string) {
@@ -139,14 +138,15 @@ func (k *desk) reloadFile() (string, error) {
 }
 
 // watchRules polls the rules file every rulesPollWait until ctx ends. It
-// loads the file whenever its content differs from what was last loaded
-// from it, or when it becomes readable again after a failure (a file put
-// back after a broken or missing spell, or the file appearing after a start
-// on the embedded rules). A read failure is logged once per distinct error
-// and keeps the running rules; a file that does not load is logged once
-// per distinct content.
+// loads the file whenever its content differs from what it saw last (at
+// first, what was loaded at start), or when it becomes readable again after
+// a failure: a file put back after a broken or missing spell, or the file
+// appearing after a start on the embedded rules. Loading the rules already
+// in force changes nothing but clears the last reload error. A read failure
+// is logged once per distinct error and keeps the running rules; a file
+// that does not load is logged (by reload) once per distinct content.
 func (k *desk) watchRules(ctx context.Context) error {
-	var refused [32]byte
+	seen, have := k.rules.loadedHash()
 	poll := func() {
 		b, changed, err := k.rules.read()
 		if err != nil {
@@ -160,15 +160,13 @@ func (k *desk) watchRules(ctx context.Context) error {
 			k.log.Info("rules file readable again", "rules_file", k.rules.path)
 		}
 		sum := sha256.Sum256(b)
-		if !changed && (k.rules.isLoaded(b) || sum == refused) {
+		if have && !changed && sum == seen {
 			return
 		}
-		if _, err := k.reload(b, k.rules.path); err != nil {
-			refused = sum
-			return
+		seen, have = sum, true
+		if _, err := k.reload(b, k.rules.path); err == nil {
+			k.rules.loadedFile(b)
 		}
-		refused = [32]byte{}
-		k.rules.loadedFile(b)
 	}
 	t := time.NewTicker(rulesPollWait)
 	defer t.Stop()
