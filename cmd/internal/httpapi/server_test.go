@@ -17,6 +17,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -762,4 +764,31 @@ func TestHostHeader(t *testing.T) {
 			t.Errorf("Host %q: data leaked: %s", host, rec.Body)
 		}
 	}
+}
+
+// FuzzKillReason: any kill body yields a reason that is valid UTF-8,
+// without control characters, at most MaxReasonBytes — and never a panic.
+func FuzzKillReason(f *testing.F) {
+	f.Add("application/json", `{"reason":"x","y":1}`)
+	f.Add("application/x-www-form-urlencoded", "reason=market crash&x=%zz")
+	f.Add("text/plain", "a\x00\xff")
+	f.Add("", `{"reason":[1,2]}`)
+	f.Add("application/json; charset=utf-8", "{}{}")
+	f.Fuzz(func(t *testing.T, ct, body string) {
+		req := httptest.NewRequest("POST", "/api/v1/kill", strings.NewReader(body))
+		req.Header.Set("Content-Type", ct)
+		reason, warnings := readKillReason(httptest.NewRecorder(), req)
+		if len(reason) > MaxReasonBytes || !utf8.ValidString(reason) {
+			t.Fatalf("reason %q", reason)
+		}
+		for _, r := range reason {
+			if unicode.IsControl(r) {
+				t.Fatalf("control character in %q", reason)
+			}
+		}
+		if reason != strings.TrimSpace(reason) {
+			t.Fatalf("untrimmed %q", reason)
+		}
+		_ = warnings
+	})
 }
