@@ -142,13 +142,17 @@
 //   - SIGHUP: ReadFile(path) then Reload(b, path).
 //   - POST /api/v1/rules/reload (bearer token): the same; answer 200 with the
 //     Version, or 422 with the *LoadError's Issues as JSON.
-//   - NATS KV (a fleet sharing one rule set): watch bucket "arb_risk_rules",
-//     key "rules.yaml"; on each update call Reload(entry.Value(),
-//     fmt.Sprintf("nats-kv:%s/%s@%d", bucket, key, entry.Revision())). Use
-//     one source of truth per deployment (file or KV); `arb rules check` and
-//     a put to the KV key is the fleet's change procedure.
+//   - NATS KV (a fleet sharing one rule set): watch risk.kv_bucket, key
+//     "rules"; a value is a rule set signed by a trusted key (`arb rules
+//     sign`), verified and checked to be newer than the last one taken before
+//     Reload(rules, fmt.Sprintf("nats-kv:%s/rules@%d", bucket,
+//     revision)). Use one source of truth per deployment (file or KV); `arb
+//     rules check`, `arb rules sign` and a put to the KV key is the fleet's
+//     change procedure.
 //   - POST /api/v1/kill → Halt(reason, "api"); POST /api/v1/resume →
 //     Resume("api"). SIGTERM-style operator halts → Halt(reason, "operator").
+//     Every change of the switch is written to data_dir before the answer;
+//     at start Restore(saved) runs before the first Evaluate.
 //   - /api/v1/status embeds Status(); metrics: Counters feeds
 //     arb_risk_decisions_total{rule,action}; ReloadCounts feeds
 //     arb_risk_reloads_total{result="ok|error"}; Version() gives

@@ -106,8 +106,10 @@ type NATS struct {
 	// JetStream under DataDir. Credentials in the URL are rejected: use
 	// CredentialsFile.
 	URL string `yaml:"url"`
-	// CredentialsFile is a NATS .creds file (JWT + nkey seed) for an external
-	// server; empty for none. Resolved against the config file's directory.
+	// CredentialsFile authenticates to an external server: a NATS .creds
+	// file (user JWT + nkey seed, for servers in operator mode) or a bare
+	// nkey seed (for users listed by nkey); empty for none. Resolved
+	// against the config file's directory. It holds a secret: keep it 0600.
 	CredentialsFile string `yaml:"credentials_file"`
 }
 

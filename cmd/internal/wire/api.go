@@ -3,6 +3,7 @@ package wire
 import (
 	"context"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -16,11 +17,27 @@ import (
 	"arb/strategy/spread"
 )
 
-func natsOptions(cfg *config.Config) []nats.Option {
-	if cfg.NATS.CredentialsFile != "" {
-		return []nats.Option{nats.UserCredentials(cfg.NATS.CredentialsFile)}
+// natsOptions returns the connect options for an external NATS server:
+// nats.credentials_file is either a .creds file (a user JWT and its seed,
+// for servers run in operator/JWT mode) or a bare nkey seed (for users
+// listed by nkey in the server's configuration, see README.md).
+func natsOptions(cfg *config.Config) ([]nats.Option, error) {
+	f := cfg.NATS.CredentialsFile
+	if f == "" {
+		return nil, nil
 	}
-	return nil
+	b, err := os.ReadFile(f)
+	if err != nil {
+		return nil, fmt.Errorf("nats.credentials_file: %w", err)
+	}
+	if strings.Contains(string(b), "BEGIN NATS USER JWT") {
+		return []nats.Option{nats.UserCredentials(f)}, nil
+	}
+	opt, err := nats.NkeyOptionFromSeed(f)
+	if err != nil {
+		return nil, fmt.Errorf("nats.credentials_file %s is neither a .creds file nor an nkey seed: %w", f, err)
+	}
+	return []nats.Option{opt}, nil
 }
 
 // apiProvider answers the HTTP API from the daemon's components. Book data

@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"arb/cmd/internal/bus"
 	"arb/cmd/internal/config"
 	"arb/cmd/internal/httpapi"
@@ -97,7 +99,11 @@ func Build(ctx context.Context, cfg *config.Config, opt Options) (d *Daemon, err
 		}
 		d.bus, err = bus.Connect(ctx, d.emb.ClientURL(), log, d.emb.InProcess())
 	} else {
-		d.bus, err = bus.Connect(ctx, cfg.NATS.URL, log, natsOptions(cfg)...)
+		var opts []nats.Option
+		if opts, err = natsOptions(cfg); err != nil {
+			return nil, err
+		}
+		d.bus, err = bus.Connect(ctx, cfg.NATS.URL, log, opts...)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("NATS: %w", err)

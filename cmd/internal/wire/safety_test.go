@@ -146,7 +146,8 @@ func TestNATSOutage(t *testing.T) {
 	store := t.TempDir()
 	srv := startNATS(t, store, 0)
 	port := srv.Addr().(*net.TCPAddr).Port
-	defer func() { srv.Shutdown(); srv.WaitForShutdown() }()
+	// Shut down after the daemon's cleanup (registered before it).
+	t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
 	d, base := startDaemon(t, `nats: {url: ""}`, `nats: {url: "nats://127.0.0.1:`+strconv.Itoa(port)+`"}`)
 	if ok, why := d.JournalReady(); !ok {
 		t.Fatalf("journal not ready at start: %s", why)
