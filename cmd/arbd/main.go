@@ -7,10 +7,10 @@
 //	go run ./cmd/arbd --version         # module version and VCS revision
 //
 // SIGINT/SIGTERM shut it down cleanly; SIGHUP reloads the risk rules file.
-// Every handled signal is routed before anything else runs, so a SIGHUP
-// during start-up cannot kill the process, and SIGPIPE is ignored, so a log
-// reader that goes away (a dying log shipper on stderr) cannot kill the
-// trader.
+// Every handled signal is routed during package initialization (earlysig),
+// so a SIGHUP during start-up cannot kill the process, and SIGPIPE is
+// ignored, so a log reader that goes away (a dying log shipper on stderr)
+// cannot kill the trader.
 package main
 
 import (
@@ -27,6 +27,7 @@ import (
 	"syscall"
 	"time"
 
+	"arb/cmd/arbd/internal/earlysig"
 	"arb/cmd/internal/config"
 	"arb/cmd/internal/wire"
 	"arb/configs"
@@ -41,11 +42,13 @@ func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 // process exit code: 0 clean shutdown, 1 runtime failure, 2 bad usage or
 // configuration.
 func run(args []string, stdout, stderr io.Writer) int {
-	// Signals first: from here on SIGHUP, SIGINT and SIGTERM are queued for
-	// the dispatcher below instead of taking their default action, however
-	// long the rest of start-up takes.
-	sigs := make(chan os.Signal, 16)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	// Signals first: since package initialization (earlysig), SIGHUP,
+	// SIGINT and SIGTERM are queued for the dispatcher below instead of
+	// taking their default action, however long the rest of start-up takes,
+	// and SIGPIPE is ignored. Notify again in case a caller (a test) reset
+	// them.
+	sigs := earlysig.Channel()
+	signal.Notify(sigs, earlysig.Handled...)
 	defer signal.Stop(sigs)
 	signal.Ignore(syscall.SIGPIPE)
 

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"regexp"
 	"runtime"
@@ -18,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"arb/cmd/arbd/internal/earlysig"
 	"arb/cmd/internal/config"
 )
 
@@ -37,6 +39,11 @@ var (
 const testRevision = "0123456789abcdef0123456789abcdef01234567"
 
 func TestMain(m *testing.M) {
+	// earlysig's init routed and ignored signals in this test binary too:
+	// give Ctrl-C its default action back, and do not let the daemons the
+	// tests start inherit an ignored SIGPIPE (ignored signals survive exec).
+	signal.Reset(earlysig.Handled...)
+	unignorePIPE()
 	code := m.Run()
 	if binDir != "" {
 		os.RemoveAll(binDir)
@@ -72,6 +79,15 @@ func arbdBin(t *testing.T) string {
 		t.Fatal(binErr)
 	}
 	return binPath
+}
+
+// unignorePIPE gives SIGPIPE back to the Go runtime's handler in this test
+// binary (signal.Reset does not undo signal.Ignore; a Notify does), so the
+// daemons the tests start do not inherit an ignored SIGPIPE.
+func unignorePIPE() {
+	c := make(chan os.Signal, 1)
+	signal.Notify(c, syscall.SIGPIPE)
+	signal.Stop(c)
 }
 
 // defaultWith returns the embedded default config with lines replaced.
@@ -335,6 +351,8 @@ func TestBadConfigExits(t *testing.T) {
 			`balances: {USDT: "100000", BTC: "0.5", ETH: "10", SOL: "200"}`, `balances: {USDT: "100000", BTC: "0.5", ETH: "10", SOL: "200", DOGE: "5"}`, // was a run-time failure
 		), 5, []string{"log.level", "papr", "venues[1].kind", "venues[0].age_max", "venues[0].balances.DOGE"}},
 		{"run-time failure now a config problem", ok("step: 100ms", "step: 1ns"), 1, []string{"sim.step", "at least 1ms"}},
+		{"price decimals the simulator cannot print", ok("{symbol: BTC-USDT, price_decimals: 2", "{symbol: BTC-USDT, price_decimals: 18"), 2,
+			[]string{"instruments[0].price_decimals", "strategy.max_notional"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
