@@ -3,6 +3,8 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
 	"arb/cmd/internal/bus"
@@ -400,5 +403,108 @@ func TestReadOnlyJetStream(t *testing.T) {
 	msg, _ := failed["err"].(string)
 	if !strings.Contains(msg, js) || !strings.Contains(msg, "not writable") || !strings.Contains(msg, "permission denied") {
 		t.Errorf("start-up failure %q does not name %s and the cause", msg, js)
+	}
+}
+
+// TestNATSOutageShows: with an external NATS that goes away, readiness
+// turns 503 naming the durable log and the metrics show the connection
+// down; when it is back, so is readiness.
+func TestNATSOutageShows(t *testing.T) {
+	store := t.TempDir()
+	startNATS := func(port int) *server.Server {
+		srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: port, JetStream: true, StoreDir: store,
+			NoSigs: true, NoLog: true, DisableJetStreamBanner: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv.Start()
+		if !srv.ReadyForConnections(10 * time.Second) {
+			t.Fatal("nats-server not ready")
+		}
+		return srv
+	}
+	srv := startNATS(server.RANDOM_PORT)
+	port := srv.Addr().(*net.TCPAddr).Port
+	t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
+	s := newSetup(t, `nats: {url: ""}`, `nats: {url: "nats://127.0.0.1:`+strconv.Itoa(port)+`"}`)
+	p := start(t, s.addr, nil, nil, "--config", s.cfg)
+	p.waitReady(20 * time.Second)
+
+	srv.Shutdown()
+	srv.WaitForShutdown()
+	p.waitFor("readiness down with NATS", 15*time.Second, func() bool {
+		c, body := p.get("/readyz")
+		return c == 503 && strings.Contains(body, "durable log")
+	})
+	_, m := p.get("/metrics")
+	for _, w := range []string{"arb_nats_connected 0", "arb_journal_available 0"} {
+		if !strings.Contains(m, w) {
+			t.Errorf("metrics lack %s", w)
+		}
+	}
+	srv = startNATS(port)
+	p.waitReady(20 * time.Second)
+	p.stop()
+}
+
+// TestOneVenueDown: arbd started with one venue unreachable runs the
+// others (fresh books), shows the missing one in the status, and readiness
+// names it.
+func TestOneVenueDown(t *testing.T) {
+	s := newSetup(t, "ws_url: sim://okx\n    rest_url: sim://okx", "ws_url: ws://127.0.0.1:1\n    rest_url: http://127.0.0.1:1")
+	p := start(t, s.addr, nil, nil, "--config", s.cfg)
+	p.waitFor("binance and bybit books", 30*time.Second, func() bool {
+		c, body := p.get("/api/v1/books")
+		if c != 200 {
+			return false
+		}
+		var books []map[string]any
+		json.Unmarshal([]byte(body), &books)
+		fresh := 0
+		for _, b := range books {
+			if b["stale"] == false && (b["venue"] == "binance" || b["venue"] == "bybit") {
+				fresh++
+			}
+		}
+		return fresh == 6
+	})
+	if c, body := p.get("/readyz"); c != 503 || !strings.Contains(body, "feeds missing: okx") {
+		t.Errorf("readyz %d %s", c, body)
+	}
+	found := false
+	for _, v := range p.status()["venues"].([]any) {
+		if m := v.(map[string]any); m["venue"] == "okx" && m["state"] == "waiting" {
+			found = true
+		}
+	}
+	if !found {
+		t.Error("okx not shown waiting in the status")
+	}
+	p.stop()
+}
+
+// TestFiveMistakesFiveLines: the arbd binary prints a config's five
+// mistakes as five lines, each with file:line and key, and exits 2.
+func TestFiveMistakesFiveLines(t *testing.T) {
+	s := newSetup(t,
+		"log: {level: info}", "log: {level: loud}",
+		"paper: true", "papr: true",
+		"kind: okx", "kind: kraken",
+		"age_max: 3s", "age_max: 3",
+		`balances: {USDT: "100000", BTC: "0.5", ETH: "10", SOL: "200"}`, `balances: {USDT: "100000", BTC: "0.5", ETH: "10", SOL: "200", DOGE: "5"}`)
+	out, err := exec.Command(arbdBin(t), "--config", s.cfg).CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 2 {
+		t.Fatalf("exit: %v\n%s", err, out)
+	}
+	lines := strings.Split(strings.TrimRight(string(out), "\n"), "\n")
+	if len(lines) != 5 {
+		t.Fatalf("%d lines, want 5:\n%s", len(lines), out)
+	}
+	re := regexp.MustCompile(`^` + regexp.QuoteMeta(s.cfg) + `:\d+: [A-Za-z_\[\]0-9.-]+: \S`)
+	for _, l := range lines {
+		if !re.MatchString(l) {
+			t.Errorf("not file:line: key: %q", l)
+		}
 	}
 }
