@@ -85,12 +85,15 @@ func (v *venue) binanceREST(mux *http.ServeMux) {
 
 // binanceLimits is the REQUEST_WEIGHT rule: a request that arrives with the
 // minute's weight already over 6000 gets HTTP 429 with Retry-After until the
-// minute ends; every answer carries X-MBX-USED-WEIGHT-1M, the weight used
-// in the current minute including this request.
+// minute ends — and, like a FaultRateLimit refusal, a request inside that
+// Retry-After is answered with the 418 ban; every answer carries
+// X-MBX-USED-WEIGHT-1M, the weight used in the current minute including
+// this request.
 func (v *venue) binanceLimits(weight func(*http.Request, int) int) restLimits {
 	return restLimits{
 		before: func(_ *http.Request, _ []byte, now time.Time) (bool, int, time.Duration) {
 			if used, end := v.weight.peek(now, time.Minute); used > binanceWeightLimit {
+				v.rl.until, v.rl.untilStatus = end, 429
 				return true, 429, end.Sub(now)
 			}
 			return false, 0, 0
