@@ -927,7 +927,7 @@ func TestConcurrentOrdersNoDoubles(t *testing.T) {
 func TestBinanceWeightLimitBan(t *testing.T) {
 	s, clk := tradeSim(t, nil, nil)
 	clk.Add(time.Minute - time.Duration(clk.Now().Second())*time.Second + time.Second) // 1 s into a minute
-	u := mustURLs(t, s, "binance").REST + "/api/v3/exchangeInfo"                      // weight 20
+	u := mustURLs(t, s, "binance").REST + "/api/v3/exchangeInfo"                       // weight 20
 	for i := range 301 {
 		if code, hdr, _ := httpGet(t, u); code != 200 || hdr.Get("X-MBX-USED-WEIGHT-1M") != strconv.Itoa(20*(i+1)) {
 			t.Fatalf("request %d: %d %v", i, code, hdr)
