@@ -215,13 +215,18 @@ type capture struct {
 
 func newCapture() *capture { return &capture{hdr: http.Header{}} }
 
+// Header returns the answer's headers (http.ResponseWriter).
 func (c *capture) Header() http.Header { return c.hdr }
+
+// Write appends to the answer's body (http.ResponseWriter).
 func (c *capture) Write(b []byte) (int, error) {
 	if c.status == 0 {
 		c.status = 200
 	}
 	return c.body.Write(b)
 }
+
+// WriteHeader sets the answer's status once (http.ResponseWriter).
 func (c *capture) WriteHeader(code int) {
 	if c.status == 0 {
 		c.status = code
