@@ -102,6 +102,7 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 	for _, v := range s.Venues() {
 		u, _ := s.URLs(v)
 		fmt.Fprintf(stdout, "%-8s ws_url: %s  rest_url: %s\n", v, u.WSBase, u.REST)
+		fmt.Fprintf(stdout, "%-8s private: %s  order entry: %s\n", "", u.Private, u.Trade)
 	}
 	fmt.Fprintln(stdout, "simulating; Ctrl-C to stop")
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
