@@ -1,0 +1,146 @@
+package monitoring
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// TestPromQL runs a real Prometheus with the shipped configuration and
+// alert rules, scraping a running arbd every second, and evaluates every
+// PromQL expression of the dashboards and every alert rule's series: each
+// must return at least one series (a renamed metric or label fails here,
+// not silently in Grafana or in an alert that never fires). The rules must
+// evaluate without error, and none may fire on a healthy daemon.
+func TestPromQL(t *testing.T) {
+	needTool(t, "prometheus")
+	a := startArbd(t)
+	p := startPrometheus(t, a.addr)
+
+	// Rates need samples across their window: wait for 8 scrapes.
+	waitFor(t, "8 scrapes of arbd", 2*time.Minute, func() (bool, string) {
+		r, err := p.query(context.Background(), `count_over_time(up{job="arbd"}[1m])`)
+		if err != nil || len(r) == 0 {
+			return false, fmt.Sprint(err)
+		}
+		n, _ := strconv.ParseFloat(r[0].Value[1].(string), 64)
+		return n >= 8, fmt.Sprintf("%v scrapes", n)
+	})
+	if r, err := p.query(context.Background(), `up{job="arbd"}`); err != nil || len(r) != 1 || r[0].Value[1] != "1" {
+		t.Fatalf("up{job=arbd} = %v, %v: Prometheus does not scrape arbd", r, err)
+	}
+
+	type check struct{ what, expr string }
+	var checks []check
+	ds := loadDashboards(t)
+	for _, tg := range targets(t, ds) {
+		if tg.DSType != PrometheusType {
+			continue
+		}
+		if m := labelValues.FindStringSubmatch(tg.Expr); m != nil {
+			// label_values(metric, label) is a Grafana function: the
+			// series behind it must exist and carry the label.
+			checks = append(checks, check{tg.String(), `count by (` + m[2] + `) (` + m[1] + `)`})
+			continue
+		}
+		checks = append(checks, check{tg.String(), grafanaProm(tg.Expr)})
+	}
+	for _, al := range Alerts() {
+		for i, s := range al.Series {
+			checks = append(checks, check{fmt.Sprintf("alert %s series %d", al.Name, i), s})
+		}
+	}
+	if len(checks) < 30 {
+		t.Fatalf("only %d PromQL expressions found: are the dashboards generated?", len(checks))
+	}
+
+	// Every expression must return a series. A window just filled may
+	// lack a sample for a moment, so the failing ones are retried, all
+	// together, until a deadline.
+	type outcome struct {
+		n    int
+		eg   sample
+		err  error
+		done bool
+	}
+	results := make([]outcome, len(checks))
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		pending := 0
+		for i, c := range checks {
+			if results[i].done {
+				continue
+			}
+			r, err := p.query(context.Background(), c.expr)
+			results[i] = outcome{n: len(r), err: err, done: err != nil || len(r) > 0}
+			if len(r) > 0 {
+				results[i].eg = r[0]
+			}
+			if !results[i].done {
+				pending++
+			}
+		}
+		if pending == 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(500 * time.Millisecond) // polling the condition (series present), bounded by the deadline
+	}
+	for i, c := range checks {
+		switch r := results[i]; {
+		case r.err != nil:
+			t.Errorf("%s: %v", c.what, r.err)
+		case r.n == 0:
+			t.Errorf("%s: no series for %s", c.what, c.expr)
+		default:
+			t.Logf("%s: %d series, e.g. %v = %v", c.what, r.n, r.eg.Metric, r.eg.Value[1])
+		}
+	}
+
+	// The alert rules as Prometheus loaded them: every one evaluated, with
+	// no error, none firing on a healthy daemon.
+	var rules struct {
+		Groups []struct {
+			Name  string `json:"name"`
+			Rules []struct {
+				Name           string `json:"name"`
+				Health         string `json:"health"`
+				LastError      string `json:"lastError"`
+				State          string `json:"state"`
+				LastEvaluation string `json:"lastEvaluation"`
+			} `json:"rules"`
+		} `json:"groups"`
+	}
+	waitFor(t, "every alert rule evaluated", time.Minute, func() (bool, string) {
+		if err := p.getJSON("/api/v1/rules?type=alert", &rules); err != nil {
+			return false, err.Error()
+		}
+		n := 0
+		for _, g := range rules.Groups {
+			for _, r := range g.Rules {
+				if r.Health == "ok" || r.Health == "err" {
+					n++
+				}
+			}
+		}
+		return n == len(Alerts()), fmt.Sprintf("%d of %d", n, len(Alerts()))
+	})
+	for _, g := range rules.Groups {
+		for _, r := range g.Rules {
+			if r.Health != "ok" {
+				t.Errorf("alert %s: health %s: %s", r.Name, r.Health, r.LastError)
+			}
+			if r.State == "firing" {
+				t.Errorf("alert %s fires on a healthy daemon", r.Name)
+			}
+		}
+	}
+	if fired, err := p.query(context.Background(), `ALERTS{alertstate="firing"}`); err != nil || len(fired) > 0 {
+		t.Errorf("alerts firing on a healthy daemon: %v %v", fired, err)
+	}
+}
+
+// labelValues matches Grafana's label_values(metric, label) variable query.
+var labelValues = regexp.MustCompile(`^label_values\(\s*([a-zA-Z_:][a-zA-Z0-9_:]*(?:\{[^}]*\})?)\s*,\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*\)$`)
