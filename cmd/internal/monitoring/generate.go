@@ -20,6 +20,7 @@ const (
 func Dashboards() map[string]*dashboard.DashboardBuilder {
 	return map[string]*dashboard.DashboardBuilder{
 		"engine.json": Engine(),
+		"pnl.json":    PnL(),
 	}
 }
 
