@@ -30,7 +30,7 @@ func TestCheckDefaultRules(t *testing.T) {
 	if _, err := rep.WriteTo(&out); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"rules default: 21 rules, OK", "max_drawdown_pct", "decision on the sample: allow", "drawdown_freeze"} {
+	for _, want := range []string{"rules default: 22 rules, OK", "max_drawdown_pct", "decision on the sample: allow", "drawdown_freeze"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}

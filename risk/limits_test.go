@@ -14,7 +14,7 @@ import (
 // by name, if the file changes, so the tests cannot silently test something
 // else.
 var defaultLimits = map[string]float64{
-	"max_daily_loss": 1000, "max_drawdown_pct": 2.0, "max_notional": 10000, "max_position_value": 50000,
+	"max_daily_loss": 1000, "daily_loss_warn_share": 0.8, "max_drawdown_pct": 2.0, "max_notional": 10000, "max_position_value": 50000,
 	"max_asset_share": 0.30, "max_book_age_ms": 2000, "min_edge_bps": 5.0, "min_net_quote": 0.50,
 	"max_open_trades": 4, "max_error_rate": 0.20, "max_latency_ms": 750, "max_residual_exposure": 2000,
 	"max_price_gap_bps": 200, "warn_edge_bps": 60, "trading_open_minute": 0, "trading_close_minute": 1440,
@@ -246,6 +246,32 @@ func TestStaleBookAndWarnCounts(t *testing.T) {
 	}
 	if n := counter(e, "large_edge_warn", "warn"); n != 2 {
 		t.Errorf("large_edge_warn warn = %d, want 2 (60.01 and 75, not 60)", n)
+	}
+}
+
+// TestDailyLossWarn: a day's loss past daily_loss_warn_share (0.8) of
+// max_daily_loss is counted as a warning (what the ArbDailyLossNearLimit
+// alert watches) and the plan passes; at the limit the halt rule decides.
+func TestDailyLossWarn(t *testing.T) {
+	rs := loadDefault(t)
+	e := newTestEngine(t, rs)
+	for _, c := range []struct {
+		pnl     float64
+		verdict Verdict
+	}{{-799.99, Allow}, {-800, Allow}, {-999.99, Allow}} {
+		in := DefaultSample()
+		in.Account.RealizedPnlToday, in.Account.UnrealizedPnl = c.pnl, 0
+		if d := e.Evaluate(&in); d.Verdict != c.verdict {
+			t.Fatalf("pnl today %v: %v, want %v", c.pnl, d, c.verdict)
+		}
+	}
+	if n := counter(e, "daily_loss_warn", "warn"); n != 2 {
+		t.Errorf("daily_loss_warn warn = %d, want 2 (-800 and -999.99, not -799.99)", n)
+	}
+	in := DefaultSample()
+	in.Account.RealizedPnlToday, in.Account.UnrealizedPnl = -1000, 0
+	if d := e.Evaluate(&in); d.Verdict != Halt || d.Rule() != "daily_loss_halt" {
+		t.Errorf("at the limit: %v, want the halt", d)
 	}
 }
 

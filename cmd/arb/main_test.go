@@ -31,7 +31,7 @@ func TestCommands(t *testing.T) {
 		{"no args", nil, 2, nil, []string{"usage"}},
 		{"unknown", []string{"frobnicate"}, 2, nil, []string{`unknown command "frobnicate"`}},
 		{"not yet", []string{"backtest"}, 2, nil, []string{`"backtest" is not implemented`}},
-		{"rules check default", []string{"rules", "check", "../../configs/rules.yaml"}, 0, []string{"21 rules, OK", "max_notional"}, nil},
+		{"rules check default", []string{"rules", "check", "../../configs/rules.yaml"}, 0, []string{"22 rules, OK", "max_notional"}, nil},
 		{"rules check bad", []string{"rules", "check", bad}, 1, nil, []string{"bad.yaml:5:", "mismatched types"}},
 		{"rules check missing", []string{"rules", "check", filepath.Join(dir, "nope.yaml")}, 1, nil, []string{"nope.yaml"}},
 		{"rules check sample", []string{"rules", "check", "../../configs/rules.yaml", "--sample", sample}, 0, []string{`re:qty_positive\s+reject line \d+\s+inline\s+FIRES: reject`}, nil},

@@ -90,6 +90,23 @@ func AlertCases() []AlertCase {
 			Series: []InputSeries{{`arb_journal_available{job="arbd",instance="arbd:7420"}`, "1 1 0x10"}},
 			Checks: []AlertCheck{{"15s", none}, {"60s", none}, {"2m", []map[string]string{{}}}}},
 
+		{Alert: "ArbVenueCircuitBroken", Name: "one venue's circuit open for over a minute", Interval: "15s",
+			Series: []InputSeries{
+				{`arb_venue_circuit_open{job="arbd",instance="arbd:7420",venue="binance"}`, "0 0 1x10"},
+				{`arb_venue_circuit_open{job="arbd",instance="arbd:7420",venue="okx"}`, "0x12"},
+			},
+			Checks: []AlertCheck{{"15s", none}, {"60s", none}, {"2m", []map[string]string{{"venue": "binance"}}}}},
+
+		{Alert: "ArbDailyLossNearLimit", Name: "daily_loss_warn counted: fires for 15 minutes after the last warning", Interval: "1m",
+			Series: []InputSeries{{`arb_risk_decisions_total{job="arbd",instance="arbd:7420",rule="daily_loss_warn",action="warn"}`, "0x10 1 1 2x40"}},
+			Checks: []AlertCheck{{"5m", none}, {"11m", []map[string]string{{}}}, {"20m", []map[string]string{{}}}, {"30m", none}}},
+		{Alert: "ArbDailyLossNearLimit", Name: "other rules' warnings do not count", Interval: "1m",
+			Series: []InputSeries{
+				{`arb_risk_decisions_total{job="arbd",instance="arbd:7420",rule="large_edge_warn",action="warn"}`, "0+1x30"},
+				{`arb_risk_decisions_total{job="arbd",instance="arbd:7420",rule="daily_loss_warn",action="warn"}`, "0x30"},
+			},
+			Checks: []AlertCheck{{"20m", none}}},
+
 		{Alert: "ArbVenueDown", Name: "one venue waiting for 5 minutes, the others up", Interval: "15s",
 			Series: []InputSeries{
 				{`arb_venue_up{job="arbd",instance="arbd:7420",venue="okx"}`, "1 0x40"},

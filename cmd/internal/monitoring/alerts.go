@@ -77,6 +77,20 @@ func Alerts() []Alert {
 			Detail:  "No order is sent whose intent is not durable. /readyz names the cause (NATS down, stream not answering, no room). Trading resumes by itself when the stream answers.",
 		},
 		{
+			Name: "ArbVenueCircuitBroken", Expr: `max by (venue) (arb_venue_circuit_open) > 0`, Series: []string{`max by (venue) (arb_venue_circuit_open)`},
+			For: "1m", Severity: "warning",
+			Summary: "venue {{ $labels.venue }}: trading circuit open for over a minute",
+			Detail:  "Its trading client refuses to send (a ban, a Retry-After, repeated errors): its books are out of detection. /api/v1/status says why and until when.",
+		},
+		{
+			Name:   "ArbDailyLossNearLimit",
+			Expr:   `sum(increase(arb_risk_decisions_total{rule="daily_loss_warn",action="warn"}[15m])) > 0`,
+			Series: []string{`sum(increase(arb_risk_decisions_total{rule="daily_loss_warn",action="warn"}[15m]))`},
+			For:    "0s", Severity: "warning",
+			Summary: "the day's loss is near its limit",
+			Detail:  "The risk rule daily_loss_warn fired in the last 15 minutes: today's PnL is past daily_loss_warn_share of max_daily_loss (configs/rules.yaml). At the limit daily_loss_halt halts trading.",
+		},
+		{
 			Name: "ArbVenueDown", Expr: `arb_venue_up == 0`, Series: []string{`arb_venue_up`},
 			For: "5m", Severity: "warning",
 			Summary: "venue {{ $labels.venue }} has not joined for 5 minutes",

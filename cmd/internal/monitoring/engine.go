@@ -127,16 +127,38 @@ func Engine() *dashboard.DashboardBuilder {
 
 	// --- execution -------------------------------------------------------------
 	d.WithRow(dashboard.NewRowBuilder("Execution"))
-	d.WithPanel(timeSeries(promDS(), "Trades", "Trades finished per rate interval, by result.", "none", 8, 8,
+	d.WithPanel(bigValue(promDS(), "Executor", "1 while the executor takes plans (journal replayed, start-up reconciliation done, journal healthy).", "none", 4, 4,
+		promTargets([]prom{{`min(arb_executor_ready)`, "executor"}})).
+		Mappings(valueText("0", "NOT READY", "red", "1", "ready", "green")).
+		ColorMode(common.BigValueColorModeBackground).
+		TextMode(common.BigValueTextModeValue))
+	d.WithPanel(bigValue(promDS(), "Open trades", "Trades with entry legs out, or being retried or unwound.", "none", 4, 4,
+		promTargets([]prom{{`sum(arb_trades_open)`, "open"}})))
+	d.WithPanel(bigValue(promDS(), "Residual exposure now", "Value in the account currency of what trades left unhedged, at the books' mids.", "none", 4, 4,
+		promTargets([]prom{{`sum(arb_residual_exposure_quote)`, "residual"}})).
+		Thresholds(steps("green", 1000, "orange", 2000, "red")).
+		Decimals(2))
+	d.WithPanel(timeSeries(promDS(), "Trades", "Trades closed per rate interval, by result (closed_flat, closed_residual).", "none", 12, 4,
 		promTargets([]prom{{`sum by (result) (increase(arb_trades_total` + ri + `))`, "{{result}}"}})))
-	d.WithPanel(timeSeries(promDS(), "Residual exposure", "Quote value of unhedged inventory left by one-legged fills (risk rejects new plans above max_residual_exposure).", "none", 8, 8,
+	d.WithPanel(timeSeries(promDS(), "Residual exposure", "Quote value of unhedged inventory left by one-legged fills and open trades' imbalance (risk rejects new plans above max_residual_exposure).", "none", 8, 8,
 		promTargets([]prom{{`sum(arb_residual_exposure_quote)`, "residual"}})))
-	d.WithPanel(timeSeries(promDS(), "Order acknowledgement latency", "Order sent to the venue's acknowledgement, p50 and p99 per venue.", "s", 8, 8,
+	d.WithPanel(timeSeries(promDS(), "Order acknowledgement latency", "Order placement to the venue's acknowledgement, p50 and p99 per venue.", "s", 16, 8,
 		promTargets(quantiles("arb_order_ack_seconds", selV, "venue, ", "{{venue}}"))))
-	d.WithPanel(timeSeries(promDS(), "Tick to order", "From the socket read of the frame that made the plan to the first order byte written: p50 and p99.", "s", 12, 8,
+	d.WithPanel(timeSeries(promDS(), "Tick to order", "From the socket read of the book frame that made a plan to its first order byte written: p50 and p99.", "s", 12, 8,
 		promTargets(quantiles("arb_tick_to_order_seconds", "", "", ""))))
-	d.WithPanel(timeSeries(promDS(), "Plan to send", "From the plan's approval to its first order sent: p50 and p99.", "s", 12, 8,
-		promTargets(quantiles("arb_plan_to_send_seconds", "", "", ""))))
+	d.WithPanel(timeSeries(promDS(), "Plan to orders", "From a plan's decision to each entry order's call, and until both entry orders were written: p50 and p99.", "s", 12, 8,
+		promTargets(append(quantiles("arb_plan_to_send_seconds", "", "", "to send"), quantiles("arb_plan_to_both_legs_seconds", "", "", "to both legs")...))))
+
+	// --- venues' trading clients -----------------------------------------------
+	d.WithRow(dashboard.NewRowBuilder("Rate limits and circuit breakers"))
+	d.WithPanel(bigValue(promDS(), "Circuit breakers", "1 while a venue's trading client refuses to send (a ban, a Retry-After, repeated errors); /api/v1/status says why and until when.", "none", 8, 6,
+		promTargets([]prom{{`max by (venue) (arb_venue_circuit_open` + selV + `)`, "{{venue}}"}})).
+		Mappings(valueText("0", "closed", "green", "1", "OPEN", "red")).
+		ColorMode(common.BigValueColorModeBackground))
+	d.WithPanel(timeSeries(promDS(), "Order placements by result", "Per venue and rate interval: ok, or the error's kind (rate_limited: the venue's budget or a Retry-After refused it; rejected; unknown_outcome; ...).", "none", 8, 6,
+		promTargets([]prom{{`sum by (venue, result) (increase(arb_orders_total` + selV + ri + `))`, "{{venue}} {{result}}"}})))
+	d.WithPanel(timeSeries(promDS(), "Order error rate", "Recent fraction of failed order placements per venue, as the risk rules see it (venue_error_breaker rejects above max_error_rate).", "percentunit", 8, 6,
+		promTargets([]prom{{`max by (venue) (arb_order_error_rate` + selV + `)`, "{{venue}}"}})))
 
 	return d
 }
