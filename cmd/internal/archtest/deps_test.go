@@ -128,3 +128,19 @@ func TestRuleCatchesViolation(t *testing.T) {
 		t.Fatal("rule table does not catch strategy -> binance")
 	}
 }
+
+// TestGrafanaSDKOnlyInMonitoring: Grafana's foundation SDK generates the
+// dashboards (cmd/internal/monitoring); nothing else, the daemon least of
+// all, links it.
+func TestGrafanaSDKOnlyInMonitoring(t *testing.T) {
+	for _, p := range listAll(t) {
+		if under(p.ImportPath, "arb/cmd/internal/monitoring") {
+			continue
+		}
+		for _, d := range p.Deps {
+			if strings.HasPrefix(d, "github.com/grafana/") || under(d, "arb/cmd/internal/monitoring") {
+				t.Errorf("%s depends on %s: only cmd/internal/monitoring builds dashboards", p.ImportPath, d)
+			}
+		}
+	}
+}
