@@ -34,7 +34,7 @@ func TestPromQL(t *testing.T) {
 	}
 
 	type check struct{ what, expr string }
-	var checks []check
+	var checks, pending []check
 	ds := loadDashboards(t)
 	for _, tg := range targets(t, ds) {
 		if tg.DSType != PrometheusType {
@@ -53,6 +53,16 @@ func TestPromQL(t *testing.T) {
 			checks = append(checks, check{fmt.Sprintf("alert %s series %d", al.Name, i), s})
 		}
 	}
+	// Expressions on a metric arbd does not export yet are set apart.
+	kept := checks[:0]
+	for _, c := range checks {
+		if m := pendingMetric(c.expr); m != "" {
+			pending = append(pending, c)
+		} else {
+			kept = append(kept, c)
+		}
+	}
+	checks = kept
 	if len(checks) < 30 {
 		t.Fatalf("only %d PromQL expressions found: are the dashboards generated?", len(checks))
 	}
@@ -96,6 +106,20 @@ func TestPromQL(t *testing.T) {
 			t.Errorf("%s: no series for %s", c.what, c.expr)
 		default:
 			t.Logf("%s: %d series, e.g. %v = %v", c.what, r.n, r.eg.Metric, r.eg.Value[1])
+		}
+	}
+
+	// A pending metric must really be missing: once arbd exports it, this
+	// fails until it is taken off pendingMetrics and checked like the rest.
+	for _, c := range pending {
+		r, err := p.query(context.Background(), c.expr)
+		switch {
+		case err != nil:
+			t.Errorf("%s: %v", c.what, err)
+		case len(r) > 0:
+			t.Errorf("%s: %s is exported now: remove it from pendingMetrics", c.what, pendingMetric(c.expr))
+		default:
+			t.Logf("%s: NOT CHECKED: %s is not exported by arbd yet (%s)", c.what, pendingMetric(c.expr), pendingMetrics[pendingMetric(c.expr)])
 		}
 	}
 
@@ -144,3 +168,19 @@ func TestPromQL(t *testing.T) {
 
 // labelValues matches Grafana's label_values(metric, label) variable query.
 var labelValues = regexp.MustCompile(`^label_values\(\s*([a-zA-Z_:][a-zA-Z0-9_:]*(?:\{[^}]*\})?)\s*,\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*\)$`)
+
+// pendingMetrics are metrics the dashboards and alerts use under the name
+// their issue fixes, which arbd does not export yet, with the reason.
+// Their expressions are expected to return nothing (and the test fails
+// once one returns a series); everything else must return a series.
+var pendingMetrics = map[string]string{}
+
+// pendingMetric returns the pending metric expr uses, if any.
+func pendingMetric(expr string) string {
+	for m := range pendingMetrics {
+		if regexp.MustCompile(`\b` + m + `(_bucket|_sum|_count)?\b`).MatchString(expr) {
+			return m
+		}
+	}
+	return ""
+}
