@@ -144,3 +144,13 @@ func grafanaProm(expr string) string {
 		"$symbol", ".*",
 	).Replace(expr)
 }
+
+// grafanaPromSelected is grafanaProm with venues binance and okx and the
+// symbol BTC-USDT selected: Grafana joins a multi-value selection into a
+// regex alternation.
+func grafanaPromSelected(expr string) string {
+	return grafanaProm(strings.NewReplacer(
+		"$venue", "(binance|okx)",
+		"$symbol", "(BTC-USDT)",
+	).Replace(expr))
+}

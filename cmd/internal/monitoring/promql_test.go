@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -34,7 +35,7 @@ func TestPromQL(t *testing.T) {
 	}
 
 	type check struct{ what, expr string }
-	var checks, pending []check
+	var checks, pending, filtered []check
 	ds := loadDashboards(t)
 	for _, tg := range targets(t, ds) {
 		if tg.DSType != PrometheusType {
@@ -47,6 +48,9 @@ func TestPromQL(t *testing.T) {
 			continue
 		}
 		checks = append(checks, check{tg.String(), grafanaProm(tg.Expr)})
+		if strings.Contains(tg.Expr, "$venue") || strings.Contains(tg.Expr, "$symbol") {
+			filtered = append(filtered, check{tg.String() + " (venue binance|okx, symbol BTC-USDT)", grafanaPromSelected(tg.Expr)})
+		}
 	}
 	for _, al := range Alerts() {
 		for i, s := range al.Series {
@@ -106,6 +110,29 @@ func TestPromQL(t *testing.T) {
 			t.Errorf("%s: no series for %s", c.what, c.expr)
 		default:
 			t.Logf("%s: %d series, e.g. %v = %v", c.what, r.n, r.eg.Metric, r.eg.Value[1])
+		}
+	}
+
+	// The variables filter: with two venues and one symbol selected, every
+	// series still comes back, and none names another venue or symbol.
+	for _, c := range filtered {
+		if pendingMetric(c.expr) != "" {
+			continue
+		}
+		r, err := p.query(context.Background(), c.expr)
+		if err != nil || len(r) == 0 {
+			t.Errorf("%s: %d series, %v: %s", c.what, len(r), err, c.expr)
+			continue
+		}
+		for _, x := range r {
+			for _, l := range []string{"venue", "buy_venue", "sell_venue"} {
+				if v, ok := x.Metric[l]; ok && v != "binance" && v != "okx" {
+					t.Errorf("%s: series %v: %s %q was not selected", c.what, x.Metric, l, v)
+				}
+			}
+			if v, ok := x.Metric["symbol"]; ok && v != "BTC-USDT" {
+				t.Errorf("%s: series %v: symbol %q was not selected", c.what, x.Metric, v)
+			}
 		}
 	}
 
