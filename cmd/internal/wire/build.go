@@ -21,7 +21,7 @@ import (
 )
 
 // RingCapacity is the size of the one MPSC ring all feeds publish into. At
-// 352 bytes per event it is 1.4 MiB: seconds of the busiest feed, while the
+// 360 bytes per event it is 1.4 MiB: seconds of the busiest feed, while the
 // detector drains it in microseconds.
 const RingCapacity = 4096
 
