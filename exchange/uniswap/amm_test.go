@@ -20,7 +20,9 @@ func u(s string) *uint256.Int {
 }
 
 // e18 returns n × 10^18 as a decimal string.
-func e18(n int64) string { return new(big.Int).Mul(big.NewInt(n), new(big.Int).Exp(big.NewInt(10), big.NewInt(18), nil)).String() }
+func e18(n int64) string {
+	return new(big.Int).Mul(big.NewInt(n), new(big.Int).Exp(big.NewInt(10), big.NewInt(18), nil)).String()
+}
 
 // Uniswap V2's published cases: v2-periphery UniswapV2Library.spec.ts
 // (getAmountOut(2, 100, 100) = 1, getAmountIn(1, 100, 100) = 2 and the

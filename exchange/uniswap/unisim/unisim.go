@@ -50,10 +50,10 @@ type Config struct {
 
 // Chain is a simulated chain with the contracts deployed.
 type Chain struct {
-	Backend *simulated.Backend
-	Client  uniswap.Backend
-	ChainID *big.Int
-	Owner   *ecdsa.PrivateKey
+	Backend   *simulated.Backend
+	Client    uniswap.Backend
+	ChainID   *big.Int
+	Owner     *ecdsa.PrivateKey
 	OwnerAddr common.Address
 
 	Base, Quote, Factory, Pair, Router common.Address
