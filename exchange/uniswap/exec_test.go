@@ -364,3 +364,15 @@ func receiptOf(t *testing.T, c *unisim.Chain, dex *uniswap.Trader, st exchange.O
 	must(t, err)
 	return r
 }
+
+func traderConfig(c *unisim.Chain, be uniswap.Backend, j uniswap.TxJournal, clk *clock) uniswap.TraderConfig {
+	return uniswap.TraderConfig{
+		Venue: uniV, Name: "uni", Inst: listings()[0], Client: be,
+		Pair: c.Pair, Router: c.Router, BaseToken: c.Base, QuoteToken: c.Quote,
+		Signer: uniswap.NewSigner(traderKey), Journal: j,
+		MaxBaseFee: big.NewInt(500e9), MaxPriorityFee: big.NewInt(50e9), Now: clk.Now,
+		Retry: uniswap.Retry{Timeout: 5 * time.Second, Attempts: 2, Backoff: 10 * time.Millisecond, BackoffMax: 20 * time.Millisecond},
+	}
+}
+
+func bigGwei(n int64) *big.Int { return new(big.Int).Mul(big.NewInt(n), big.NewInt(1e9)) }

@@ -315,3 +315,15 @@ func (c *Chain) Cancel(ctx context.Context, key *ecdsa.PrivateKey, nonce uint64,
 	}
 	return tx, c.Client.SendTransaction(ctx, tx)
 }
+
+// SwapExactOutData returns the router call buying exactly amountOut of the
+// other token with tokenIn, with no input cap and a far deadline.
+func (c *Chain) SwapExactOutData(tokenIn common.Address, amountOut *big.Int, to common.Address) []byte {
+	out := c.Quote
+	if tokenIn == c.Quote {
+		out = c.Base
+	}
+	maxIn := new(big.Int).Lsh(big.NewInt(1), 200)
+	return bindings.NewRouter().PackSwapTokensForExactTokens(amountOut, maxIn, []common.Address{tokenIn, out}, to,
+		big.NewInt(time.Now().Add(24*time.Hour).Unix()))
+}
