@@ -92,4 +92,3 @@ func TestFormulaMatchesDeployedPair(t *testing.T) {
 		c.Close()
 	}
 }
-
