@@ -32,16 +32,16 @@ import (
 // when the fee was charged in an asset that is neither, its rate in the
 // quote currency at the fill-time mid.
 type Fill struct {
-	Venue         string `json:"venue"`           // configured venue name, e.g. "binance"
-	VenueFillID   string `json:"venue_fill_id"`   // the venue's trade (execution) id; unique per venue, forever
-	ClientOrderID string `json:"client_order_id"` // the order the fill belongs to
-	TradeID       string `json:"trade_id"`        // the arbitrage trade; "" for a fill outside any trade
-	Symbol        string `json:"symbol"`          // canonical BASE-QUOTE, e.g. "BTC-USDT"
-	Base          string `json:"base"`            // "BTC"; Symbol must equal Base + "-" + Quote
-	Quote         string `json:"quote"`           // "USDT"
-	Side          string `json:"side"`            // "buy" or "sell"
-	Price         decimal.Decimal `json:"price"`  // > 0, quote per base
-	Qty           decimal.Decimal `json:"qty"`    // > 0, base
+	Venue         string          `json:"venue"`           // configured venue name, e.g. "binance"
+	VenueFillID   string          `json:"venue_fill_id"`   // the venue's trade (execution) id; unique per venue, forever
+	ClientOrderID string          `json:"client_order_id"` // the order the fill belongs to
+	TradeID       string          `json:"trade_id"`        // the arbitrage trade; "" for a fill outside any trade
+	Symbol        string          `json:"symbol"`          // canonical BASE-QUOTE, e.g. "BTC-USDT"
+	Base          string          `json:"base"`            // "BTC"; Symbol must equal Base + "-" + Quote
+	Quote         string          `json:"quote"`           // "USDT"
+	Side          string          `json:"side"`            // "buy" or "sell"
+	Price         decimal.Decimal `json:"price"`           // > 0, quote per base
+	Qty           decimal.Decimal `json:"qty"`             // > 0, base
 	// Fee is what the venue charged in FeeAsset: positive paid, negative a
 	// rebate.
 	Fee      decimal.Decimal `json:"fee"`
@@ -74,12 +74,12 @@ func Closed(state string) bool { return state == StateClosedFlat || state == Sta
 // fills, never from the trade's own figures, which are kept beside the
 // ledger's for comparison.
 type Trade struct {
-	ID        string `json:"id"`
-	PlanID    string `json:"plan_id"`
-	Symbol    string `json:"symbol"` // canonical BASE-QUOTE
-	BuyVenue  string `json:"buy_venue"`
-	SellVenue string `json:"sell_venue"`
-	State     string `json:"state"` // open, hedging, unwinding, closed_flat, closed_residual
+	ID        string          `json:"id"`
+	PlanID    string          `json:"plan_id"`
+	Symbol    string          `json:"symbol"` // canonical BASE-QUOTE
+	BuyVenue  string          `json:"buy_venue"`
+	SellVenue string          `json:"sell_venue"`
+	State     string          `json:"state"` // open, hedging, unwinding, closed_flat, closed_residual
 	Qty       decimal.Decimal `json:"qty"`
 	// ExpectedNetQuote is the net the plan expected (after fees and gas).
 	ExpectedNetQuote decimal.Decimal `json:"expected_net_quote"`

@@ -193,7 +193,9 @@ func (l *Ledger) Apply(ev Event) (Change, error) {
 func (l *Ledger) ApplyFill(f Fill) (Change, error) { return l.Apply(Event{Kind: KindFill, Fill: &f}) }
 
 // ApplyTrade applies a trade event outside a stream.
-func (l *Ledger) ApplyTrade(t Trade) (Change, error) { return l.Apply(Event{Kind: KindTrade, Trade: &t}) }
+func (l *Ledger) ApplyTrade(t Trade) (Change, error) {
+	return l.Apply(Event{Kind: KindTrade, Trade: &t})
+}
 
 // ApplyExternal applies an external transfer outside a stream.
 func (l *Ledger) ApplyExternal(e External) (Change, error) {

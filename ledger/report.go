@@ -359,8 +359,8 @@ func (l *Ledger) Value(currency string, mids Marks) Valuation {
 // drawdown rule.
 type EquityMark struct {
 	Valuation
-	Day      string          `json:"day"`       // UTC date of the peak, YYYY-MM-DD
-	DayPeak  decimal.Decimal `json:"day_peak"`  // highest equity marked this UTC day
+	Day      string          `json:"day"`      // UTC date of the peak, YYYY-MM-DD
+	DayPeak  decimal.Decimal `json:"day_peak"` // highest equity marked this UTC day
 	Drawdown decimal.Decimal `json:"drawdown"` // DayPeak − Equity, ≥ 0
 }
 
