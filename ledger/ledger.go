@@ -98,8 +98,9 @@ func (r *TradeRecord) Symbol() string {
 // TradeRow is a snapshot of a TradeRecord for a store: what the trades
 // table holds.
 type TradeRow struct {
-	ID    string
-	Trade Trade
+	ID     string
+	Symbol string // from the trade event, or its first fill before it arrived
+	Trade  Trade
 	Seq   uint64
 	Fills int
 	PnL   TradePnL
@@ -264,7 +265,7 @@ func (l *Ledger) recompute(r *TradeRecord) {
 }
 
 func (r *TradeRecord) row() *TradeRow {
-	return &TradeRow{ID: r.ID, Trade: r.Trade, Seq: r.Seq, Fills: len(r.Fills), PnL: r.PnL}
+	return &TradeRow{ID: r.ID, Symbol: r.Symbol(), Trade: r.Trade, Seq: r.Seq, Fills: len(r.Fills), PnL: r.PnL}
 }
 
 func (l *Ledger) applyTrade(t Trade, seq uint64) (Change, error) {

@@ -1,0 +1,409 @@
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/big"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/shopspring/decimal"
+
+	"arb/ledger"
+)
+
+// Store is the ledger in PostgreSQL. Its methods are safe for concurrent
+// use; writes are meant to come from one writer (the consumer).
+type Store struct {
+	pool *pgxpool.Pool
+}
+
+// MaxConns bounds the store's connections: one writer, a few readers.
+const MaxConns = 4
+
+// Open connects to the database at dsn and brings its schema to the
+// latest version (migrations run at start). The DSN is never put in an
+// error or a log.
+func Open(ctx context.Context, dsn string) (*Store, error) {
+	pool, err := newPool(ctx, dsn)
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{pool: pool}
+	if err := s.migrate(ctx); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func newPool(ctx context.Context, dsn string) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, errors.New("pgstore: the PostgreSQL DSN does not parse") // the DSN may hold a password
+	}
+	cfg.MaxConns = MaxConns
+	cfg.ConnConfig.ConnectTimeout = 5 * time.Second
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: connect: %w", err)
+	}
+	return pool, nil
+}
+
+func (s *Store) migrate(ctx context.Context) error {
+	c, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("pgstore: connect: %w", err)
+	}
+	defer c.Release()
+	return Migrate(ctx, c.Conn(), 0)
+}
+
+// Close closes the connections.
+func (s *Store) Close() { s.pool.Close() }
+
+// Pool returns the connection pool, for read-only queries by tools.
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.pool.Ping(ctx); err != nil {
+		return fmt.Errorf("pgstore: ping: %w", err)
+	}
+	return nil
+}
+
+// RawEvent is one event as received from the stream, stored beside what
+// it produced.
+type RawEvent struct {
+	Seq     uint64
+	Subject string
+	MsgID   string
+	Kind    ledger.Kind
+	Body    []byte
+}
+
+// Batch is what one database transaction writes: the events applied (not
+// the duplicates), the changes the ledger made for them, and the highest
+// stream sequence the batch covers (applied or not), recorded as the
+// consumer's position.
+type Batch struct {
+	Stream  string
+	Events  []RawEvent
+	Changes []ledger.Change
+	LastSeq uint64
+}
+
+var kindNames = map[ledger.Kind]string{ledger.KindFill: "fill", ledger.KindTrade: "trade", ledger.KindExternal: "external"}
+
+func kindOf(name string) ledger.Kind {
+	for k, n := range kindNames {
+		if n == name {
+			return k
+		}
+	}
+	return ledger.KindOther
+}
+
+// Write stores a batch in one transaction: events, transactions, entries
+// and fills by COPY, then accounts, balances (summed per account), trades,
+// orders and the consumer position in one pipelined round trip. Either all
+// of it is committed or none. A fill already stored violates the unique
+// key and fails the whole batch, never half of it.
+func (s *Store) Write(ctx context.Context, b *Batch) error {
+	if len(b.Events) == 0 && len(b.Changes) == 0 && b.LastSeq == 0 {
+		return nil
+	}
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return writeBatch(ctx, tx, b) })
+	if err != nil {
+		return fmt.Errorf("pgstore: write batch up to seq %d: %w", b.LastSeq, err)
+	}
+	return nil
+}
+
+func writeBatch(ctx context.Context, tx pgx.Tx, b *Batch) error {
+	type acct struct{ name, kind, venue, asset string }
+	var accounts []acct
+	seenAcct := map[ledger.Account]bool{}
+	deltas := map[ledger.Account]decimal.Decimal{}
+	var deltaOrder []ledger.Account
+	var txRows, entryRows, fillRows, eventRows [][]any
+	trades := map[string]*ledger.TradeRow{}
+	var tradeOrder []string
+	for _, ev := range b.Events {
+		eventRows = append(eventRows, []any{b.Stream, int64(ev.Seq), ev.Subject, ev.MsgID, kindNames[ev.Kind], ev.Body})
+	}
+	for i := range b.Changes {
+		ch := &b.Changes[i]
+		for _, t := range ch.Txs {
+			var tradeID, gasQuote any
+			if t.TradeID != "" {
+				tradeID = t.TradeID
+			}
+			if t.Kind == ledger.TxGas && ch.Trade != nil {
+				for _, leg := range ch.Trade.Trade.Legs {
+					if ledger.GasTxID(t.TradeID, leg.ClientOrderID) == t.ID {
+						gasQuote = numeric(leg.GasQuote)
+					}
+				}
+			}
+			txRows = append(txRows, []any{t.ID, t.Kind.String(), t.TS, t.Venue, tradeID, t.Memo, gasQuote, int64(t.Seq)})
+			for n, e := range t.Entries {
+				entryRows = append(entryRows, []any{t.ID, int16(n), e.Account.String(), e.Account.Asset, numeric(e.Amount)})
+				if !seenAcct[e.Account] {
+					seenAcct[e.Account] = true
+					accounts = append(accounts, acct{e.Account.String(), e.Account.Kind.String(), e.Account.Venue, e.Account.Asset})
+				}
+				if _, ok := deltas[e.Account]; !ok {
+					deltaOrder = append(deltaOrder, e.Account)
+				}
+				deltas[e.Account] = deltas[e.Account].Add(e.Amount)
+			}
+		}
+		if f := ch.Fill; f != nil {
+			var tradeID any
+			if f.TradeID != "" {
+				tradeID = f.TradeID
+			}
+			fillRows = append(fillRows, []any{f.Venue, f.VenueFillID, f.ClientOrderID, tradeID, f.Symbol, f.Base, f.Quote, f.Side,
+				numeric(f.Price), numeric(f.Qty), numeric(f.Fee), f.FeeAsset, numeric(f.FeeQuoteRate), numeric(f.FeeQuote),
+				f.TS, f.TS.UnixNano(), f.TxID, int64(f.Seq)})
+		}
+		if tr := ch.Trade; tr != nil {
+			if _, ok := trades[tr.ID]; !ok {
+				tradeOrder = append(tradeOrder, tr.ID)
+			}
+			trades[tr.ID] = tr
+		}
+	}
+
+	if len(accounts) > 0 {
+		cols := make([][]string, 4)
+		for _, a := range accounts {
+			cols[0], cols[1], cols[2], cols[3] = append(cols[0], a.name), append(cols[1], a.kind), append(cols[2], a.venue), append(cols[3], a.asset)
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO accounts (name, kind, venue, asset)
+			SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) ON CONFLICT (name) DO NOTHING`,
+			cols[0], cols[1], cols[2], cols[3]); err != nil {
+			return fmt.Errorf("accounts: %w", err)
+		}
+	}
+	copies := []struct {
+		table string
+		cols  []string
+		rows  [][]any
+	}{
+		{"transactions", []string{"id", "kind", "ts", "venue", "trade_id", "memo", "gas_quote", "stream_seq"}, txRows},
+		{"entries", []string{"tx_id", "n", "account", "asset", "amount"}, entryRows},
+		{"fills", []string{"venue", "venue_fill_id", "client_order_id", "trade_id", "symbol", "base", "quote", "side", "price", "qty",
+			"fee", "fee_asset", "fee_quote_rate", "fee_quote", "ts", "ts_unix_ns", "tx_id", "stream_seq"}, fillRows},
+		{"ledger_events", []string{"stream", "seq", "subject", "msg_id", "kind", "body"}, eventRows},
+	}
+	for _, c := range copies {
+		if len(c.rows) == 0 {
+			continue
+		}
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{c.table}, c.cols, pgx.CopyFromRows(c.rows)); err != nil {
+			return fmt.Errorf("copy %s: %w", c.table, err)
+		}
+	}
+
+	batch := &pgx.Batch{}
+	if len(deltaOrder) > 0 {
+		names, assets := make([]string, len(deltaOrder)), make([]string, len(deltaOrder))
+		amounts := make([]pgtype.Numeric, len(deltaOrder))
+		for i, a := range deltaOrder {
+			names[i], assets[i], amounts[i] = a.String(), a.Asset, numeric(deltas[a])
+		}
+		batch.Queue(`INSERT INTO balances (account, asset, balance)
+			SELECT * FROM unnest($1::text[], $2::text[], $3::numeric[])
+			ON CONFLICT (account) DO UPDATE SET balance = balances.balance + excluded.balance, updated_at = now()`,
+			names, assets, amounts)
+	}
+	for _, id := range tradeOrder {
+		queueTrade(batch, trades[id])
+	}
+	if b.LastSeq > 0 {
+		batch.Queue(`INSERT INTO consumer_state (stream, last_seq) VALUES ($1, $2)
+			ON CONFLICT (stream) DO UPDATE SET last_seq = greatest(consumer_state.last_seq, excluded.last_seq), updated_at = now()`,
+			b.Stream, int64(b.LastSeq))
+	}
+	if batch.Len() > 0 {
+		if err := tx.SendBatch(ctx, batch).Close(); err != nil {
+			return fmt.Errorf("balances, trades, orders: %w", err)
+		}
+	}
+	return nil
+}
+
+func queueTrade(batch *pgx.Batch, r *ledger.TradeRow) {
+	t := &r.Trade
+	_, quote := splitSymbol(t.Symbol)
+	var state, planID, buy, sell, opened, closed, qty any
+	if t.ID != "" { // the trade event arrived
+		state, planID, buy, sell, opened, qty = t.State, t.PlanID, t.BuyVenue, t.SellVenue, t.OpenedAt, numeric(t.Qty)
+		if t.ClosedAt != nil {
+			closed = *t.ClosedAt
+		}
+	}
+	symbol := t.Symbol
+	if symbol == "" {
+		symbol = r.Symbol
+		_, quote = splitSymbol(symbol)
+	}
+	p := &r.PnL
+	batch.Queue(`INSERT INTO trades (id, plan_id, symbol, quote, buy_venue, sell_venue, state, qty, expected_net_quote,
+		reported_realized_net_quote, reported_residual_base, opened_at, closed_at, stream_seq, fills,
+		bought_base, sold_base, buy_quote, sell_quote, gross_quote, fees_quote, gas_quote, net_quote, residual_base, residual_cost_quote)
+		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,$25)
+		ON CONFLICT (id) DO UPDATE SET plan_id = excluded.plan_id, symbol = excluded.symbol, quote = excluded.quote,
+		buy_venue = excluded.buy_venue, sell_venue = excluded.sell_venue, state = excluded.state, qty = excluded.qty,
+		expected_net_quote = excluded.expected_net_quote, reported_realized_net_quote = excluded.reported_realized_net_quote,
+		reported_residual_base = excluded.reported_residual_base, opened_at = excluded.opened_at, closed_at = excluded.closed_at,
+		stream_seq = excluded.stream_seq, fills = excluded.fills, bought_base = excluded.bought_base, sold_base = excluded.sold_base,
+		buy_quote = excluded.buy_quote, sell_quote = excluded.sell_quote, gross_quote = excluded.gross_quote,
+		fees_quote = excluded.fees_quote, gas_quote = excluded.gas_quote, net_quote = excluded.net_quote,
+		residual_base = excluded.residual_base, residual_cost_quote = excluded.residual_cost_quote, updated_at = now()`,
+		r.ID, planID, symbol, quote, buy, sell, state, qty, numeric(t.ExpectedNetQuote),
+		numeric(t.RealizedNetQuote), numeric(t.ResidualBase), opened, closed, int64(r.Seq), r.Fills,
+		numeric(p.BoughtBase), numeric(p.SoldBase), numeric(p.BuyQuote), numeric(p.SellQuote), numeric(p.Gross),
+		numeric(p.FeesQuote), numeric(p.GasQuote), numeric(p.Net), numeric(p.ResidualBase), numeric(p.ResidualCost))
+	for i := range t.Legs {
+		l := &t.Legs[i]
+		batch.Queue(`INSERT INTO orders (venue, client_order_id, trade_id, side, purpose, venue_order_id, price, qty, filled_qty,
+			avg_price, fee, fee_asset, status, gas_quote, gas_asset, gas)
+			VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16)
+			ON CONFLICT (venue, client_order_id) DO UPDATE SET trade_id = excluded.trade_id, side = excluded.side,
+			purpose = excluded.purpose, venue_order_id = excluded.venue_order_id, price = excluded.price, qty = excluded.qty,
+			filled_qty = excluded.filled_qty, avg_price = excluded.avg_price, fee = excluded.fee, fee_asset = excluded.fee_asset,
+			status = excluded.status, gas_quote = excluded.gas_quote, gas_asset = excluded.gas_asset, gas = excluded.gas`,
+			l.Venue, l.ClientOrderID, t.ID, l.Side, l.Purpose, l.VenueOrderID, numeric(l.Price), numeric(l.Qty), numeric(l.FilledQty),
+			numeric(l.AvgPrice), numeric(l.Fee), l.FeeAsset, l.Status, numeric(l.GasQuote), l.GasAsset, numeric(l.Gas))
+	}
+}
+
+func splitSymbol(s string) (base, quote string) {
+	for i := 0; i < len(s); i++ {
+		if s[i] == '-' {
+			return s[:i], s[i+1:]
+		}
+	}
+	return s, ""
+}
+
+// numeric converts an exact decimal to PostgreSQL's NUMERIC, exactly.
+func numeric(d decimal.Decimal) pgtype.Numeric {
+	return pgtype.Numeric{Int: d.Coefficient(), Exp: d.Exponent(), Valid: true}
+}
+
+// fromNumeric converts a NUMERIC back to a decimal, exactly.
+func fromNumeric(n pgtype.Numeric) (decimal.Decimal, error) {
+	if !n.Valid {
+		return decimal.Zero, nil
+	}
+	if n.NaN || n.InfinityModifier != pgtype.Finite {
+		return decimal.Zero, errors.New("pgstore: NaN or infinite NUMERIC")
+	}
+	i := n.Int
+	if i == nil {
+		i = new(big.Int)
+	}
+	return decimal.NewFromBigInt(i, n.Exp), nil
+}
+
+// LastSeq returns the highest stream sequence committed for stream (0: none).
+func (s *Store) LastSeq(ctx context.Context, stream string) (uint64, error) {
+	var seq int64
+	err := s.pool.QueryRow(ctx, `SELECT last_seq FROM consumer_state WHERE stream = $1`, stream).Scan(&seq)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("pgstore: consumer position: %w", err)
+	}
+	return uint64(seq), nil
+}
+
+// FillCount returns the number of fills stored.
+func (s *Store) FillCount(ctx context.Context) (int64, error) {
+	var n int64
+	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM fills`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("pgstore: count fills: %w", err)
+	}
+	return n, nil
+}
+
+// Load rebuilds the ledger by replaying, in stream order, the events
+// stored for stream through the same Apply the consumer uses, and checks
+// that the result has as many fills as the fills table. It returns the
+// ledger and the consumer's committed position.
+func (s *Store) Load(ctx context.Context, stream string) (*ledger.Ledger, uint64, error) {
+	l := ledger.New()
+	rows, err := s.pool.Query(ctx, `SELECT seq, kind, body FROM ledger_events WHERE stream = $1 ORDER BY seq`, stream)
+	if err != nil {
+		return nil, 0, fmt.Errorf("pgstore: load events: %w", err)
+	}
+	var seq int64
+	var kind string
+	var body []byte
+	_, err = pgx.ForEachRow(rows, []any{&seq, &kind, &body}, func() error {
+		ev, err := Decode(kindOf(kind), body)
+		if err != nil {
+			return fmt.Errorf("stored event %d: %w", seq, err)
+		}
+		ev.Seq = uint64(seq)
+		if _, err := l.Apply(ev); err != nil && !errors.Is(err, ledger.ErrConflict) {
+			return fmt.Errorf("stored event %d: %w", seq, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("pgstore: load events: %w", err)
+	}
+	last, err := s.LastSeq(ctx, stream)
+	if err != nil {
+		return nil, 0, err
+	}
+	n, err := s.FillCount(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	if n != int64(l.FillCount()) {
+		return nil, 0, fmt.Errorf("pgstore: %d fills stored but %d in the stored events of %s", n, l.FillCount(), stream)
+	}
+	return l, last, nil
+}
+
+// Decode decodes an event body of kind k.
+func Decode(k ledger.Kind, body []byte) (ledger.Event, error) {
+	ev := ledger.Event{Kind: k}
+	switch k {
+	case ledger.KindFill:
+		f, err := ledger.DecodeFill(body)
+		if err != nil {
+			return ev, err
+		}
+		ev.Fill = &f
+	case ledger.KindTrade:
+		t, err := ledger.DecodeTrade(body)
+		if err != nil {
+			return ev, err
+		}
+		ev.Trade = &t
+	case ledger.KindExternal:
+		e, err := ledger.DecodeExternal(body)
+		if err != nil {
+			return ev, err
+		}
+		ev.External = &e
+	default:
+		return ev, fmt.Errorf("%w: not a ledger event", ledger.ErrBadEvent)
+	}
+	return ev, nil
+}
+
+func unixNano(ns int64) time.Time { return time.Unix(0, ns).UTC() }
