@@ -101,9 +101,9 @@ type TradeRow struct {
 	ID     string
 	Symbol string // from the trade event, or its first fill before it arrived
 	Trade  Trade
-	Seq   uint64
-	Fills int
-	PnL   TradePnL
+	Seq    uint64
+	Fills  int
+	PnL    TradePnL
 }
 
 // Change is what one applied event changed, for a store to persist: new

@@ -224,9 +224,11 @@ func writeBatch(ctx context.Context, tx pgx.Tx, b *Batch) error {
 			ON CONFLICT (account) DO UPDATE SET balance = balances.balance + excluded.balance, updated_at = now()`,
 			names, assets, amounts)
 	}
-	for _, id := range tradeOrder {
-		queueTrade(batch, trades[id])
+	tradeRows := make([]*ledger.TradeRow, len(tradeOrder))
+	for i, id := range tradeOrder {
+		tradeRows[i] = trades[id]
 	}
+	queueTrades(batch, tradeRows)
 	if b.LastSeq > 0 {
 		batch.Queue(`INSERT INTO consumer_state (stream, last_seq) VALUES ($1, $2)
 			ON CONFLICT (stream) DO UPDATE SET last_seq = greatest(consumer_state.last_seq, excluded.last_seq), updated_at = now()`,
@@ -240,26 +242,60 @@ func writeBatch(ctx context.Context, tx pgx.Tx, b *Batch) error {
 	return nil
 }
 
-func queueTrade(batch *pgx.Batch, r *ledger.TradeRow) {
-	t := &r.Trade
-	_, quote := splitSymbol(t.Symbol)
-	var state, planID, buy, sell, opened, closed, qty any
-	if t.ID != "" { // the trade event arrived
-		state, planID, buy, sell, opened, qty = t.State, t.PlanID, t.BuyVenue, t.SellVenue, t.OpenedAt, numeric(t.Qty)
-		if t.ClosedAt != nil {
-			closed = *t.ClosedAt
+// queueTrades upserts the trades' rows and their legs' order rows, each
+// table in one statement over arrays (unnest), whatever the count.
+func queueTrades(batch *pgx.Batch, rows []*ledger.TradeRow) {
+	if len(rows) == 0 {
+		return
+	}
+	n := len(rows)
+	ids, symbols, quotes := make([]string, n), make([]string, n), make([]string, n)
+	planIDs, buys, sells, states := make([]pgtype.Text, n), make([]pgtype.Text, n), make([]pgtype.Text, n), make([]pgtype.Text, n)
+	opened, closed := make([]pgtype.Timestamptz, n), make([]pgtype.Timestamptz, n)
+	seqs, fills := make([]int64, n), make([]int32, n)
+	var nums [14][]pgtype.Numeric
+	for i := range nums {
+		nums[i] = make([]pgtype.Numeric, n)
+	}
+	var legs struct {
+		venue, coid, trade, side, purpose, voi, feeAsset, status, gasAsset []string
+		nums                                                            [8][]pgtype.Numeric
+	}
+	for i, r := range rows {
+		t := &r.Trade
+		ids[i], symbols[i], seqs[i], fills[i] = r.ID, r.Symbol, int64(r.Seq), int32(r.Fills)
+		_, quotes[i] = splitSymbol(r.Symbol)
+		nums[0][i] = pgtype.Numeric{} // NULL qty until the trade event arrived
+		if t.ID != "" {
+			planIDs[i], buys[i], sells[i], states[i] = text(t.PlanID), text(t.BuyVenue), text(t.SellVenue), text(t.State)
+			opened[i] = pgtype.Timestamptz{Time: t.OpenedAt, Valid: true}
+			if t.ClosedAt != nil {
+				closed[i] = pgtype.Timestamptz{Time: *t.ClosedAt, Valid: true}
+			}
+			nums[0][i] = numeric(t.Qty)
+		}
+		p := &r.PnL
+		for k, v := range []decimal.Decimal{t.ExpectedNetQuote, t.RealizedNetQuote, t.ResidualBase, p.BoughtBase, p.SoldBase,
+			p.BuyQuote, p.SellQuote, p.Gross, p.FeesQuote, p.GasQuote, p.Net, p.ResidualBase, p.ResidualCost} {
+			nums[k+1][i] = numeric(v)
+		}
+		for j := range t.Legs {
+			l := &t.Legs[j]
+			legs.venue, legs.coid, legs.trade = append(legs.venue, l.Venue), append(legs.coid, l.ClientOrderID), append(legs.trade, t.ID)
+			legs.side, legs.purpose, legs.voi = append(legs.side, l.Side), append(legs.purpose, l.Purpose), append(legs.voi, l.VenueOrderID)
+			legs.feeAsset, legs.status, legs.gasAsset = append(legs.feeAsset, l.FeeAsset), append(legs.status, l.Status), append(legs.gasAsset, l.GasAsset)
+			for k, v := range []decimal.Decimal{l.Price, l.Qty, l.FilledQty, l.AvgPrice, l.Fee, l.GasQuote, l.Gas} {
+				legs.nums[k] = append(legs.nums[k], numeric(v))
+			}
 		}
 	}
-	symbol := t.Symbol
-	if symbol == "" {
-		symbol = r.Symbol
-		_, quote = splitSymbol(symbol)
-	}
-	p := &r.PnL
-	batch.Queue(`INSERT INTO trades (id, plan_id, symbol, quote, buy_venue, sell_venue, state, qty, expected_net_quote,
-		reported_realized_net_quote, reported_residual_base, opened_at, closed_at, stream_seq, fills,
+	batch.Queue(`INSERT INTO trades (id, plan_id, symbol, quote, buy_venue, sell_venue, state, opened_at, closed_at, stream_seq, fills,
+		qty, expected_net_quote, reported_realized_net_quote, reported_residual_base,
 		bought_base, sold_base, buy_quote, sell_quote, gross_quote, fees_quote, gas_quote, net_quote, residual_base, residual_cost_quote)
-		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,$25)
+		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+			$8::timestamptz[], $9::timestamptz[], $10::bigint[], $11::integer[],
+			$12::numeric[], $13::numeric[], $14::numeric[], $15::numeric[], $16::numeric[], $17::numeric[], $18::numeric[],
+			$19::numeric[], $20::numeric[], $21::numeric[], $22::numeric[], $23::numeric[], $24::numeric[], $25::numeric[])
 		ON CONFLICT (id) DO UPDATE SET plan_id = excluded.plan_id, symbol = excluded.symbol, quote = excluded.quote,
 		buy_venue = excluded.buy_venue, sell_venue = excluded.sell_venue, state = excluded.state, qty = excluded.qty,
 		expected_net_quote = excluded.expected_net_quote, reported_realized_net_quote = excluded.reported_realized_net_quote,
@@ -268,23 +304,24 @@ func queueTrade(batch *pgx.Batch, r *ledger.TradeRow) {
 		buy_quote = excluded.buy_quote, sell_quote = excluded.sell_quote, gross_quote = excluded.gross_quote,
 		fees_quote = excluded.fees_quote, gas_quote = excluded.gas_quote, net_quote = excluded.net_quote,
 		residual_base = excluded.residual_base, residual_cost_quote = excluded.residual_cost_quote, updated_at = now()`,
-		r.ID, planID, symbol, quote, buy, sell, state, qty, numeric(t.ExpectedNetQuote),
-		numeric(t.RealizedNetQuote), numeric(t.ResidualBase), opened, closed, int64(r.Seq), r.Fills,
-		numeric(p.BoughtBase), numeric(p.SoldBase), numeric(p.BuyQuote), numeric(p.SellQuote), numeric(p.Gross),
-		numeric(p.FeesQuote), numeric(p.GasQuote), numeric(p.Net), numeric(p.ResidualBase), numeric(p.ResidualCost))
-	for i := range t.Legs {
-		l := &t.Legs[i]
-		batch.Queue(`INSERT INTO orders (venue, client_order_id, trade_id, side, purpose, venue_order_id, price, qty, filled_qty,
-			avg_price, fee, fee_asset, status, gas_quote, gas_asset, gas)
-			VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16)
-			ON CONFLICT (venue, client_order_id) DO UPDATE SET trade_id = excluded.trade_id, side = excluded.side,
-			purpose = excluded.purpose, venue_order_id = excluded.venue_order_id, price = excluded.price, qty = excluded.qty,
-			filled_qty = excluded.filled_qty, avg_price = excluded.avg_price, fee = excluded.fee, fee_asset = excluded.fee_asset,
-			status = excluded.status, gas_quote = excluded.gas_quote, gas_asset = excluded.gas_asset, gas = excluded.gas`,
-			l.Venue, l.ClientOrderID, t.ID, l.Side, l.Purpose, l.VenueOrderID, numeric(l.Price), numeric(l.Qty), numeric(l.FilledQty),
-			numeric(l.AvgPrice), numeric(l.Fee), l.FeeAsset, l.Status, numeric(l.GasQuote), l.GasAsset, numeric(l.Gas))
+		ids, planIDs, symbols, quotes, buys, sells, states, opened, closed, seqs, fills,
+		nums[0], nums[1], nums[2], nums[3], nums[4], nums[5], nums[6], nums[7], nums[8], nums[9], nums[10], nums[11], nums[12], nums[13])
+	if len(legs.venue) == 0 {
+		return
 	}
+	batch.Queue(`INSERT INTO orders (venue, client_order_id, trade_id, side, purpose, venue_order_id, fee_asset, status, gas_asset,
+		price, qty, filled_qty, avg_price, fee, gas_quote, gas)
+		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[],
+			$10::numeric[], $11::numeric[], $12::numeric[], $13::numeric[], $14::numeric[], $15::numeric[], $16::numeric[])
+		ON CONFLICT (venue, client_order_id) DO UPDATE SET trade_id = excluded.trade_id, side = excluded.side,
+		purpose = excluded.purpose, venue_order_id = excluded.venue_order_id, price = excluded.price, qty = excluded.qty,
+		filled_qty = excluded.filled_qty, avg_price = excluded.avg_price, fee = excluded.fee, fee_asset = excluded.fee_asset,
+		status = excluded.status, gas_quote = excluded.gas_quote, gas_asset = excluded.gas_asset, gas = excluded.gas`,
+		legs.venue, legs.coid, legs.trade, legs.side, legs.purpose, legs.voi, legs.feeAsset, legs.status, legs.gasAsset,
+		legs.nums[0], legs.nums[1], legs.nums[2], legs.nums[3], legs.nums[4], legs.nums[5], legs.nums[6])
 }
+
+func text(s string) pgtype.Text { return pgtype.Text{String: s, Valid: true} }
 
 func splitSymbol(s string) (base, quote string) {
 	for i := 0; i < len(s); i++ {

@@ -3,7 +3,6 @@
 -- trade's quote asset (the "quote" column says which); only win_rate is a
 -- ratio (double precision).
 
-CREATE INDEX fills_ts_idx ON fills (ts);
 CREATE INDEX trades_closed_at_idx ON trades (closed_at);
 
 -- Closed trades with the ledger's PnL, the base of the time series.
