@@ -191,3 +191,29 @@ func (s *Store) Compare(ctx context.Context, l *ledger.Ledger) ([]ledger.Violati
 	}
 	return out, nil
 }
+
+// Verify is `arb ledger check` on a store: it rebuilds the ledger from the
+// stored events of stream, checks it (ledger.Check), checks the tables
+// (Check), and compares the two (Compare). No violation means every
+// invariant holds.
+func (s *Store) Verify(ctx context.Context, stream string) (*ledger.Ledger, []ledger.Violation, error) {
+	l, _, err := s.Load(ctx, stream)
+	if err != nil {
+		return nil, nil, err
+	}
+	out := l.Check()
+	v, err := s.Check(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	out = append(out, v...)
+	v, err = s.Compare(ctx, l)
+	if err != nil {
+		return nil, nil, err
+	}
+	out = append(out, v...)
+	if len(out) > ledger.MaxViolations {
+		out = out[:ledger.MaxViolations]
+	}
+	return l, out, nil
+}

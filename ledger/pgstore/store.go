@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/shopspring/decimal"
@@ -47,6 +48,11 @@ func newPool(ctx context.Context, dsn string) (*pgxpool.Pool, error) {
 	}
 	cfg.MaxConns = MaxConns
 	cfg.ConnConfig.ConnectTimeout = 5 * time.Second
+	// A connection the server ended (restart, pg_terminate_backend) is
+	// found by a ping when acquired, not by the batch that would fail on
+	// it: one round trip per batch.
+	cfg.ShouldPing = func(context.Context, pgxpool.ShouldPingParams) bool { return true }
+	cfg.PingTimeout = 2 * time.Second
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: connect: %w", err)
@@ -120,6 +126,12 @@ func (s *Store) Write(ctx context.Context, b *Batch) error {
 	}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return writeBatch(ctx, tx, b) })
 	if err != nil {
+		var pgErr *pgconn.PgError
+		if !errors.As(err, &pgErr) {
+			// Not an answer from the server: the connection or the server
+			// is gone; drop every idle connection, likely dead too.
+			s.pool.Reset()
+		}
 		return fmt.Errorf("pgstore: write batch up to seq %d: %w", b.LastSeq, err)
 	}
 	return nil
@@ -259,7 +271,7 @@ func queueTrades(batch *pgx.Batch, rows []*ledger.TradeRow) {
 	}
 	var legs struct {
 		venue, coid, trade, side, purpose, voi, feeAsset, status, gasAsset []string
-		nums                                                            [8][]pgtype.Numeric
+		nums                                                               [8][]pgtype.Numeric
 	}
 	for i, r := range rows {
 		t := &r.Trade
