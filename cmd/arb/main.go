@@ -4,8 +4,8 @@
 //	arb rules check FILE [--sample FILE.json]       validate a rules file offline and evaluate it on a sample plan
 //	arb version
 //
-// Recording, backtesting and ledger queries (arb record, arb backtest,
-// arb ledger) arrive with their own issues; until then this command says so
+// Recording and backtesting (arb record, arb backtest) arrive with their
+// own issues; until then this command says so
 // instead of pretending.
 package main
 
@@ -32,11 +32,12 @@ func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 const usage = `usage:
   arb sim [--seed N] [--step D] [--port-base P]    run the simulated Binance, OKX and Bybit venues
   arb rules check FILE [--sample FILE.json]        validate a risk rules file and evaluate it on a sample plan
+  arb ledger pnl|balances|trades|fills|check|reconcile|export [flags]   the books (arb ledger help)
   arb version
 `
 
 // pending are verbs of the design that later issues implement.
-var pending = map[string]bool{"record": true, "backtest": true, "ledger": true}
+var pending = map[string]bool{"record": true, "backtest": true}
 
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
@@ -46,6 +47,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "sim":
 		return runSim(args[1:], stdout, stderr)
+	case "ledger":
+		return runLedger(args[1:], stdout, stderr)
 	case "rules":
 		if len(args) < 2 || args[1] != "check" {
 			fmt.Fprint(stderr, "usage: arb rules check FILE [--sample FILE.json]\n")

@@ -456,3 +456,29 @@ func Decode(k ledger.Kind, body []byte) (ledger.Event, error) {
 }
 
 func unixNano(ns int64) time.Time { return time.Unix(0, ns).UTC() }
+
+// Connect connects without migrating, for tools that only read (arb
+// ledger): the schema must already be this binary's version, which the
+// daemon's Open brings it to.
+func Connect(ctx context.Context, dsn string) (*Store, error) {
+	pool, err := newPool(ctx, dsn)
+	if err != nil {
+		return nil, err
+	}
+	c, err := pool.Acquire(ctx)
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("pgstore: connect: %w", err)
+	}
+	v, err := SchemaVersion(ctx, c.Conn())
+	c.Release()
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	if v != LatestVersion() {
+		pool.Close()
+		return nil, fmt.Errorf("pgstore: database schema is version %d, this binary reads %d (arbd migrates it at start)", v, LatestVersion())
+	}
+	return &Store{pool: pool}, nil
+}
