@@ -4,6 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -60,6 +64,10 @@ func BenchmarkFillWrites(b *testing.B) {
 			}
 			defer s.Close()
 			evs, chs := benchFills(b, b.N)
+			if err := s.Ping(ctx); err != nil {
+				b.Fatal(err)
+			}
+			pg0, go0 := serverCPU(b, s), processCPU()
 			b.ResetTimer()
 			start := time.Now()
 			if mode == "batch1000" {
@@ -79,6 +87,12 @@ func BenchmarkFillWrites(b *testing.B) {
 			el := time.Since(start)
 			b.StopTimer()
 			b.ReportMetric(float64(b.N)/el.Seconds(), "fills/s")
+			// CPU spent per fill by the PostgreSQL backends and by this
+			// process: what the machine's load does not change much, so
+			// the capacity of an idle machine can be estimated from it.
+			pgCPU, goCPU := serverCPU(b, s)-pg0, processCPU()-go0
+			b.ReportMetric(float64(pgCPU.Microseconds())/float64(b.N), "pg-cpu-us/fill")
+			b.ReportMetric(float64(goCPU.Microseconds())/float64(b.N), "go-cpu-us/fill")
 			if n, err := s.FillCount(ctx); err != nil || n != int64(b.N) {
 				b.Fatalf("%d fills stored, want %d (%v)", n, b.N, err)
 			}
@@ -138,4 +152,43 @@ func writeOne(ctx context.Context, pool *pgxpool.Pool, ev *RawEvent, ch *ledger.
 			ON CONFLICT (stream) DO UPDATE SET last_seq = greatest(consumer_state.last_seq, excluded.last_seq)`, "BENCH", int64(ev.Seq))
 		return err
 	})
+}
+
+// serverCPU sums the CPU time (user + system) of the PostgreSQL backends
+// connected to the store's database, from /proc (the server runs on this
+// machine in the tests); 0 when it cannot be read.
+func serverCPU(b *testing.B, s *Store) time.Duration {
+	rows, err := s.pool.Query(context.Background(), `SELECT pid FROM pg_stat_activity WHERE datname = current_database()`)
+	if err != nil {
+		b.Fatal(err)
+	}
+	pids, err := pgx.CollectRows(rows, pgx.RowTo[int32])
+	if err != nil {
+		b.Fatal(err)
+	}
+	var total time.Duration
+	for _, pid := range pids {
+		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue
+		}
+		// Fields after the command (in parentheses): utime and stime are
+		// the 12th and 13th, in clock ticks of 1/100 s.
+		f := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+1:]))
+		if len(f) > 12 {
+			u, _ := strconv.ParseInt(f[11], 10, 64)
+			st, _ := strconv.ParseInt(f[12], 10, 64)
+			total += time.Duration(u+st) * 10 * time.Millisecond
+		}
+	}
+	return total
+}
+
+// processCPU is this process's CPU time.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
