@@ -389,7 +389,12 @@ func (f *Feed) runStore(ctx context.Context) error {
 			continue
 		}
 		f.lag.Store(int64(pending) + int64(len(held)))
-		if err := f.commit(ctx, held); err != nil {
+		refreshLag := func() { // while the batch waits for PostgreSQL, the lag keeps growing
+			if info, err := cons.Info(ctx); err == nil {
+				f.lag.Store(int64(info.NumPending) + int64(info.NumAckPending))
+			}
+		}
+		if err := f.commit(ctx, held, refreshLag); err != nil {
 			return err // ctx ended while PostgreSQL was down; the batch is redelivered later
 		}
 		f.lag.Store(int64(pending))
@@ -438,7 +443,7 @@ func (f *Feed) consumer(ctx context.Context, last uint64) (jetstream.Consumer, e
 // with backoff, until it succeeds or ctx ends. Events already committed
 // (the commit went through but its answer was lost) are duplicates on the
 // reloaded ledger and are not written twice.
-func (f *Feed) commit(ctx context.Context, held []jetstream.Msg) error {
+func (f *Feed) commit(ctx context.Context, held []jetstream.Msg, refreshLag func()) error {
 	backoff := f.cfg.BackoffMin
 	lastProgress := time.Now()
 	for attempt := 0; ; attempt++ {
@@ -461,6 +466,7 @@ func (f *Feed) commit(ctx context.Context, held []jetstream.Msg) error {
 			return ctx.Err()
 		}
 		backoff = min(backoff*2, f.cfg.BackoffMax)
+		refreshLag()
 		if time.Since(lastProgress) > f.cfg.AckWait/4 {
 			for _, m := range held { // keep the batch ours while we wait
 				_ = m.InProgress()
