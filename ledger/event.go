@@ -18,9 +18,14 @@ import (
 // 3339 in UTC.
 //
 //	subject                          Nats-Msg-Id                              body
-//	arb.exec.fill.<venue>            fill.<venue>.<symbol>.<venue_fill_id>    Fill
-//	arb.exec.trade                   trade.<id>.<state>                       Trade (at every state change)
-//	arb.ledger.external.<venue>      external.<venue>.<id>                    External (opening balance, deposit, withdrawal)
+//	arb.ledger.fill.<venue>      ledger.fill.<venue>.<symbol>.<venue_fill_id>    Fill
+//	arb.ledger.trade             ledger.trade.<id>.<state>                       Trade (at every state change)
+//	arb.ledger.external.<venue>  ledger.external.<venue>.<id>                    External (opening balance, deposit, withdrawal)
+//
+// The subjects and ids are the ledger's own, apart from the executor's
+// journal (arb.exec.>, whose fill records use fill.<venue>.… ids): JetStream
+// deduplicates by Nats-Msg-Id across the whole stream, so the two must never
+// share an id, and the journal's replay must never meet a ledger event.
 //
 // Every other subject of the stream (plans, order intents) is not the
 // ledger's business and is skipped.
@@ -133,22 +138,22 @@ type External struct {
 // ARB_EVENTS); tests use their own.
 
 // FillSubject is the subject a fill on venue is published on.
-func FillSubject(prefix, venue string) string { return prefix + ".exec.fill." + venue }
+func FillSubject(prefix, venue string) string { return prefix + ".ledger.fill." + venue }
 
 // TradeSubject is the subject trade events are published on.
-func TradeSubject(prefix string) string { return prefix + ".exec.trade" }
+func TradeSubject(prefix string) string { return prefix + ".ledger.trade" }
 
 // ExternalSubject is the subject external transfers of venue are published on.
 func ExternalSubject(prefix, venue string) string { return prefix + ".ledger.external." + venue }
 
-// MsgID returns the fill's Nats-Msg-Id: fill.<venue>.<symbol>.<venue_fill_id>.
-func (f *Fill) MsgID() string { return "fill." + f.Venue + "." + f.Symbol + "." + f.VenueFillID }
+// MsgID returns the fill's Nats-Msg-Id: ledger.fill.<venue>.<symbol>.<venue_fill_id>.
+func (f *Fill) MsgID() string { return "ledger.fill." + f.Venue + "." + f.Symbol + "." + f.VenueFillID }
 
-// MsgID returns the trade event's Nats-Msg-Id: trade.<id>.<state>.
-func (t *Trade) MsgID() string { return "trade." + t.ID + "." + t.State }
+// MsgID returns the trade event's Nats-Msg-Id: ledger.trade.<id>.<state>.
+func (t *Trade) MsgID() string { return "ledger.trade." + t.ID + "." + t.State }
 
-// MsgID returns the external transfer's Nats-Msg-Id: external.<venue>.<id>.
-func (e *External) MsgID() string { return "external." + e.Venue + "." + e.ID }
+// MsgID returns the external transfer's Nats-Msg-Id: ledger.external.<venue>.<id>.
+func (e *External) MsgID() string { return "ledger.external." + e.Venue + "." + e.ID }
 
 // Kind is the kind of an event on the stream, decided by its subject.
 type Kind uint8
@@ -169,9 +174,9 @@ func KindOf(prefix, subject string) Kind {
 		return KindOther
 	}
 	switch {
-	case strings.HasPrefix(rest, "exec.fill.") && !strings.Contains(rest[len("exec.fill."):], "."):
+	case strings.HasPrefix(rest, "ledger.fill.") && !strings.Contains(rest[len("ledger.fill."):], "."):
 		return KindFill
-	case rest == "exec.trade":
+	case rest == "ledger.trade":
 		return KindTrade
 	case strings.HasPrefix(rest, "ledger.external.") && !strings.Contains(rest[len("ledger.external."):], "."):
 		return KindExternal

@@ -19,7 +19,7 @@ func TestDecodeValid(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if f.MsgID() != "fill.binance.BTC-USDT.28457" || !f.Qty.Equal(d("0.0015")) || f.TS.Nanosecond() != 123456789 ||
+	if f.MsgID() != "ledger.fill.binance.BTC-USDT.28457" || !f.Qty.Equal(d("0.0015")) || f.TS.Nanosecond() != 123456789 ||
 		!f.FeeQuote().Equal(d("0.0000015").Mul(d("598.3"))) {
 		t.Errorf("fill %+v", f)
 	}
@@ -27,11 +27,11 @@ func TestDecodeValid(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tr.MsgID() != "trade.T1.closed_flat" || len(tr.Legs) != 2 || !tr.Legs[1].Gas.Equal(d("0.00012")) || tr.ClosedAt == nil {
+	if tr.MsgID() != "ledger.trade.T1.closed_flat" || len(tr.Legs) != 2 || !tr.Legs[1].Gas.Equal(d("0.00012")) || tr.ClosedAt == nil {
 		t.Errorf("trade %+v", tr)
 	}
 	e, err := DecodeExternal([]byte(externalJSON))
-	if err != nil || e.MsgID() != "external.binance.opening-2026-11-21" {
+	if err != nil || e.MsgID() != "ledger.external.binance.opening-2026-11-21" {
 		t.Fatalf("external %+v %v", e, err)
 	}
 	// What the executor marshals from the Go types decodes to the same.
@@ -116,13 +116,16 @@ func TestDecodeRejects(t *testing.T) {
 
 func TestKindOf(t *testing.T) {
 	for subj, want := range map[string]Kind{
-		"arb.exec.fill.binance":        KindFill,
-		"arb.exec.trade":               KindTrade,
+		"arb.ledger.fill.binance":      KindFill,
+		"arb.ledger.trade":             KindTrade,
 		"arb.ledger.external.okx":      KindExternal,
-		"arb.exec.fill.binance.x":      KindOther,
+		"arb.ledger.fill.binance.x":    KindOther,
 		"arb.plans.BTC-USDT":           KindOther,
 		"arb.exec.order.binance":       KindOther,
-		"arb.exec.trades":              KindOther,
+		"arb.exec.fill":                KindOther, // the executor's journal, not the ledger's
+		"arb.exec.fill.binance":        KindOther,
+		"arb.exec.trade":               KindOther,
+		"arb.ledger.trades":            KindOther,
 		"other.exec.fill.binance":      KindOther,
 		"arbx.exec.trade":              KindOther,
 		"arb.ledger.external.okx.more": KindOther,

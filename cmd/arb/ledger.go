@@ -34,12 +34,14 @@ const ledgerUsage = `usage: arb ledger VERB [flags]
                                     exit 1 on a difference beyond dust (--dust, --dust-asset ASSET=AMOUNT)
   export --format journal|beancount [--out FILE]
 source: PostgreSQL with --dsn, $ARB_PG_DSN or the postgres.dsn of --config; else the JetStream
-stream replayed from --nats URL (--creds FILE) into memory
+stream replayed into memory from a running arbd's embedded NATS (--data-dir DIR: its data_dir,
+read-only) or from --nats URL (--creds FILE: a .creds file or an nkey seed)
 `
 
 // ledgerFlags are the flags every ledger verb takes.
 type ledgerFlags struct {
 	dsn, configPath, natsURL, creds, stream, prefix string
+	dataDir                                         string
 	format, since, venue, symbol                    string
 	timeout                                         time.Duration
 	// reconcile
@@ -66,7 +68,8 @@ func runLedger(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&lf.dsn, "dsn", "", "PostgreSQL DSN (default $ARB_PG_DSN, then the config's postgres.dsn)")
 	fs.StringVar(&lf.configPath, "config", "", "arbd config file: its postgres.dsn and nats.url")
 	fs.StringVar(&lf.natsURL, "nats", "", "NATS URL to replay the event stream from when there is no DSN")
-	fs.StringVar(&lf.creds, "creds", "", "NATS credentials file")
+	fs.StringVar(&lf.creds, "creds", "", "NATS credentials: a .creds file or an nkey seed file")
+	fs.StringVar(&lf.dataDir, "data-dir", "", "data_dir of a running arbd with embedded NATS: replay its events as its read-only user")
 	fs.StringVar(&lf.stream, "stream", bus.StreamName, "JetStream stream of the events")
 	fs.StringVar(&lf.prefix, "prefix", "arb", "subject root of the events")
 	fs.StringVar(&lf.since, "since", "", "only fills and trades from then: RFC 3339 time, YYYY-MM-DD (UTC) or a duration back from now (24h)")
@@ -260,12 +263,23 @@ func (lf *ledgerFlags) open(ctx context.Context) (*source, error) {
 		src.store = st
 		return src, nil
 	}
-	if natsURL == "" {
-		return nil, errors.New("no source: give --dsn (or $ARB_PG_DSN) for PostgreSQL, or --nats URL to replay the event stream")
-	}
 	var opts []nats.Option
+	if natsURL == "" && lf.dataDir != "" {
+		u, auth, err := bus.LocalReader(lf.dataDir)
+		if err != nil {
+			return nil, err
+		}
+		natsURL, opts = u, append(opts, auth)
+	}
+	if natsURL == "" {
+		return nil, errors.New("no source: give --dsn (or $ARB_PG_DSN) for PostgreSQL, --data-dir DIR for a running arbd's embedded NATS, or --nats URL to replay the event stream")
+	}
 	if creds != "" {
-		opts = append(opts, nats.UserCredentials(creds))
+		opt, err := bus.CredentialsOption(creds)
+		if err != nil {
+			return nil, fmt.Errorf("--creds: %w", err)
+		}
+		opts = append(opts, opt)
 	}
 	b, err := bus.Connect(ctx, natsURL, nil, opts...)
 	if err != nil {

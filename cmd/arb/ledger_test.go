@@ -36,18 +36,20 @@ func runArb(t *testing.T, args ...string) (code int, stdout, stderr string) {
 func TestLedgerCommands(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	emb, err := bus.StartEmbedded(ctx, t.TempDir(), nil)
+	dataDir := t.TempDir()
+	emb, err := bus.StartEmbedded(ctx, dataDir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer emb.Shutdown()
-	b, err := bus.Connect(ctx, emb.ClientURL(), nil)
+	b, err := bus.Connect(ctx, emb.ClientURL(), nil, emb.InProcess())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer b.Close()
+	// The daemon's own stream: the CLI reads it as the read-only user a
+	// running arbd writes to its data dir.
 	spec := bus.DefaultStream()
-	spec.Name, spec.Subjects = "LEDGER_CLI", []string{"cli.>"}
 	if err := b.EnsureStream(ctx, spec); err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +59,7 @@ func TestLedgerCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	feed, err := ledgerfeed.New(b.JetStream(), store, ledgerfeed.Config{Stream: spec.Name, Prefix: "cli", Batch: 16,
+	feed, err := ledgerfeed.New(b.JetStream(), store, ledgerfeed.Config{Stream: spec.Name, Prefix: "arb", Batch: 16,
 		MaxWait: 50 * time.Millisecond, BackoffMin: 10 * time.Millisecond, BackoffMax: 100 * time.Millisecond}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -71,9 +73,9 @@ func TestLedgerCommands(t *testing.T) {
 	t0 := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
 	for _, v := range []string{"binance", "okx"} {
 		e := ledger.External{ID: "open", Venue: v, Asset: "USDT", Amount: d("100000"), TS: t0}
-		must(t, ledgerfeed.PublishExternal(ctx, b, "cli", e))
+		must(t, ledgerfeed.PublishExternal(ctx, b, "arb", e))
 		e = ledger.External{ID: "open-btc", Venue: v, Asset: "BTC", Amount: d("2"), TS: t0}
-		must(t, ledgerfeed.PublishExternal(ctx, b, "cli", e))
+		must(t, ledgerfeed.PublishExternal(ctx, b, "arb", e))
 	}
 	const trades = 50
 	published := 0
@@ -83,7 +85,7 @@ func TestLedgerCommands(t *testing.T) {
 		px := decimal.New(6400000+int64(i), -2)
 		tr := ledger.Trade{ID: tid, Symbol: "BTC-USDT", BuyVenue: "binance", SellVenue: "okx", State: ledger.StateOpen, Qty: d("0.01"),
 			ExpectedNetQuote: d("0.2"), OpenedAt: ts}
-		must(t, ledgerfeed.PublishTrade(ctx, b, "cli", tr))
+		must(t, ledgerfeed.PublishTrade(ctx, b, "arb", tr))
 		for k, side := range []string{"buy", "sell"} {
 			venue, p := "binance", px
 			if side == "sell" {
@@ -91,12 +93,12 @@ func TestLedgerCommands(t *testing.T) {
 			}
 			f := ledger.Fill{Venue: venue, VenueFillID: fmt.Sprintf("%d", 2*i+k), ClientOrderID: tid + side, TradeID: tid, Symbol: "BTC-USDT",
 				Base: "BTC", Quote: "USDT", Side: side, Price: p, Qty: d("0.01"), Fee: d("0.064"), FeeAsset: "USDT", TS: ts}
-			must(t, ledgerfeed.PublishFill(ctx, b, "cli", f))
+			must(t, ledgerfeed.PublishFill(ctx, b, "arb", f))
 			published++
 		}
 		closed := ts.Add(time.Second)
 		tr.State, tr.ClosedAt = ledger.StateClosedFlat, &closed
-		must(t, ledgerfeed.PublishTrade(ctx, b, "cli", tr))
+		must(t, ledgerfeed.PublishTrade(ctx, b, "arb", tr))
 		if i == trades/2 {
 			pgtest.Terminate(t, dsn) // connections die mid-stream
 		}
@@ -119,7 +121,7 @@ func TestLedgerCommands(t *testing.T) {
 		t.Fatalf("check: %d %s %s", code, out, errs)
 	}
 	// Fills, from PostgreSQL and from the stream, exactly the published.
-	nats := []string{"--nats", emb.ClientURL(), "--stream", spec.Name, "--prefix", "cli"}
+	nats := []string{"--data-dir", dataDir}
 	for _, src := range [][]string{pg, nats} {
 		code, out, errs = runArb(t, append([]string{"ledger", "fills", "--format", "csv"}, src...)...)
 		rows, err := csv.NewReader(strings.NewReader(out)).ReadAll()

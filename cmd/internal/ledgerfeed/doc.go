@@ -1,6 +1,6 @@
 // Package ledgerfeed applies the ledger's events from the JetStream event
 // stream (ARB_EVENTS) to the ledger exactly once: fills on
-// arb.exec.fill.<venue>, trade states on arb.exec.trade, external
+// arb.ledger.fill.<venue>, trade states on arb.ledger.trade, external
 // transfers on arb.ledger.external.<venue> (see package ledger for their
 // wire form). Every other subject of the stream (plans, order intents) is
 // filtered out: by the consumer's subject filters on servers that support

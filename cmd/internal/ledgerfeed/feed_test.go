@@ -40,7 +40,7 @@ var targets = []target{
 			t.Fatal(err)
 		}
 		t.Cleanup(e.Shutdown)
-		return connect(t, e.ClientURL())
+		return connect(t, e.ClientURL(), e.InProcess())
 	}},
 	{"system", func(t *testing.T) *bus.Bus {
 		u := os.Getenv("ARB_NATS_URL")
@@ -61,10 +61,10 @@ var targets = []target{
 	}},
 }
 
-func connect(t *testing.T, url string) *bus.Bus {
+func connect(t *testing.T, url string, opts ...nats.Option) *bus.Bus {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	b, err := bus.Connect(ctx, url, nil)
+	b, err := bus.Connect(ctx, url, nil, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,7 +17,7 @@ type Publisher interface {
 }
 
 // PublishFill publishes a fill in the ledger's wire form on
-// <prefix>.exec.fill.<venue> with its Nats-Msg-Id. The executor calls it
+// <prefix>.ledger.fill.<venue> with its Nats-Msg-Id. The executor calls it
 // for every fill; an invalid fill is refused before it is published.
 func PublishFill(ctx context.Context, p Publisher, prefix string, f ledger.Fill) error {
 	if err := f.Validate(); err != nil {
@@ -26,7 +26,7 @@ func PublishFill(ctx context.Context, p Publisher, prefix string, f ledger.Fill)
 	return publish(ctx, p, ledger.FillSubject(prefix, f.Venue), f.MsgID(), f)
 }
 
-// PublishTrade publishes a trade's state on <prefix>.exec.trade.
+// PublishTrade publishes a trade's state on <prefix>.ledger.trade.
 func PublishTrade(ctx context.Context, p Publisher, prefix string, t ledger.Trade) error {
 	if err := t.Validate(); err != nil {
 		return err
