@@ -36,7 +36,7 @@ var (
 type tradeInst struct {
 	exchange.Instrument
 	code       atomic.Int64 // OKX instIdCode for WS order entry; 0 = unknown (REST only)
-	restPrefix []byte // {"instId":"BTC-USDT","tdMode":"cash","clOrdId":"
+	restPrefix []byte       // {"instId":"BTC-USDT","tdMode":"cash","clOrdId":"
 	// gate budgets (indexes into the client's gate.Config.Budgets)
 	bPlace, bCancel, bQuery int
 }
