@@ -110,6 +110,9 @@ type fakeVenue struct {
 	t    testing.TB
 	srv  *httptest.Server
 	skew atomic.Int64 // server clock = time.Now() + skew
+	// enforceTS answers a timestamp more than 30 s off the server clock
+	// with 50102 (HTTP 401), as OKX does, instead of recording an error.
+	enforceTS atomic.Bool
 
 	mu       sync.Mutex
 	handlers map[string]func(r recorded) reply
@@ -204,11 +207,17 @@ func (f *fakeVenue) serveREST(w http.ResponseWriter, r *http.Request) {
 	rec := recorded{method: r.Method, path: r.URL.Path, query: r.URL.RawQuery, body: string(body), header: r.Header.Clone(), at: f.now()}
 	f.mu.Lock()
 	f.reqs = append(f.reqs, rec)
+	expired := false
 	if r.URL.Path != pathTime && r.URL.Path != InstrumentsPath {
-		f.verify(rec)
+		expired = f.verify(rec)
 	}
 	h := f.handlers[r.URL.Path]
 	f.mu.Unlock()
+	if expired {
+		w.WriteHeader(http.StatusUnauthorized)
+		io.WriteString(w, `{"msg":"Timestamp request expired","code":"50102"}`)
+		return
+	}
 	if h == nil {
 		http.Error(w, `{"code":"50000","msg":"no handler"}`, http.StatusNotFound)
 		return
@@ -233,8 +242,9 @@ func (f *fakeVenue) serveREST(w http.ResponseWriter, r *http.Request) {
 	io.WriteString(w, rp.body)
 }
 
-// verify checks a signed request (under f.mu).
-func (f *fakeVenue) verify(r recorded) {
+// verify checks a signed request (under f.mu); it reports a timestamp
+// outside ±30 s when enforceTS is set.
+func (f *fakeVenue) verify(r recorded) (expired bool) {
 	ts := r.header.Get("OK-ACCESS-TIMESTAMP")
 	path := r.path
 	if r.query != "" {
@@ -251,14 +261,18 @@ func (f *fakeVenue) verify(r recorded) {
 	at, err := time.Parse("2006-01-02T15:04:05.000Z", ts)
 	if err != nil {
 		bad("%s %s: timestamp %q: %v", r.method, path, ts, err)
-		return
+		return false
 	}
 	if at.After(r.at) {
 		bad("%s %s: timestamp %s ahead of the server clock %s", r.method, path, at, r.at)
 	}
 	if r.at.Sub(at) > 30*time.Second {
+		if f.enforceTS.Load() {
+			return true
+		}
 		bad("%s %s: timestamp %s more than 30 s behind %s", r.method, path, at, r.at)
 	}
+	return false
 }
 
 func (f *fakeVenue) restURL() string { return f.srv.URL }

@@ -365,6 +365,10 @@ func (o *orderSocket) readReply(res *wsResult, in *tradeInst, clid *exchange.ID,
 	if !res.sCode.IsZero() && res.sCode.String() != "0" {
 		code = res.sCode.String()
 	}
+	if code == "" || code == "0" {
+		c.gate.Result(now, false, "bad order reply")
+		return exchange.OrderState{}, c.unknownAck("WS order reply without a code"), true
+	}
 	kind := classifyTrade(opPlace, 200, code)
 	c.gate.Result(now, !breakerFailure(kind), "code "+code)
 	e := &exchange.Error{Kind: kind, Venue: c.cfg.Name, Code: code, Msg: text(res.msg[:res.msgLen])}
