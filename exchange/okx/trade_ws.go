@@ -164,6 +164,7 @@ func (o *orderSocket) run(ctx context.Context) {
 			oc.slots[i].timer.Stop()
 		}
 		cctx, cancel := context.WithCancel(ctx)
+		go func() { <-cctx.Done(); conn.Close() }() // unblocks the reader at shutdown
 		go conn.KeepAlive(cctx, c.cfg.PingEvery, pingFrame, true)
 		go conn.Watchdog(cctx, c.cfg.PingEvery+10*time.Second)
 		o.conn.Store(oc)
