@@ -65,6 +65,35 @@
 // trimmed ("8476.98", "8477"), Bybit with the tick's and step's written
 // decimals ("30247.20"); OKX checksums are computed over exactly those strings.
 //
+// # Trading
+//
+// Each venue has one account (VenueConfig.Balances: asset → starting
+// amount), kept exactly with 8 decimals. An order reserves what it may
+// spend — a buy its limit price × quantity of the quote asset, a sell its
+// quantity of the base asset — and is refused with the venue's
+// insufficient-balance error when the free balance does not cover it. A
+// fill moves the balances exactly: the buyer pays price × quantity of
+// quote and receives the quantity of base less the fee, the seller the
+// reverse with the fee in quote (the fee is always taken from what the
+// order receives, at the taker rate FeeBps, or MakerFeeBps for a resting
+// order filled as the maker, rounded half up to 8 decimals).
+//
+// Orders are LIMIT: IOC and FOK take what the live book offers at once
+// (one fill per level, best first; the consumed liquidity leaves the book
+// and the next update publishes it) and the remainder expires; GTC takes
+// what crosses and rests. A resting order fills at its own price, as the
+// maker, when a later step's book crosses it, for as much as the crossing
+// levels hold (the public book is left as it is: those fills are flow the
+// book does not show). Orders can be queried by the venue's order id or the
+// client order id (the latest order with it), cancelled while open, listed
+// while open, and their fills listed; the client order id rules are each
+// venue's (see clientIDInUse): Binance and OKX refuse an id held by an open
+// order and accept it again once that order is done, Bybit refuses any
+// reuse. Every request is logged (Requests), every order kept (Orders,
+// OrdersByClientID, DuplicateClientIDs), every fill recorded (Fills), and
+// balances can be read (Balance) or topped up (Deposit), so tests can check
+// a trading client at the venue.
+//
 // # What each venue covers
 //
 // Binance spot: /ws/<stream>[/<stream>…] raw streams, /stream?streams=a/b
@@ -75,33 +104,54 @@
 // <sym>@depth@100ms, <sym>@bookTicker, <sym>@depth5|10|20[@100ms]; trade and
 // ticker streams are accepted and stay silent; server ping frames every 20 s,
 // close without an answering pong for 60 s, 24 h lifetime. REST GET
-// /api/v3/depth, /api/v3/exchangeInfo, /api/v3/time, signed POST
-// /api/v3/order (HMAC-SHA256 hex over query string + body, recvWindow and
-// timestamp rules, LIMIT IOC/FOK, ACK/RESULT/FULL answers, commission in the
-// received asset, partly filled IOC → EXPIRED), weight headers and a 6000/min
-// weight limit.
+// /api/v3/depth, /api/v3/exchangeInfo, /api/v3/time; SIGNED (HMAC-SHA256
+// hex over query string + body, or Ed25519 base64 with the account's
+// Ed25519 key; recvWindow and timestamp rules) POST, GET and DELETE
+// /api/v3/order (LIMIT GTC/IOC/FOK; ACK/RESULT/FULL answers; query and
+// cancel by orderId or origClientOrderId: -2013 and -2011 "Unknown order
+// sent." when unknown; -2010 "Duplicate order sent."), GET
+// /api/v3/openOrders, GET /api/v3/myTrades (the documented parameter
+// combinations, -1128 otherwise, 24 h window -1127, limit 500/1000), GET
+// /api/v3/account (omitZeroBalances); X-MBX-USED-WEIGHT-1M on every answer
+// with the documented weights (successful orders and cancels weigh 0 since
+// 2026-04-02) and a 6000/min limit, X-MBX-ORDER-COUNT-10S/1D on orders
+// (50 per 10 s, 160000 per day: -1015).
 //
 // OKX v5: /ws/v5/public subscribe/unsubscribe with connId acks, errors 60012
 // (bad request) and 60018 (unknown channel or instId), channels books,
 // books5, bbo-tbt, text ping → pong, 30 s idle close, empty keep-alive updates
 // (prevSeqId == seqId) after KeepAlive without change, ChecksumZero. REST GET
-// /api/v5/public/instruments, signed POST /api/v5/trade/order (base64
-// HMAC-SHA256 over timestamp+METHOD+path+body, ±30 s, ordType ioc/fok and
-// limit, which never rests here) and GET /api/v5/trade/order.
+// /api/v5/public/instruments (with instIdCode), /api/v5/public/time; signed
+// (base64 HMAC-SHA256 over timestamp+METHOD+path+body, ±30 s) POST
+// /api/v5/trade/order (ordType limit, ioc, fok; sCode 51016 for a clOrdId
+// of a pending order, 51008 insufficient balance), GET /api/v5/trade/order
+// (ordId or clOrdId; 51603), POST /api/v5/trade/cancel-order (51400), GET
+// /api/v5/trade/orders-pending, GET /api/v5/trade/fills (3 days, billId
+// paging after/before, begin/end, limit 100), GET /api/v5/account/balance;
+// the documented per-endpoint limits per 2 s (order endpoints per
+// instrument): HTTP 429 code 50011.
 //
 // Bybit v5: /v5/public/spot subscribe (at most 10 args), orderbook.1 (snapshot
 // only, re-sent unchanged with the same u every 3 s), orderbook.50 and
 // orderbook.200 (snapshot then deltas; u contiguous per topic, seq the cross
-// sequence), {"op":"ping"} → pong, 10 min idle close. REST GET /v5/market/instruments-info, signed POST /v5/order/create
-// (hex HMAC-SHA256 over timestamp+key+recv_window+body, server−recv_window ≤
-// timestamp < server+1000, Limit IOC/FOK) and GET /v5/order/realtime.
+// sequence), {"op":"ping"} → pong, 10 min idle close. REST GET
+// /v5/market/instruments-info, /v5/market/time; signed (hex HMAC-SHA256 over
+// timestamp+key+recv_window+payload, server−recv_window ≤ timestamp <
+// server+1000), category spot: POST /v5/order/create (Limit GTC/IOC/FOK;
+// 170141 for a reused orderLinkId, 170131 insufficient balance), POST
+// /v5/order/cancel (170213), GET /v5/order/realtime (open orders; any
+// recent order by orderId/orderLinkId; openOnly=1 the last 500 closed),
+// GET /v5/execution/list (newest first, 7-day window, cursor), GET
+// /v5/account/wallet-balance?accountType=UNIFIED; X-Bapi-Limit,
+// X-Bapi-Limit-Status and X-Bapi-Limit-Reset-Timestamp per endpoint and
+// second (create/cancel 20, queries 50; over: 10006).
 //
-// Not covered: private streams, user data and execution pushes, resting
-// (GTC/PostOnly) and market orders, cancels, balances (orders never fail for
-// money unless a fault says so), trades and tickers, RSA/Ed25519 keys, the
-// Binance WebSocket API, OKX sequence resets after maintenance, Bybit depth
-// 1000. Where the documentation is silent the code says what the live venue
-// does and that it chose so.
+// Not covered: private streams and WebSocket order entry (next), market,
+// post-only and other order types, order lists, amend and cancel-replace,
+// OKX fills-history and batch orders, Bybit order history, RSA keys, OKX
+// sequence resets after maintenance, Bybit depth 1000. Where the
+// documentation is silent the code says what the live venue does, or what
+// the simulator chose, and that it chose so.
 //
 // # Faults
 //
@@ -112,8 +162,9 @@
 //
 // # Concurrency
 //
-// One mutex guards the market, the venues' books, subscriptions, orders and
-// faults; it is held for one step or one request, never across I/O. Each
+// One mutex guards the market, the venues' books, subscriptions, orders,
+// accounts and faults; it is held for one step or one request, never across
+// I/O (a delayed acknowledgement waits after it is released). Each
 // websocket connection has its own bounded queue and writer goroutine: frames
 // are queued without blocking, and a connection whose queue is full is cut
 // (counted in SlowCuts), so a slow client can never hold up the market or

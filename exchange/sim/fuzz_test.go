@@ -3,7 +3,6 @@ package sim
 import (
 	"bufio"
 	"encoding/json"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"strconv"
@@ -115,7 +114,7 @@ func FuzzBinanceOrder(f *testing.F) {
 	f.Add("symbol=BTCUSDT&side=SELL&type=LIMIT&timeInForce=FOK&quantity=1&price=1.0&newOrderRespType=RESULT")
 	s := fuzzSim(f)
 	v := s.byName["binance"]
-	h := v.binanceWrap(func(*httptestRequest) int { return 1 }, v.binanceOrder)
+	h := v.handler().ServeHTTP
 	f.Fuzz(func(t *testing.T, q string) {
 		q = strings.ReplaceAll(q, "signature=", "")
 		q += "&timestamp=" + strconv.FormatInt(time.Now().UnixMilli(), 10)
@@ -136,7 +135,7 @@ func FuzzOKXOrder(f *testing.F) {
 	f.Add(`{"instId":1}`)
 	s := fuzzSim(f)
 	v := s.byName["okx"]
-	h := v.okxWrap(v.okxPlaceOrder)
+	h := v.handler().ServeHTTP
 	f.Fuzz(func(t *testing.T, body string) {
 		ts := time.Now().UTC().Format(okxTimeLayout)
 		req := httptest.NewRequest("POST", "/api/v5/trade/order", strings.NewReader(body))
@@ -168,7 +167,7 @@ func FuzzBybitOrder(f *testing.F) {
 	f.Add(`{"category":"spot","symbol":"BTCUSDT","side":"Buy","orderType":"Limit","qty":"0.0100","price":"60010.00","timeInForce":"IOC","orderLinkId":"a"}`)
 	s := fuzzSim(f)
 	v := s.byName["bybit"]
-	h := v.bybitWrap(v.bybitCreateOrder)
+	h := v.handler().ServeHTTP
 	f.Fuzz(func(t *testing.T, body string) {
 		ts := strconv.FormatInt(time.Now().UnixMilli(), 10)
 		req := httptest.NewRequest("POST", "/v5/order/create", strings.NewReader(body))
@@ -208,8 +207,6 @@ func checkBooks(t *testing.T, s *Sim) {
 		}
 	}
 }
-
-type httptestRequest = http.Request
 
 // url0 keeps a fuzzed query printable ASCII so it survives the request line.
 func url0(q string) string {

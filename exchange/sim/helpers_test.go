@@ -29,8 +29,41 @@ func testConfig() Config {
 	c.Dislocation.Prob = 0.01
 	for i := range c.Venues {
 		c.Venues[i].Levels = 60
+		// Deep pockets: tests of matching must not run into the balance
+		// check (balance tests set their own).
+		c.Venues[i].Balances = map[string]string{"USDT": "100000000", "BTC": "1000", "ETH": "10000", "SOL": "1000000"}
 	}
 	return c
+}
+
+// withoutKeys returns a JSON document with the named keys removed from
+// every object in it (fields the simulator sends beyond a documented
+// example, such as OKX's instIdCode, which the 2026 changelog added).
+func withoutKeys(t testing.TB, doc []byte, keys ...string) []byte {
+	t.Helper()
+	var x any
+	if err := json.Unmarshal(doc, &x); err != nil {
+		t.Fatalf("not JSON: %v: %s", err, doc)
+	}
+	var strip func(any)
+	strip = func(x any) {
+		switch v := x.(type) {
+		case map[string]any:
+			for _, k := range keys {
+				delete(v, k)
+			}
+			for _, e := range v {
+				strip(e)
+			}
+		case []any:
+			for _, e := range v {
+				strip(e)
+			}
+		}
+	}
+	strip(x)
+	out, _ := json.Marshal(x)
+	return out
 }
 
 func newSim(t testing.TB, mutate func(*Config)) *Sim {
@@ -395,3 +428,23 @@ func steps(s *Sim, n int) {
 }
 
 func scaleOf(s *Sim, sym string) num.Scale { return s.syms[s.symIdx[sym]].scale }
+
+// waitSubscribed waits until n connections of the venue subscribe to key
+// (a subscription in the URL is registered just after the handshake).
+func waitSubscribed(t testing.TB, s *Sim, venue, key string, n int) {
+	t.Helper()
+	v := s.byName[venue]
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		s.mu.Lock()
+		got := len(v.subs[key])
+		s.mu.Unlock()
+		if got >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %d subscribers of %s, want %d", venue, got, key, n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
