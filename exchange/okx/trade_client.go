@@ -43,6 +43,7 @@ type Client struct {
 	hKey, hPass, hJSON, hOne []string
 
 	inflight inflightTable
+	sent     sentSet
 	fills    fillSet
 	// watermark is the newest fill time seen (Unix ns): reconciliation
 	// reads fills from it (minus ReconcileOverlap).
@@ -129,6 +130,7 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	c.hKey, c.hPass = []string{d.Credentials.Key}, []string{d.Credentials.Passphrase}
 	c.hJSON, c.hOne = []string{"application/json"}, []string{"1"}
 	c.inflight.init(d.MaxInFlight)
+	c.sent.init(sentMemory)
 	c.fills.init(fillMemory)
 	from := d.FillsFrom
 	if from.IsZero() {
@@ -300,11 +302,26 @@ func (c *Client) PlaceOrder(ctx context.Context, req exchange.OrderRequest) (exc
 	if err := ctx.Err(); err != nil {
 		return exchange.OrderState{}, &exchange.Error{Kind: exchange.KindRetryable, Venue: c.cfg.Name, Err: err}
 	}
+	// OKX keeps a clOrdId unique only among pending orders: once an IOC
+	// order is done it would accept the same id again and hold two orders
+	// for one intent. So the client remembers the ids it sent and refuses
+	// a resubmission unless that order is known not to exist.
+	now := c.cfg.Now()
+	if prev, ok := c.sent.reserve(req.ClientID, c.clock.now(now).UnixNano()); !ok {
+		c.stats.Refused.Add(1)
+		if prev.state == sentExists {
+			return exchange.OrderState{}, &exchange.Error{Kind: exchange.KindDuplicate, Venue: c.cfg.Name,
+				Msg: "client order id already used for an order on this venue (not resent)"}
+		}
+		wait := time.Duration(prev.at + int64(c.absenceGrace()) - c.clock.now(now).UnixNano())
+		return exchange.OrderState{}, &exchange.Error{Kind: exchange.KindUnknownOutcome, Venue: c.cfg.Name, RetryAfter: max(wait, 0),
+			Msg: "client order id already sent and its outcome is unresolved: query it (not resent)"}
+	}
 	ack := exchange.OrderState{Venue: c.cfg.Venue, Inst: in.ID, Side: req.Side, TIF: req.TIF, Status: exchange.StatusNew,
 		ClientID: req.ClientID, Px: r.px, Qty: r.qty}
 	// Tracked before anything is sent, so an order whose outcome is unknown
 	// is polled while the private stream is down.
-	c.inflight.add(req.ClientID, in.ID, c.cfg.Now().UnixNano(), c.log)
+	c.inflight.add(req.ClientID, in.ID, now.UnixNano(), c.log)
 	if code := in.code.Load(); c.cfg.OrderEntry != OrderEntryREST && code != 0 {
 		st, err, sent := c.ows.place(ctx, in, code, &req.ClientID, req.Side, typ, r, ack)
 		if sent || c.cfg.OrderEntry == OrderEntryWS {
@@ -312,28 +329,43 @@ func (c *Client) PlaceOrder(ctx context.Context, req exchange.OrderRequest) (exc
 			return st, err
 		}
 	} else if c.cfg.OrderEntry == OrderEntryWS {
-		c.inflight.remove(req.ClientID)
-		return exchange.OrderState{}, &exchange.Error{Kind: exchange.KindRetryable, Venue: c.cfg.Name,
+		err := &exchange.Error{Kind: exchange.KindRetryable, Venue: c.cfg.Name, Err: errNotSent,
 			Msg: "WebSocket order entry unavailable for " + in.Symbol + " (no instIdCode) and order_entry is ws"}
+		c.afterPlace(&req.ClientID, err)
+		return exchange.OrderState{}, err
 	}
 	st, err := c.placeREST(ctx, in, &req.ClientID, req.Side, typ, r, ack)
 	c.afterPlace(&req.ClientID, err)
 	return st, err
 }
 
-// afterPlace stops tracking an order the venue certainly does not hold for
-// this request (refused, or never sent). A duplicate keeps tracking: an
-// order with that id exists.
+// absenceGrace is how long after sending an order a "does not exist" from
+// the venue proves it never will: the request's expTime (Expiry) plus the
+// request timeout for a request queued inside the venue; with Expiry
+// disabled nothing bounds it, so a minute more is assumed.
+func (c *Client) absenceGrace() time.Duration {
+	if c.cfg.Expiry > 0 {
+		return c.cfg.Expiry + c.cfg.RequestTimeout
+	}
+	return c.cfg.RequestTimeout + time.Minute
+}
+
+// afterPlace records what the venue's answer says about the order: it
+// exists (acknowledged, or a duplicate: an order with that id exists), may
+// exist (unknown outcome: still tracked and polled), or certainly does not
+// (refused or never sent: untracked, and its id may be sent again).
 func (c *Client) afterPlace(clid *exchange.ID, err error) {
 	if err == nil {
+		c.sent.mark(*clid, sentExists)
 		return
 	}
 	switch exchange.KindOf(err) {
-	case exchange.KindUnknownOutcome, exchange.KindDuplicate:
-		if exchange.KindOf(err) == exchange.KindUnknownOutcome {
-			c.stats.UnknownOutcomes.Add(1)
-		}
+	case exchange.KindUnknownOutcome, exchange.KindUnknown:
+		c.stats.UnknownOutcomes.Add(1)
+	case exchange.KindDuplicate:
+		c.sent.mark(*clid, sentExists)
 	default:
+		c.sent.mark(*clid, sentAbsent)
 		c.inflight.remove(*clid)
 	}
 }
@@ -441,6 +473,9 @@ func (c *Client) QueryOrder(ctx context.Context, inst exchange.InstrumentID, cli
 	}
 	st, err := c.queryOrder(ctx, in, clientID)
 	if err != nil {
+		if exchange.KindOf(err) == exchange.KindNotFound {
+			c.sent.absentAfter(clientID, c.clock.now(c.cfg.Now()).UnixNano(), c.absenceGrace())
+		}
 		return exchange.OrderState{}, err
 	}
 	c.trackState(&st)
@@ -510,6 +545,7 @@ func (c *Client) badReply(msg string, err error) error {
 
 // trackState updates the in-flight table from a state the venue reported.
 func (c *Client) trackState(st *exchange.OrderState) {
+	c.sent.mark(st.ClientID, sentExists)
 	if st.Status.Final() {
 		c.inflight.remove(st.ClientID)
 		return
@@ -669,4 +705,82 @@ func (s *fillSet) add(k fillKey) bool {
 	}
 	s.m[k] = struct{}{}
 	return true
+}
+
+// --- client order ids sent ---
+
+// sentMemory is how many client order ids the client remembers (FIFO).
+const sentMemory = 1 << 16
+
+// sentState is what is known about the order a client id was sent for.
+type sentState uint8
+
+const (
+	sentPending sentState = iota + 1 // sent; the venue may or may not hold it
+	sentExists                       // the venue acknowledged or reported it
+	sentAbsent                       // it does not exist: refused, never sent, or unknown to the venue after its request expired
+)
+
+type sentEntry struct {
+	state sentState
+	at    int64 // venue clock (lower bound) when sent, Unix ns
+}
+
+// sentSet remembers the client ids this client sent orders for, so a
+// resubmission of an id whose order exists or may exist is refused.
+type sentSet struct {
+	mu   sync.Mutex
+	m    map[exchange.ID]sentEntry
+	ring []exchange.ID
+	pos  int
+}
+
+func (s *sentSet) init(n int) {
+	s.m = make(map[exchange.ID]sentEntry, n)
+	s.ring = make([]exchange.ID, 0, n)
+}
+
+// reserve records clid as sent at at, unless an order for it exists or may
+// exist: then it returns false with what is known.
+func (s *sentSet) reserve(clid exchange.ID, at int64) (sentEntry, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e, ok := s.m[clid]; ok {
+		if e.state != sentAbsent {
+			return e, false
+		}
+		s.m[clid] = sentEntry{state: sentPending, at: at}
+		return sentEntry{}, true
+	}
+	if len(s.ring) < cap(s.ring) {
+		s.ring = append(s.ring, clid)
+	} else {
+		delete(s.m, s.ring[s.pos])
+		s.ring[s.pos] = clid
+		s.pos = (s.pos + 1) % len(s.ring)
+	}
+	s.m[clid] = sentEntry{state: sentPending, at: at}
+	return sentEntry{}, true
+}
+
+// mark sets the state of a remembered id (unknown ids are ignored: orders
+// this client did not send).
+func (s *sentSet) mark(clid exchange.ID, st sentState) {
+	s.mu.Lock()
+	if e, ok := s.m[clid]; ok && e.state != st {
+		e.state = st
+		s.m[clid] = e
+	}
+	s.mu.Unlock()
+}
+
+// absentAfter marks a pending id absent when the venue does not know it
+// grace after it was sent (its request can no longer execute).
+func (s *sentSet) absentAfter(clid exchange.ID, now int64, grace time.Duration) {
+	s.mu.Lock()
+	if e, ok := s.m[clid]; ok && e.state == sentPending && now-e.at > int64(grace) {
+		e.state = sentAbsent
+		s.m[clid] = e
+	}
+	s.mu.Unlock()
 }

@@ -520,3 +520,77 @@ func TestClientConfigValidate(t *testing.T) {
 
 func numPx(v int64) num.Price { return num.Price(v) }
 func numQty(v int64) num.Qty  { return num.Qty(v) }
+
+// OKX accepts a clOrdId again once its order is done, so the client
+// itself refuses to resend an id whose order exists (KindDuplicate) or
+// may exist (KindUnknownOutcome, with the wait until a query can prove it
+// absent); an id the venue refused, or did not know after the request
+// expired, may be sent again. No refused resubmission reaches the venue.
+func TestResubmissionGuard(t *testing.T) {
+	f := newFakeVenue(t)
+	installDocHandlers(t, f)
+	clock := newFakeClock(time.Now())
+	c := newTestClient(t, f, func(cfg *ClientConfig) { cfg.Now = clock.Now })
+	ctx := runCtx(t)
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Acknowledged: a second order with the id is refused at the client.
+	if _, err := c.PlaceOrder(ctx, ioc("g1", exchange.Buy, 3000000, 5000)); err != nil {
+		t.Fatal(err)
+	}
+	_, err := c.PlaceOrder(ctx, ioc("g1", exchange.Buy, 3000000, 5000))
+	mustKind(t, err, exchange.KindDuplicate)
+	if n := f.count("POST", pathPlaceOrder); n != 1 {
+		t.Fatalf("%d sends", n)
+	}
+	// Refused by the venue: the id may be used again.
+	f.handle(pathPlaceOrder, func(r recorded) reply {
+		if r.method == "GET" {
+			return reply{body: `{"code":"51603","msg":"Order does not exist","data":[]}`}
+		}
+		return reply{body: `{"code":"1","msg":"","data":[{"clOrdId":"g2","ordId":"","sCode":"51008","sMsg":"Insufficient balance"}]}`}
+	})
+	_, err = c.PlaceOrder(ctx, ioc("g2", exchange.Buy, 3000000, 5000))
+	mustKind(t, err, exchange.KindRejected)
+	_, err = c.PlaceOrder(ctx, ioc("g2", exchange.Buy, 3000000, 5000))
+	mustKind(t, err, exchange.KindRejected)
+	if n := f.count("POST", pathPlaceOrder); n != 3 {
+		t.Fatalf("%d sends", n)
+	}
+	// Unknown outcome: refused until a query after the request's expiry
+	// finds nothing.
+	f.handle(pathPlaceOrder, func(r recorded) reply {
+		if r.method == "GET" {
+			return reply{body: `{"code":"51603","msg":"Order does not exist","data":[]}`}
+		}
+		return reply{hangup: true}
+	})
+	_, err = c.PlaceOrder(ctx, ioc("g3", exchange.Buy, 3000000, 5000))
+	mustKind(t, err, exchange.KindUnknownOutcome)
+	_, err = c.PlaceOrder(ctx, ioc("g3", exchange.Buy, 3000000, 5000))
+	e := mustKind(t, err, exchange.KindUnknownOutcome)
+	if e.RetryAfter <= 0 || e.RetryAfter > DefaultExpiry+DefaultRequestTimeout {
+		t.Fatalf("RetryAfter %v", e.RetryAfter)
+	}
+	_, err = c.QueryOrder(ctx, 1, exchange.MustID("g3")) // too early to prove anything
+	mustKind(t, err, exchange.KindNotFound)
+	_, err = c.PlaceOrder(ctx, ioc("g3", exchange.Buy, 3000000, 5000))
+	mustKind(t, err, exchange.KindUnknownOutcome)
+	if n := f.count("POST", pathPlaceOrder); n != 4 {
+		t.Fatalf("%d sends", n)
+	}
+	step := DefaultExpiry + DefaultRequestTimeout + time.Second
+	clock.Add(step)
+	f.skew.Add(int64(step))
+	_, err = c.QueryOrder(ctx, 1, exchange.MustID("g3"))
+	mustKind(t, err, exchange.KindNotFound)
+	installDocHandlers(t, f)
+	if _, err := c.PlaceOrder(ctx, ioc("g3", exchange.Buy, 3000000, 5000)); err != nil {
+		t.Fatalf("resubmission after proven absence: %v", err)
+	}
+	if n := f.count("POST", pathPlaceOrder); n != 5 {
+		t.Fatalf("%d sends", n)
+	}
+	f.checkSigned(t)
+}

@@ -308,18 +308,17 @@ func (ps *privateStream) pollOne(ctx context.Context, e inflightEntry) error {
 	st, err := c.queryOrder(ctx, in, e.clid)
 	if err != nil {
 		if exchange.KindOf(err) == exchange.KindNotFound {
-			grace := c.cfg.Expiry + c.cfg.RequestTimeout + 5*time.Second
-			if c.cfg.Expiry < 0 {
-				grace = c.cfg.RequestTimeout + time.Minute
-			}
-			if c.cfg.Now().UnixNano()-e.sent > int64(grace) {
+			now := c.cfg.Now()
+			if now.UnixNano()-e.sent > int64(c.absenceGrace()) {
 				c.inflight.remove(e.clid)
+				c.sent.absentAfter(e.clid, c.clock.now(now).UnixNano(), c.absenceGrace())
 			}
 			return nil
 		}
 		return err
 	}
 	ps.sink.OnOrder(st)
+	c.sent.mark(e.clid, sentExists)
 	c.inflight.seen(e.clid, st.VenueOrderID)
 	if st.FilledQty > e.filled {
 		fills, err := c.listFills(ctx, in, st.VenueOrderID.Bytes(), e.sent-int64(time.Hour))
