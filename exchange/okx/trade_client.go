@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -38,6 +39,8 @@ type Client struct {
 
 	orderPool sync.Pool // *orderBuf, 4-row envelopes
 	listPool  sync.Pool // *orderBuf, 100-row envelopes (+ balance details)
+	// Fixed endpoints, parsed once (read-only; shared by every request).
+	urlPlace, urlCancel *url.URL
 
 	// Constant header values, shared by every request (never mutated).
 	hKey, hPass, hJSON, hOne []string
@@ -118,6 +121,13 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 		c.byID[in.ID] = int32(i)
 		c.bySym[in.Symbol] = int32(i)
 	}
+	var err error
+	if c.urlPlace, err = url.Parse(d.RESTURL + pathPlaceOrder); err != nil {
+		return nil, fmt.Errorf("okx: RESTURL: %w", err)
+	}
+	if c.urlCancel, err = url.Parse(d.RESTURL + pathCancelOrder); err != nil {
+		return nil, fmt.Errorf("okx: RESTURL: %w", err)
+	}
 	c.gate = gate.New(gate.Config{Budgets: c.budgets, Threshold: d.BreakerThreshold, Cooldown: d.BreakerCooldown, Headroom: d.Headroom})
 	secret := d.Credentials.Secret
 	c.orderPool.New = func() any { return newOrderBuf(secret) }
@@ -139,6 +149,21 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	c.watermark.Store(from.UnixNano())
 	c.ows.init(c)
 	return c, nil
+}
+
+// getOrderBuf takes a small-reply buffer from the pool for a request to
+// the fixed endpoint u (nil: a URL built from the path).
+func (c *Client) getOrderBuf(u *url.URL) *orderBuf {
+	b := c.orderPool.Get().(*orderBuf)
+	b.url = u
+	return b
+}
+
+// getListBuf takes a list-reply buffer from the pool.
+func (c *Client) getListBuf() *orderBuf {
+	b := c.listPool.Get().(*orderBuf)
+	b.url = nil
+	return b
 }
 
 // Stats returns the client's counters (safe from any goroutine).
@@ -372,7 +397,7 @@ func (c *Client) afterPlace(clid *exchange.ID, err error) {
 
 // placeREST sends the order with POST /api/v5/trade/order.
 func (c *Client) placeREST(ctx context.Context, in *tradeInst, clid *exchange.ID, side exchange.Side, typ string, r rounded, ack exchange.OrderState) (exchange.OrderState, error) {
-	b := c.orderPool.Get().(*orderBuf)
+	b := c.getOrderBuf(c.urlPlace)
 	b.path = append(b.path[:0], pathPlaceOrder...)
 	b.body = appendRESTOrder(b.body[:0], in, clid, side, typ, r)
 	c.stats.OrdersREST.Add(1)
@@ -433,7 +458,7 @@ func (c *Client) CancelOrder(ctx context.Context, inst exchange.InstrumentID, cl
 	if !exchange.ValidClientID(clientID) {
 		return exchange.OrderState{}, c.refuse(rejClientID)
 	}
-	b := c.orderPool.Get().(*orderBuf)
+	b := c.getOrderBuf(c.urlCancel)
 	b.path = append(b.path[:0], pathCancelOrder...)
 	b.body = appendCancel(b.body[:0], in, &clientID)
 	recycle, err := c.call(ctx, opCancel, methodPOST, b, gate.Cost{Budget: in.bCancel, Units: 1})
@@ -484,7 +509,7 @@ func (c *Client) QueryOrder(ctx context.Context, inst exchange.InstrumentID, cli
 
 // queryOrder is QueryOrder without the in-flight bookkeeping.
 func (c *Client) queryOrder(ctx context.Context, in *tradeInst, clientID exchange.ID) (exchange.OrderState, error) {
-	b := c.orderPool.Get().(*orderBuf)
+	b := c.getOrderBuf(nil)
 	b.path = append(b.path[:0], pathOrder...)
 	b.path = append(b.path, "?instId="...)
 	b.path = append(b.path, in.Symbol...)

@@ -1,10 +1,14 @@
 package okx
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
 	"hash"
+	"io"
+	"net/http"
+	"net/url"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -25,9 +29,15 @@ const (
 	pathTime          = "/api/v5/public/time"
 )
 
+// httpMethod is a method as net/http takes it and as it is signed.
+type httpMethod struct {
+	s string
+	b []byte
+}
+
 var (
-	methodGET  = []byte("GET")
-	methodPOST = []byte("POST")
+	methodGET  = httpMethod{"GET", []byte("GET")}
+	methodPOST = httpMethod{"POST", []byte("POST")}
 )
 
 // tradeInst is one configured instrument with what the order path needs
@@ -228,17 +238,49 @@ type orderBuf struct {
 	path []byte // request path + query
 	body []byte
 	resp []byte // reply body
+	exp  []byte // expTime header value
 	env  *envelope
 	raw  bool // the caller parses the reply itself (do skips the envelope)
+
+	// The request template of the fixed endpoints (place, cancel): a
+	// request is a shallow copy of tmpl with the caller's context, sharing
+	// the header map and body reader, which are reused only after the
+	// round trip completed (see recycle in Client.call).
+	url     *url.URL // set by the caller for a fixed endpoint; nil builds the URL from path
+	tmpl    http.Request
+	hdr     http.Header
+	rc      bodyReader
+	getBody func() (io.ReadCloser, error)
+	hSig    []string
+	hTS     []string
+	hExp    []string
 }
 
+// bodyReader is a reusable request body.
+type bodyReader struct{ bytes.Reader }
+
+// Close implements io.Closer.
+func (*bodyReader) Close() error { return nil }
+
 func newOrderBuf(secret string) *orderBuf {
-	return &orderBuf{
+	b := &orderBuf{
 		sg:   newSigner(secret),
 		ts:   make([]byte, 0, 32),
+		exp:  make([]byte, 0, 16),
 		path: make([]byte, 0, 256),
 		body: make([]byte, 0, 512),
 		resp: make([]byte, 0, 4096),
 		env:  newEnvelope(4, 0),
+		hdr:  make(http.Header, 8),
+		hSig: make([]string, 1),
+		hTS:  make([]string, 1),
+		hExp: make([]string, 1),
 	}
+	// A retry by net/http (nothing was written yet) reads the body again.
+	b.getBody = func() (io.ReadCloser, error) {
+		r := &bodyReader{}
+		r.Reset(b.body)
+		return r, nil
+	}
+	return b
 }

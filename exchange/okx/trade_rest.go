@@ -37,11 +37,11 @@ const (
 // reply with code "0", else a classified *exchange.Error. recycle is false
 // when net/http may still hold b's bytes (a transport error), so the
 // caller drops b instead of pooling it.
-func (c *Client) call(ctx context.Context, op opKind, method []byte, b *orderBuf, costs ...gate.Cost) (recycle bool, err error) {
+func (c *Client) call(ctx context.Context, op opKind, method httpMethod, b *orderBuf, costs ...gate.Cost) (recycle bool, err error) {
 	return c.do(ctx, op, method, b, true, costs...)
 }
 
-func (c *Client) do(ctx context.Context, op opKind, method []byte, b *orderBuf, signed bool, costs ...gate.Cost) (recycle bool, err error) {
+func (c *Client) do(ctx context.Context, op opKind, method httpMethod, b *orderBuf, signed bool, costs ...gate.Cost) (recycle bool, err error) {
 	now := c.cfg.Now()
 	if err := c.gate.Take(now, costs...); err != nil {
 		return true, c.gateError(err)
@@ -56,34 +56,9 @@ func (c *Client) do(ctx context.Context, op opKind, method []byte, b *orderBuf, 
 		ctx, cancel = context.WithTimeout(ctx, c.cfg.RequestTimeout)
 		defer cancel()
 	}
-	var body io.Reader
-	if len(b.body) > 0 {
-		body = bytes.NewReader(b.body)
-	}
-	req, err := http.NewRequestWithContext(ctx, string(method), c.cfg.RESTURL+string(b.path), body)
+	req, err := c.newRequest(ctx, op, method, b, signed)
 	if err != nil {
 		return true, &exchange.Error{Kind: exchange.KindRejected, Venue: c.cfg.Name, Msg: "building request", Err: err}
-	}
-	h := req.Header
-	if signed {
-		srv := c.clock.now(c.cfg.Now())
-		b.ts = appendISO(b.ts[:0], srv)
-		sig := b.sg.sign(b.ts, method, b.path, b.body)
-		h["Ok-Access-Key"] = c.hKey
-		h["Ok-Access-Sign"] = []string{string(sig)}
-		h["Ok-Access-Timestamp"] = []string{string(b.ts)}
-		h["Ok-Access-Passphrase"] = c.hPass
-		if op == opPlace && c.cfg.Expiry > 0 {
-			// expTime: the venue discards the request once its clock is
-			// past this (README §4.2), bounding an unknown outcome.
-			h["Exptime"] = []string{strconv.FormatInt(srv.Add(c.cfg.Expiry).UnixMilli(), 10)}
-		}
-	}
-	if len(b.body) > 0 {
-		h["Content-Type"] = c.hJSON
-	}
-	if c.cfg.Demo {
-		h["X-Simulated-Trading"] = c.hOne
 	}
 	resp, err := c.cfg.HTTPClient.Do(req)
 	if err != nil {
@@ -171,6 +146,63 @@ func (c *Client) do(ctx context.Context, op opKind, method []byte, b *orderBuf, 
 		}
 	}
 	return true, e
+}
+
+// newRequest builds the HTTP request of b: the body and path are b's
+// bytes and the signature is computed into b (see signer). For a fixed
+// endpoint (b.url set: place, cancel) the request is a shallow copy of b's
+// template, so what allocates is that copy and the three per-request
+// header strings (signature, timestamp, expTime) — header values must be
+// real strings: HTTP/2's HPACK table keeps them. Other requests are built
+// by http.NewRequestWithContext.
+func (c *Client) newRequest(ctx context.Context, op opKind, method httpMethod, b *orderBuf, signed bool) (*http.Request, error) {
+	var req *http.Request
+	if b.url != nil {
+		h := b.hdr
+		clear(h)
+		b.rc.Reset(b.body)
+		b.tmpl = http.Request{Method: method.s, URL: b.url, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+			Header: h, Body: &b.rc, GetBody: b.getBody, ContentLength: int64(len(b.body)), Host: b.url.Host}
+		if len(b.body) == 0 {
+			b.tmpl.Body, b.tmpl.GetBody = http.NoBody, nil
+		}
+		req = b.tmpl.WithContext(ctx)
+	} else {
+		var body io.Reader
+		if len(b.body) > 0 {
+			b.rc.Reset(b.body)
+			body = &b.rc.Reader
+		}
+		var err error
+		if req, err = http.NewRequestWithContext(ctx, method.s, c.cfg.RESTURL+string(b.path), body); err != nil {
+			return nil, err
+		}
+	}
+	h := req.Header
+	if signed {
+		srv := c.clock.now(c.cfg.Now())
+		b.ts = appendISO(b.ts[:0], srv)
+		sig := b.sg.sign(b.ts, method.b, b.path, b.body)
+		b.hSig[0], b.hTS[0] = string(sig), string(b.ts)
+		h["Ok-Access-Key"] = c.hKey
+		h["Ok-Access-Sign"] = b.hSig
+		h["Ok-Access-Timestamp"] = b.hTS
+		h["Ok-Access-Passphrase"] = c.hPass
+		if op == opPlace && c.cfg.Expiry > 0 {
+			// expTime: the venue discards the request once its clock is
+			// past this (README §4.2), bounding an unknown outcome.
+			b.exp = strconv.AppendInt(b.exp[:0], srv.Add(c.cfg.Expiry).UnixMilli(), 10)
+			b.hExp[0] = string(b.exp)
+			h["Exptime"] = b.hExp
+		}
+	}
+	if len(b.body) > 0 {
+		h["Content-Type"] = c.hJSON
+	}
+	if c.cfg.Demo {
+		h["X-Simulated-Trading"] = c.hOne
+	}
+	return req, nil
 }
 
 // readInto reads r to EOF into dst, failing beyond max bytes.
@@ -272,7 +304,7 @@ func (k *serverClock) measure(ctx context.Context, c *Client, start bool) error 
 // serverTime does GET /api/v5/public/time and returns the venue's ts (Unix
 // ns) and the local time the reply arrived.
 func (c *Client) serverTime(ctx context.Context) (int64, time.Time, error) {
-	b := c.orderPool.Get().(*orderBuf)
+	b := c.getOrderBuf(nil)
 	b.path = append(b.path[:0], pathTime...)
 	b.body = b.body[:0]
 	recycle, err := c.do(ctx, opRead, methodGET, b, false, gate.Cost{Budget: bTime, Units: 1})
@@ -298,7 +330,7 @@ func (c *Client) serverTime(ctx context.Context) (int64, time.Time, error) {
 // operations take instIdCode since OKX's 2026 change; the code may differ
 // between production and demo, so it is always read from the venue in use.
 func (c *Client) loadInstIDCodes(ctx context.Context) error {
-	b := c.listPool.Get().(*orderBuf)
+	b := c.getListBuf()
 	defer c.listPool.Put(b)
 	b.path = append(b.path[:0], InstrumentsPath+"?instType=SPOT"...)
 	b.body = b.body[:0]
@@ -370,7 +402,7 @@ func (c *Client) OpenOrders(ctx context.Context, inst exchange.InstrumentID) ([]
 			return nil, c.refuse("instrument not configured on this venue")
 		}
 	}
-	b := c.listPool.Get().(*orderBuf)
+	b := c.getListBuf()
 	var out []exchange.OrderState
 	var after []byte
 	for page := 0; ; page++ {
@@ -458,7 +490,7 @@ func (c *Client) listFills(ctx context.Context, only *tradeInst, ordID []byte, s
 	if since < c.cfg.Now().Add(-fillsRecent).UnixNano() {
 		path, budget = pathFillsHistory, bFillsHistory
 	}
-	b := c.listPool.Get().(*orderBuf)
+	b := c.getListBuf()
 	defer func() {
 		if b != nil {
 			c.listPool.Put(b)
@@ -536,7 +568,7 @@ func (c *Client) listFills(ctx context.Context, only *tradeInst, ordID []byte, s
 // /api/v5/account/balance: Total = cashBal, Locked = frozenBal. OKX lists
 // only currencies with a non-zero balance.
 func (c *Client) Balances(ctx context.Context) ([]exchange.Balance, error) {
-	b := c.listPool.Get().(*orderBuf)
+	b := c.getListBuf()
 	b.path = append(b.path[:0], pathBalance...)
 	b.body = b.body[:0]
 	recycle, err := c.call(ctx, opRead, methodGET, b, gate.Cost{Budget: bBalance, Units: 1})
