@@ -56,6 +56,9 @@ type Client struct {
 	ows    orderSocket
 
 	running, privRunning atomic.Bool
+
+	dialMu   sync.Mutex
+	nextDial time.Time
 }
 
 // Compile-time checks: the roles the executor and the daemon consume.

@@ -32,6 +32,7 @@ const (
 	codeTimestamp     = "50102" // Timestamp request expired (±30 s)
 	codeRateLimit     = "50011" // Rate limit reached (HTTP 200 or 429)
 	codeSubRateLimit  = "50061" // sub-account order rate limit (1000 / 2 s)
+	codeWSRateLimit   = "60014" // Requests too frequent (websocket)
 )
 
 // unknownCodes leave an order's fate open. Only 50004 says so explicitly
@@ -77,7 +78,7 @@ func classifyTrade(op opKind, status int, code string) exchange.ErrorKind {
 		return exchange.KindDuplicate
 	case codeNotExist, codeCancelMissing:
 		return exchange.KindNotFound
-	case codeRateLimit, codeSubRateLimit:
+	case codeRateLimit, codeSubRateLimit, codeWSRateLimit:
 		return exchange.KindRateLimited
 	case codeTimestamp:
 		// Refused at the gate, before the engine: known not placed; the

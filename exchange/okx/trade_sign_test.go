@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shopspring/decimal"
+
 	"arb/exchange"
 	"arb/exchange/num"
 )
@@ -231,5 +233,43 @@ func TestRoundOrder(t *testing.T) {
 	}
 	if _, why := roundOrder(&in, exchange.Buy, 3000000, 4000000); why != "" {
 		t.Errorf("1200 USDT: %q", why)
+	}
+}
+
+// The order path rounds with integers in the instrument's scale; it must
+// agree exactly with shopspring/decimal rounding the same decimals to the
+// venue's tick and step (buy down, sell up, quantity down), and never be
+// worse than the request.
+func TestRoundMatchesDecimal(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	for i := 0; i < 200000; i++ {
+		sc := num.Scale{Px: uint8(r.IntN(9)), Qty: uint8(r.IntN(11))}
+		in := exchange.Instrument{Scale: sc, Tick: num.Price(1 + r.Int64N(1000)), Step: num.Qty(1 + r.Int64N(1000))}
+		px, qty := num.Price(1+r.Int64N(1e12)), num.Qty(1+r.Int64N(1e12))
+		side := exchange.Side(1 + r.IntN(2))
+		got, why := roundOrder(&in, side, px, qty)
+		d := func(v int64, e uint8) decimal.Decimal { return decimal.New(v, -int32(e)) }
+		dpx, dtick := d(int64(px), sc.Px), d(int64(in.Tick), sc.Px)
+		dqty, dstep := d(int64(qty), sc.Qty), d(int64(in.Step), sc.Qty)
+		wantPx := dpx.Div(dtick).Floor().Mul(dtick)
+		if side == exchange.Sell {
+			wantPx = dpx.Div(dtick).Ceil().Mul(dtick)
+		}
+		wantQty := dqty.Div(dstep).Floor().Mul(dstep)
+		if wantQty.IsZero() || wantPx.IsZero() {
+			if why == "" {
+				t.Fatalf("%+v %v %d×%d: accepted %+v", in, side, px, qty, got)
+			}
+			continue
+		}
+		if why != "" {
+			t.Fatalf("%+v %v %d×%d: refused %q", in, side, px, qty, why)
+		}
+		if !d(int64(got.px), sc.Px).Equal(wantPx) || !d(int64(got.qty), sc.Qty).Equal(wantQty) {
+			t.Fatalf("%+v %v %d×%d: %+v, decimal %s × %s", in, side, px, qty, got, wantPx, wantQty)
+		}
+		if side == exchange.Buy && got.px > px || side == exchange.Sell && got.px < px || got.qty > qty {
+			t.Fatalf("worse than the request: %+v vs %d×%d", got, px, qty)
+		}
 	}
 }

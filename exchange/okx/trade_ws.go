@@ -39,6 +39,9 @@ func (c *Client) dialPrivate(ctx context.Context, url string) (*wsx.Conn, error)
 			return nil, err
 		}
 	}
+	if err := c.dialTurn(ctx); err != nil {
+		return nil, err
+	}
 	conn, err := wsx.Dial(ctx, url, wsx.DialConfig{HandshakeTimeout: loginTimeout, MaxFrame: privateMaxFrame,
 		Now: func() int64 { return c.cfg.Now().UnixNano() }})
 	if err != nil {
@@ -81,6 +84,24 @@ func (c *Client) dialPrivate(ctx context.Context, url string) (*wsx.Conn, error)
 			return nil, &exchange.Error{Kind: kind, Venue: c.cfg.Name, Code: code, Msg: "login: " + text(env.msg)}
 		}
 	}
+}
+
+// dialTurn spaces this client's websocket dials by minDialInterval: OKX
+// allows 3 connection requests per second per IP, shared with the public
+// feeds on the host.
+func (c *Client) dialTurn(ctx context.Context) error {
+	c.dialMu.Lock()
+	now := c.cfg.Now()
+	at := c.nextDial
+	if at.Before(now) {
+		at = now
+	}
+	c.nextDial = at.Add(minDialInterval)
+	c.dialMu.Unlock()
+	if d := at.Sub(now); d > 0 {
+		return wsx.Sleep(ctx, d)
+	}
+	return nil
 }
 
 // --- WebSocket order entry ---
@@ -373,7 +394,7 @@ func (o *orderSocket) readReply(res *wsResult, in *tradeInst, clid *exchange.ID,
 	kind := classifyTrade(opPlace, 200, code)
 	c.gate.Result(now, !breakerFailure(kind), "code "+code)
 	e := &exchange.Error{Kind: kind, Venue: c.cfg.Name, Code: code, Msg: text(res.msg[:res.msgLen])}
-	if code == codeRateLimit || code == codeSubRateLimit {
+	if code == codeRateLimit || code == codeSubRateLimit || code == codeWSRateLimit {
 		c.gate.Observe(now, in.bPlace, c.budgets[in.bPlace].Limit)
 		if code == codeSubRateLimit {
 			c.gate.Observe(now, bSubOrders, c.budgets[bSubOrders].Limit)
