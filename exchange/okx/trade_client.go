@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net/url"
 	"sync"
 	"sync/atomic"
@@ -59,6 +60,10 @@ type Client struct {
 
 	dialMu   sync.Mutex
 	nextDial time.Time
+
+	// Jitter sources of the two reconnect loops, drawn from Config.Rand at
+	// construction (a *rand.Rand is not safe for concurrent use).
+	randOrder, randPriv *rand.Rand
 }
 
 // Compile-time checks: the roles the executor and the daemon consume.
@@ -150,6 +155,8 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 		from = d.Now()
 	}
 	c.watermark.Store(from.UnixNano())
+	c.randOrder = rand.New(rand.NewPCG(d.Rand.Uint64(), d.Rand.Uint64()))
+	c.randPriv = rand.New(rand.NewPCG(d.Rand.Uint64(), d.Rand.Uint64()))
 	c.ows.init(c)
 	return c, nil
 }

@@ -41,7 +41,7 @@ func (c *Client) RunPrivate(ctx context.Context, sink exchange.PrivateSink) erro
 	defer c.privRunning.Store(false)
 	ps := &privateStream{c: c, sink: sink, env: newEnvelope(listLimit, 0)}
 	ps.logs.Logger = c.log
-	bo := wsx.Backoff{Min: c.cfg.BackoffMin, Max: c.cfg.BackoffMax, Rand: c.cfg.Rand}
+	bo := wsx.Backoff{Min: c.cfg.BackoffMin, Max: c.cfg.BackoffMax, Rand: c.randPriv}
 	for {
 		up, err := ps.session(ctx)
 		if up {
@@ -220,12 +220,7 @@ func (ps *privateStream) deliverFill(f exchange.Fill) {
 	}
 	ps.sink.OnFill(f)
 	c.stats.FillsDelivered.Add(1)
-	for {
-		w := c.watermark.Load()
-		if f.TS <= w || c.watermark.CompareAndSwap(w, f.TS) {
-			return
-		}
-	}
+	ps.advance(f.TS)
 }
 
 // reconcile reads what a dropped stream may have missed: the fills since
@@ -233,6 +228,9 @@ func (ps *privateStream) deliverFill(f exchange.Fill) {
 // every in-flight order that is no longer open.
 func (ps *privateStream) reconcile(ctx context.Context) error {
 	c := ps.c
+	// What is read now is complete up to about now: the next
+	// reconciliation starts there (minus the overlap) even if no fill came.
+	readAt := c.clock.now(c.cfg.Now()).UnixNano()
 	since := c.watermark.Load() - int64(c.cfg.ReconcileOverlap)
 	fills, err := c.listFills(ctx, nil, nil, since)
 	if err != nil {
@@ -260,8 +258,19 @@ func (ps *privateStream) reconcile(ctx context.Context) error {
 			return err
 		}
 	}
+	ps.advance(readAt)
 	c.stats.Reconciliations.Add(1)
 	return nil
+}
+
+// advance moves the fill watermark forward to ts (never back).
+func (ps *privateStream) advance(ts int64) {
+	for {
+		w := ps.c.watermark.Load()
+		if ts <= w || ps.c.watermark.CompareAndSwap(w, ts) {
+			return
+		}
+	}
 }
 
 // pollFor polls the in-flight orders every PollEvery for d (the reconnect

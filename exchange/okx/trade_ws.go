@@ -165,7 +165,7 @@ func (o *orderSocket) up() bool { return o.conn.Load() != nil }
 // reconnecting with backoff.
 func (o *orderSocket) run(ctx context.Context) {
 	c := o.c
-	bo := wsx.Backoff{Min: c.cfg.BackoffMin, Max: c.cfg.BackoffMax, Rand: c.cfg.Rand}
+	bo := wsx.Backoff{Min: c.cfg.BackoffMin, Max: c.cfg.BackoffMax, Rand: c.randOrder}
 	for ctx.Err() == nil {
 		conn, err := c.dialPrivate(ctx, c.cfg.OrderWSURL)
 		if err != nil {
