@@ -344,3 +344,10 @@ func newHTTPClient() *http.Client {
 func NewCredentials(key, secret, passphrase string) Credentials {
 	return Credentials{Key: key, Secret: secret, Passphrase: passphrase}
 }
+
+// silenceLimit is how long a private or order socket may stay silent (not
+// even a pong) before it is given up: PingEvery, then up to 10 s for the
+// pong.
+func (c *ClientConfig) silenceLimit() time.Duration {
+	return c.PingEvery + min(c.PingEvery, 10*time.Second)
+}

@@ -91,7 +91,7 @@ func (ps *privateStream) session(ctx context.Context) (up bool, err error) {
 		return false, err
 	}
 	go conn.KeepAlive(sctx, c.cfg.PingEvery, pingFrame, true)
-	go conn.Watchdog(sctx, c.cfg.PingEvery+10*time.Second)
+	go conn.Watchdog(sctx, c.cfg.silenceLimit())
 	// Subscribed first, then reconciled: whatever changes during the
 	// reconciliation is already queued on the socket.
 	if err := ps.reconcile(sctx); err != nil {

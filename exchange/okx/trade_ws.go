@@ -187,7 +187,7 @@ func (o *orderSocket) run(ctx context.Context) {
 		cctx, cancel := context.WithCancel(ctx)
 		go func() { <-cctx.Done(); conn.Close() }() // unblocks the reader at shutdown
 		go conn.KeepAlive(cctx, c.cfg.PingEvery, pingFrame, true)
-		go conn.Watchdog(cctx, c.cfg.PingEvery+10*time.Second)
+		go conn.Watchdog(cctx, c.cfg.silenceLimit())
 		o.conn.Store(oc)
 		c.stats.OrderSocketUp.Store(1)
 		start := c.cfg.Now()
