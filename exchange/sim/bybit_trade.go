@@ -652,20 +652,12 @@ func (v *venue) bybitWalletBalance(w http.ResponseWriter, r *http.Request, _ []b
 		}
 	}
 	coins := []any{}
-	total := new(big.Rat)
 	for _, a := range v.acct.names {
 		h := v.acct.assets[a]
 		if only == nil && h.free == 0 && h.locked == 0 || only != nil && !only[a] {
 			continue
 		}
-		total.Add(total, v.usdValue(a, h.free+h.locked))
 		coins = append(coins, v.bybitCoinView(a, h))
 	}
-	tot := ratStr(total, 8)
-	bybitWrite(w, now, 0, "OK", map[string]any{"list": []any{map[string]any{
-		"totalEquity": tot, "accountIMRate": "0", "accountIMRateByMp": "0", "totalMarginBalance": tot, "totalInitialMargin": "0",
-		"totalInitialMarginByMp": "0", "accountType": "UNIFIED", "totalAvailableBalance": tot, "accountMMRate": "0",
-		"accountMMRateByMp": "0", "totalPerpUPL": "0", "totalWalletBalance": tot, "accountLTV": "0", "totalMaintenanceMargin": "0",
-		"totalMaintenanceMarginByMp": "0", "coin": coins,
-	}}})
+	bybitWrite(w, now, 0, "OK", map[string]any{"list": []any{v.bybitWalletView(coins)}})
 }

@@ -40,6 +40,16 @@ type conn struct {
 	winStart    int64 // Binance incoming-message window start, Unix ns (Sim.mu)
 	winCount    int   // messages in the window (Sim.mu)
 
+	// Per-protocol state of WebSocket API, private and order-entry
+	// connections (guarded by Sim.mu).
+	bn *wsapiSession // Binance /ws-api/v3
+	ok *okxSession   // OKX /ws/v5/private
+	by *bybitSession // Bybit /v5/private and /v5/trade
+
+	// idle overrides the venue's idle timeout (Bybit max_active_time on
+	// private and trade connections); 0 = the venue's.
+	idle time.Duration
+
 	lastActive atomic.Int64           // Unix ns: subscribe, ping or push (OKX, Bybit idle rules)
 	lastPong   atomic.Int64           // Unix ns: last pong answering our ping (Binance)
 	pingData   atomic.Pointer[string] // payload of our last ping (Binance)
@@ -107,6 +117,7 @@ func (v *venue) serveConn(w http.ResponseWriter, r *http.Request, role connRole)
 	v.conns[c] = struct{}{}
 	if role != rolePublic {
 		v.private[c] = struct{}{}
+		v.openSession(c, r, now)
 	}
 	for _, st := range initial {
 		v.subscribe(c, st)
@@ -235,7 +246,11 @@ func (c *conn) expired() bool {
 	case KindOKX:
 		return now.Sub(time.Unix(0, c.lastActive.Load())) > s.cfg.OKX.IdleTimeout
 	case KindBybit:
-		return now.Sub(time.Unix(0, c.lastActive.Load())) > s.cfg.Bybit.IdleTimeout
+		idle := s.cfg.Bybit.IdleTimeout
+		if c.idle > 0 {
+			idle = c.idle
+		}
+		return now.Sub(time.Unix(0, c.lastActive.Load())) > idle
 	}
 	return false
 }
@@ -259,6 +274,12 @@ func (c *conn) readLoop() {
 		}
 		s.mu.Lock()
 		switch {
+		case c.role == roleWSAPI:
+			c.v.wsapiRequest(c, data)
+		case c.role == rolePrivate && c.v.cfg.Kind == KindOKX:
+			c.v.okxPrivateRequest(c, data)
+		case c.role != rolePublic: // Bybit /v5/private and /v5/trade
+			c.v.bybitPrivateRequest(c, data)
 		case c.v.cfg.Kind == KindBinance:
 			c.v.binanceControl(c, data)
 		case c.v.cfg.Kind == KindOKX:

@@ -94,6 +94,14 @@
 // balances can be read (Balance) or topped up (Deposit), so tests can check
 // a trading client at the venue.
 //
+// Every change of an order (accepted, each fill, expired, cancelled) is
+// pushed at once on the venue's private streams in its documented format,
+// and every change of the account after the request or step that made it;
+// a connection that is not there misses it: nothing is sent on subscribing
+// and nothing is replayed after a reconnect, as the three venues document.
+// A client recovers what it missed over REST (open orders, fills, the
+// order by client id). URLs names the private and order-entry endpoints.
+//
 // # What each venue covers
 //
 // Binance spot: /ws/<stream>[/<stream>…] raw streams, /stream?streams=a/b
@@ -115,7 +123,23 @@
 // /api/v3/account (omitZeroBalances); X-MBX-USED-WEIGHT-1M on every answer
 // with the documented weights (successful orders and cancels weigh 0 since
 // 2026-04-02) and a 6000/min limit, X-MBX-ORDER-COUNT-10S/1D on orders
-// (50 per 10 s, 160000 per day: -1015).
+// (50 per 10 s, 160000 per day: -1015). WebSocket API /ws-api/v3
+// (?returnRateLimits=false): requests {"id","method","params"} answered
+// {"id","status","result"|"error","rateLimits"}; SIGNED methods with apiKey
+// and signature (params but signature sorted by name, name=value joined by
+// '&', no percent-encoding; HMAC hex or Ed25519 base64) or on a session
+// logged on with session.logon (Ed25519 only; the default config has a
+// public test Ed25519 key); methods ping, time, session.logon/status/logout,
+// session.subscriptions, userDataStream.subscribe (logged on),
+// userDataStream.subscribe.signature (any key), userDataStream.unsubscribe
+// (-2035 a second subscription, -2036 none active), order.place,
+// order.status, order.cancel, openOrders.status, myTrades, account.status;
+// the user data stream's events {"subscriptionId":N,"event":{…}}:
+// executionReport (x NEW, TRADE with l/L/n/N/t/m, EXPIRED with eR,
+// CANCELED with c/C; X the status; z/Z running totals; W while on the
+// book), outboundAccountPosition (the changed assets), eventStreamTerminated
+// (unsubscribe, logout); serverShutdown as {"event":{…}}; rate limits as
+// status 429/418 with error.data.retryAfter.
 //
 // OKX v5: /ws/v5/public subscribe/unsubscribe with connId acks, errors 60012
 // (bad request) and 60018 (unknown channel or instId), channels books,
@@ -129,7 +153,17 @@
 // /api/v5/trade/orders-pending, GET /api/v5/trade/fills (3 days, billId
 // paging after/before, begin/end, limit 100), GET /api/v5/account/balance;
 // the documented per-endpoint limits per 2 s (order endpoints per
-// instrument): HTTP 429 code 50011.
+// instrument): HTTP 429 code 50011. /ws/v5/private: login (base64
+// HMAC-SHA256 of timestamp + "GET" + "/users/self/verify", timestamp in
+// seconds, ±30 s; errors 60004, 60006, 60007, 60009, 60024, 60031 a second
+// login, 60011 before login), channels orders (instType SPOT or ANY,
+// optional instId: one push per order change — live, partially_filled or
+// filled per fill with fillSz/fillPx/tradeId/fillFee/fillFeeCcy/execType,
+// canceled — with accFillSz/avgPx/fee totals, fees negative) and account
+// (the changed currencies), each answered with a channel-conn-count event;
+// op "order" and "cancel-order" naming the instrument by instIdCode (50014
+// without, 51001 unknown, 60013 bad id or args; 60014 rate-limited; the
+// per-instrument limit shared with REST); expTime is not applied.
 //
 // Bybit v5: /v5/public/spot subscribe (at most 10 args), orderbook.1 (snapshot
 // only, re-sent unchanged with the same u every 3 s), orderbook.50 and
@@ -144,12 +178,23 @@
 // GET /v5/execution/list (newest first, 7-day window, cursor), GET
 // /v5/account/wallet-balance?accountType=UNIFIED; X-Bapi-Limit,
 // X-Bapi-Limit-Status and X-Bapi-Limit-Reset-Timestamp per endpoint and
-// second (create/cancel 20, queries 50; over: 10006).
+// second (create/cancel 20, queries 50; over: 10006). /v5/private and
+// /v5/trade (?max_active_time=30s..600s): auth (hex HMAC-SHA256 of
+// "GET/realtime" + expires, expires in the future); private topics order,
+// execution, execution.fast (all-in-one or .spot, not mixed in one request)
+// and wallet, the private pong; /v5/trade order.create and order.cancel with
+// header X-BAPI-TIMESTAMP (the REST rule, 10002), reqId ≤ 36 characters not
+// repeated on the connection (20006), the answer with its X-Bapi-Limit
+// header (limits shared with REST), ping → {"op":"pong"}.
 //
-// Not covered: private streams and WebSocket order entry (next), market,
-// post-only and other order types, order lists, amend and cancel-replace,
-// OKX fills-history and batch orders, Bybit order history, RSA keys, OKX
-// sequence resets after maintenance, Bybit depth 1000. Where the
+// Not covered: market, post-only and other order types, order lists,
+// amend and cancel-replace, batch orders (REST and WebSocket), OKX
+// fills-history and the fills channel (VIP4+), OKX expTime, Bybit order
+// history and the SBE order-entry channel, Binance listenKey streams (gone
+// since 2026-02-20) and balanceUpdate/externalLockUpdate events (no
+// deposits or transfers besides Deposit, which pushes an account update),
+// BNB fee discounts, RSA keys, OKX sequence resets after maintenance,
+// Bybit depth 1000. Where the
 // documentation is silent the code says what the live venue does, or what
 // the simulator chose, and that it chose so.
 //
@@ -158,7 +203,14 @@
 // Inject arms or performs one Fault (see FaultKind) on a venue; FaultLog
 // records when each acted and on which state, so tests can reason about it:
 // a gap is in what was sent, never in the book (BookAt still has the skipped
-// state), a crossed or malformed update is wrong only on the wire.
+// state), a crossed or malformed update is wrong only on the wire. Trading
+// faults: a rejected order, a partial fill (a fraction of the next orders'
+// quantity), rate limits (Binance's 429 escalating to a 418 ban when a
+// request ignores the Retry-After), a delayed or lost acknowledgement (the
+// order executes and is pushed at once; the answer comes late, or never:
+// REST closes the connection, WebSocket withholds the reply), a private
+// stream dropped (at once or when the next order is accepted) or silent
+// (open, sending nothing).
 //
 // # Concurrency
 //

@@ -99,6 +99,7 @@ type wsClient struct {
 	c      *websocket.Conn
 	msgs   chan []byte
 	closed chan struct{}
+	back   [][]byte // frames read ahead by reply and not yet consumed
 }
 
 func dial(t testing.TB, url string) *wsClient {
@@ -132,6 +133,11 @@ func (w *wsClient) sendText(s string) {
 // next returns the next frame or fails after d.
 func (w *wsClient) next(d time.Duration) []byte {
 	w.t.Helper()
+	if len(w.back) > 0 {
+		m := w.back[0]
+		w.back = w.back[1:]
+		return m
+	}
 	select {
 	case m := <-w.msgs:
 		return m
@@ -143,7 +149,8 @@ func (w *wsClient) next(d time.Duration) []byte {
 
 // drain returns the frames that arrive until none comes for idle.
 func (w *wsClient) drain(idle time.Duration) [][]byte {
-	var out [][]byte
+	out := w.back
+	w.back = nil
 	for {
 		select {
 		case m := <-w.msgs:
@@ -164,9 +171,54 @@ func (w *wsClient) waitClosed(d time.Duration) bool {
 	}
 }
 
+// reply reads frames until pred accepts one (returned) or d passes, keeping
+// the frames it passes over for later reads (events that arrive before a
+// request's answer).
+func (w *wsClient) reply(d time.Duration, pred func([]byte) bool) []byte {
+	w.t.Helper()
+	var skipped [][]byte
+	for i, m := range w.back {
+		if pred(m) {
+			w.back = append(w.back[:i:i], w.back[i+1:]...)
+			return m
+		}
+	}
+	deadline := time.After(d)
+	for {
+		select {
+		case m := <-w.msgs:
+			if pred(m) {
+				w.back = append(w.back, skipped...)
+				return m
+			}
+			skipped = append(skipped, m)
+		case <-deadline:
+			w.t.Fatalf("no matching frame within %v", d)
+			return nil
+		}
+	}
+}
+
+// isClosed reports whether the server has closed the connection already.
+func (w *wsClient) isClosed() bool {
+	select {
+	case <-w.closed:
+		return true
+	default:
+		return false
+	}
+}
+
 // until reads frames until pred accepts one (returned) or d passes.
 func (w *wsClient) until(d time.Duration, pred func([]byte) bool) []byte {
 	w.t.Helper()
+	for len(w.back) > 0 {
+		m := w.back[0]
+		w.back = w.back[1:]
+		if pred(m) {
+			return m
+		}
+	}
 	deadline := time.After(d)
 	for {
 		select {

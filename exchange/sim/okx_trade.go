@@ -609,6 +609,16 @@ func (v *venue) usdValue(asset string, units int64) *big.Rat {
 	return new(big.Rat)
 }
 
+// accountUSD is the whole account valued by usdValue.
+func (v *venue) accountUSD() *big.Rat {
+	total := new(big.Rat)
+	for _, a := range v.acct.names {
+		h := v.acct.assets[a]
+		total.Add(total, v.usdValue(a, h.free+h.locked))
+	}
+	return total
+}
+
 func ratStr(r *big.Rat, dec int) string {
 	return fmtBig(new(big.Int).Quo(new(big.Int).Mul(r.Num(), new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(dec)), nil)), r.Denom()), dec, dec, true)
 }

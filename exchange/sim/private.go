@@ -2,6 +2,7 @@ package sim
 
 import (
 	"math"
+	"net/http"
 	"time"
 )
 
@@ -111,4 +112,23 @@ func (v *venue) silencePrivate(now time.Time, d time.Duration) int {
 		}
 	}
 	return n
+}
+
+// openSession sets up a new WebSocket API, private or order-entry
+// connection (caller holds Sim.mu).
+func (v *venue) openSession(c *conn, r *http.Request, now time.Time) {
+	switch v.cfg.Kind {
+	case KindBinance:
+		c.bn = &wsapiSession{connected: now.UnixMilli(), rateLimits: r.URL.Query().Get("returnRateLimits") != "false", sub: -1}
+		v.useWeight(2, now) // opening a WebSocket API connection costs 2 weight
+	case KindOKX:
+		c.ok = &okxSession{}
+	case KindBybit:
+		c.by = &bybitSession{reqIDs: map[string]struct{}{}}
+		// max_active_time (30s..600s, e.g. "45s", "1m") replaces the
+		// 10 min idle rule on private and trade connections.
+		if d, err := time.ParseDuration(r.URL.Query().Get("max_active_time")); err == nil && d >= 30*time.Second && d <= 600*time.Second {
+			c.idle = d
+		}
+	}
 }

@@ -84,6 +84,14 @@ type URLs struct {
 	WSBase string
 	// REST is http://host:port; the venues' REST paths hang below it.
 	REST string
+	// Private is the private (account) stream: Binance's WebSocket API
+	// ws://host:port/ws-api/v3 (which also takes orders), OKX
+	// ws://host:port/ws/v5/private (also orders), Bybit
+	// ws://host:port/v5/private.
+	Private string
+	// Trade is WebSocket order entry where the venue keeps it apart:
+	// Bybit ws://host:port/v5/trade; on Binance and OKX it is Private.
+	Trade string
 }
 
 // New builds a simulator from cfg after validating it. Nothing listens until
@@ -263,10 +271,16 @@ func (s *Sim) URLs(venue string) (URLs, bool) {
 	switch v.cfg.Kind {
 	case KindBinance:
 		u.WS = u.WSBase + "/ws"
+		u.Private = u.WSBase + "/ws-api/v3"
+		u.Trade = u.Private
 	case KindOKX:
 		u.WS = u.WSBase + "/ws/v5/public"
+		u.Private = u.WSBase + "/ws/v5/private"
+		u.Trade = u.Private
 	case KindBybit:
 		u.WS = u.WSBase + "/v5/public/spot"
+		u.Private = u.WSBase + "/v5/private"
+		u.Trade = u.WSBase + "/v5/trade"
 	}
 	return u, true
 }
@@ -374,12 +388,16 @@ func (v *venue) handler() http.Handler {
 		mux.HandleFunc("/ws", v.serveWS)
 		mux.HandleFunc("/ws/", v.serveWS)
 		mux.HandleFunc("/stream", v.serveWS)
+		mux.HandleFunc("/ws-api/v3", v.serveRole(roleWSAPI))
 		v.binanceREST(mux)
 	case KindOKX:
 		mux.HandleFunc("/ws/v5/public", v.serveWS)
+		mux.HandleFunc("/ws/v5/private", v.serveRole(rolePrivate))
 		v.okxREST(mux)
 	case KindBybit:
 		mux.HandleFunc("/v5/public/spot", v.serveWS)
+		mux.HandleFunc("/v5/private", v.serveRole(rolePrivate))
+		mux.HandleFunc("/v5/trade", v.serveRole(roleTrade))
 		v.bybitREST(mux)
 	}
 	return mux
