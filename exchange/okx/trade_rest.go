@@ -130,14 +130,8 @@ func (c *Client) do(ctx context.Context, op opKind, method httpMethod, b *orderB
 	e := &exchange.Error{Kind: kind, Venue: c.cfg.Name, HTTPStatus: status, Code: code, Msg: text(msg)}
 	switch code {
 	case codeRateLimit, codeSubRateLimit:
-		// OKX sends no usage headers; its rate-limit code says our count of
-		// that budget is off: treat the budgets of this request as spent
-		// for the rest of their window.
-		for _, ct := range costs {
-			c.gate.Observe(now, ct.Budget, c.budgets[ct.Budget].Limit)
-		}
-		e.RetryAfter = defaultRateWait
-		c.stats.RateLimited.Add(1)
+		c.venueLimited(now, code, costs...)
+		e.RetryAfter = max(e.RetryAfter, defaultRateWait)
 	case codeTimestamp:
 		// Our timestamp was more than 30 s off the venue's clock.
 		c.clock.invalidate()
@@ -203,6 +197,19 @@ func (c *Client) newRequest(ctx context.Context, op opKind, method httpMethod, b
 		h["X-Simulated-Trading"] = c.hOne
 	}
 	return req, nil
+}
+
+// venueLimited handles a rate-limit code (50011, 50061, 60014). OKX sends no
+// usage headers and no Retry-After; its code says our count is off or
+// another client shares the key. The request's budgets are marked spent
+// for their window, and — since OKX's windows need not align with ours —
+// nothing is sent for OKX's 2 s window.
+func (c *Client) venueLimited(now time.Time, code string, costs ...gate.Cost) {
+	for _, ct := range costs {
+		c.gate.Observe(now, ct.Budget, c.budgets[ct.Budget].Limit)
+	}
+	c.gate.Block(now.Add(defaultRateWait), "rate limit (code "+code+")", false)
+	c.stats.RateLimited.Add(1)
 }
 
 // readInto reads r to EOF into dst, failing beyond max bytes.

@@ -395,12 +395,8 @@ func (o *orderSocket) readReply(res *wsResult, in *tradeInst, clid *exchange.ID,
 	c.gate.Result(now, !breakerFailure(kind), "code "+code)
 	e := &exchange.Error{Kind: kind, Venue: c.cfg.Name, Code: code, Msg: text(res.msg[:res.msgLen])}
 	if code == codeRateLimit || code == codeSubRateLimit || code == codeWSRateLimit {
-		c.gate.Observe(now, in.bPlace, c.budgets[in.bPlace].Limit)
-		if code == codeSubRateLimit {
-			c.gate.Observe(now, bSubOrders, c.budgets[bSubOrders].Limit)
-		}
+		c.venueLimited(now, code, gate.Cost{Budget: in.bPlace, Units: 1}, gate.Cost{Budget: bSubOrders, Units: 1})
 		e.RetryAfter = defaultRateWait
-		c.stats.RateLimited.Add(1)
 	}
 	return exchange.OrderState{}, e, true
 }
