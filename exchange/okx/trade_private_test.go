@@ -87,6 +87,7 @@ func TestPrivateStreamDelivers(t *testing.T) {
 	ws.send(frame)
 	ws.send(frame) // OKX: "the same message may be sent more than once"
 	sink.wait(t, "two order updates", func(s *recSink) bool { return len(s.orders) == 2 })
+	waitUntil(t, "the repeat counted", func() bool { return c.Stats().FillsRepeated.Load() == 1 })
 	sink.mu.Lock()
 	defer sink.mu.Unlock()
 	if len(sink.fills) != 1 {
