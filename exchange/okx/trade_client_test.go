@@ -513,8 +513,18 @@ func TestClientConfigValidate(t *testing.T) {
 		}
 	}
 	d := good.withDefaults()
-	if d.PrivateWSURL != DefaultPrivateWSURL+PrivatePath || d.OrderEntry != OrderEntryAuto || d.Expiry != DefaultExpiry {
+	if d.PrivateWSURL != DefaultPrivateWSURL+PrivatePath || d.OrderWSURL != d.PrivateWSURL || d.OrderEntry != OrderEntryAuto || d.Expiry != DefaultExpiry {
 		t.Fatalf("%+v", d)
+	}
+	for in, want := range map[string]string{
+		"wss://wspap.okx.com:8443":             "wss://wspap.okx.com:8443/ws/v5/private",
+		"wss://ws.okx.com:8443/ws/v5/public":   "wss://ws.okx.com:8443/ws/v5/private",
+		"wss://ws.okx.com:8443/ws/v5/private/": "wss://ws.okx.com:8443/ws/v5/private",
+		"ws://127.0.0.1:9402":                  "ws://127.0.0.1:9402/ws/v5/private",
+	} {
+		if got := privateEndpoint(in); got != want {
+			t.Errorf("%s → %s, want %s", in, got, want)
+		}
 	}
 }
 

@@ -311,13 +311,15 @@ func (c *ClientConfig) withDefaults() ClientConfig {
 	return d
 }
 
-// privateEndpoint appends PrivatePath unless u already ends with it.
+// privateEndpoint appends PrivatePath unless u already ends with it; a
+// public endpoint (…/ws/v5/public, as a venue's ws_url may name it) is
+// turned into the private one of the same host.
 func privateEndpoint(u string) string {
 	u = strings.TrimRight(u, "/")
 	if strings.HasSuffix(u, PrivatePath) {
 		return u
 	}
-	return u + PrivatePath
+	return strings.TrimSuffix(u, PublicPath) + PrivatePath
 }
 
 // newHTTPClient is the default REST client: keep-alive connections kept
