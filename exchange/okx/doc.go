@@ -266,7 +266,9 @@
 // delivered again, and every reconnect reconciles. While the stream is down
 // the orders this client placed are polled by client id every PollEvery
 // (GET trade/order, and GET trade/fills?ordId= when the order filled more)
-// so their states and fills still arrive. A fill whose price or size does
+// so their states and fills still arrive. A push that cannot be read (or
+// whose fill cannot) ends the session, so the reconnect's reconciliation
+// reads what it carried over REST. A fill whose price or size does
 // not fit the instrument's scale is a broken invariant: logged at error
 // level, counted (ScaleViolations), not delivered, and the client halts —
 // orders refused, Circuit open with the reason — until Resume.

@@ -16,8 +16,13 @@ import (
 // §4.2; instId omitted: every spot instrument of the account).
 var subscribeOrders = []byte(`{"op":"subscribe","args":[{"channel":"orders","instType":"SPOT"}]}`)
 
-// errStreamNotice ends a stream session on OKX's service-upgrade notice.
-var errStreamNotice = errors.New("okx: private stream: venue announced a disconnect (notice)")
+// Errors that end a stream session.
+var (
+	errStreamNotice = errors.New("okx: private stream: venue announced a disconnect (notice)")
+	// errBadPush: a message or fill could not be read, so a fill may be
+	// missing; the reconnect's reconciliation reads it over REST.
+	errBadPush = errors.New("okx: private stream: unreadable message or fill; reconnecting to reconcile")
+)
 
 // RunPrivate keeps the private order stream until ctx ends: connect to
 // /ws/v5/private, log in, subscribe to the orders channel (instType SPOT),
@@ -127,7 +132,7 @@ func (ps *privateStream) awaitSubscribed(conn *wsx.Conn) error {
 		}
 		if err := ps.env.parse(frame); err != nil {
 			ps.bad(frame, err)
-			continue
+			return errBadPush
 		}
 		switch string(ps.env.event) {
 		case "subscribe":
@@ -137,8 +142,8 @@ func (ps *privateStream) awaitSubscribed(conn *wsx.Conn) error {
 		case "error":
 			return &exchange.Error{Kind: exchange.KindRejected, Venue: ps.c.cfg.Name, Code: string(ps.env.code), Msg: "subscribe: " + text(ps.env.msg)}
 		case "":
-			if string(ps.env.channel) == "orders" {
-				ps.deliverRows()
+			if string(ps.env.channel) == "orders" && !ps.deliverRows() {
+				return errBadPush
 			}
 		}
 	}
@@ -152,12 +157,12 @@ func (ps *privateStream) handle(frame []byte) error {
 	env := ps.env
 	if err := env.parse(frame); err != nil {
 		ps.bad(frame, err)
-		return nil
+		return errBadPush
 	}
 	switch string(env.event) {
 	case "":
-		if string(env.channel) == "orders" {
-			ps.deliverRows()
+		if string(env.channel) == "orders" && !ps.deliverRows() {
+			return errBadPush
 		}
 	case "notice":
 		return errStreamNotice
@@ -180,8 +185,12 @@ func (ps *privateStream) bad(frame []byte, err error) {
 // deliverRows delivers every order update of an orders push: its state,
 // and its fill when the update carries one (tradeId with a non-zero
 // fillSz). Rows of instruments this client does not trade (other tools on
-// the account) are skipped.
-func (ps *privateStream) deliverRows() {
+// the account) are skipped. It reports false when a fill could not be
+// read: the caller reconciles rather than lose it. (An unreadable order
+// state alone is counted and logged; the next state or the
+// reconciliation brings a newer one.)
+func (ps *privateStream) deliverRows() bool {
+	ok := true
 	c := ps.c
 	for i := range ps.env.rows {
 		r := &ps.env.rows[i]
@@ -195,7 +204,7 @@ func (ps *privateStream) deliverRows() {
 		} else {
 			ps.log("okx: private stream: bad order update", slog.Any("err", err), slog.String("inst", in.Symbol))
 		}
-		f, ok, err := fillFrom(r, fillFromPush, c.cfg.Venue, &in.Instrument)
+		f, has, err := fillFrom(r, fillFromPush, c.cfg.Venue, &in.Instrument)
 		switch {
 		case err != nil:
 			if errors.Is(err, errScale) {
@@ -204,10 +213,12 @@ func (ps *privateStream) deliverRows() {
 				c.stats.BadReplies.Add(1)
 			}
 			ps.log("okx: private stream: bad fill", slog.Any("err", err), slog.String("inst", in.Symbol))
-		case ok:
+			ok = false
+		case has:
 			ps.deliverFill(f)
 		}
 	}
+	return ok
 }
 
 // deliverFill gives f to the sink unless it was delivered before, and

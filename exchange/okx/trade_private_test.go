@@ -229,3 +229,25 @@ func TestStreamNoticeReconnects(t *testing.T) {
 	<-f.streams
 	sink.wait(t, "stream up again", func(s *recSink) bool { return len(s.ups) == 3 })
 }
+
+// An unreadable push may have carried a fill: the stream reconnects and
+// the reconciliation delivers the fill from REST.
+func TestUnreadablePushReconciles(t *testing.T) {
+	f := newFakeVenue(t)
+	installDocHandlers(t, f)
+	var fills venueFills
+	f.handle(pathFills, fills.handler)
+	c := newTestClient(t, f, nil)
+	sink := runPrivate(t, c)
+	ws := <-f.streams
+	sink.wait(t, "stream up", func(s *recSink) bool { return len(s.ups) == 1 })
+	now := time.Now()
+	fills.add(restFill("u1", "3003", "9303", "0.0003", now))
+	ws.send([]byte(`{"arg":{"channel":"orders","instType":"SPOT"},"data":[{"instId":"BTC-USDT","tradeId":"3003","fillSz":"0.0003","fillPx":`)) // truncated
+	<-f.streams
+	sink.wait(t, "the fill from the reconciliation", func(s *recSink) bool { return s.fillCount("3003") == 1 })
+	sink.wait(t, "down and up", func(s *recSink) bool { return len(s.ups) == 3 })
+	if c.Stats().BadReplies.Load() == 0 {
+		t.Fatal("not counted")
+	}
+}
