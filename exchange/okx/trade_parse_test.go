@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/shopspring/decimal"
 
@@ -257,6 +258,9 @@ func agreeWithJSON(t testing.TB, b []byte) {
 			var s string
 			if json.Unmarshal(raw, &s) != nil {
 				t.Fatalf("row %d %s: not a string but parsed", i, k)
+			}
+			if !utf8.Valid(e.rows[i].get(f)) {
+				continue // encoding/json replaces invalid UTF-8 by U+FFFD; the scanner keeps the bytes (ids are compared as bytes)
 			}
 			if string(e.rows[i].get(f)) != s {
 				t.Fatalf("row %d %s: %q vs %q", i, k, e.rows[i].get(f), s)
