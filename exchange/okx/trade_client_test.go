@@ -604,3 +604,35 @@ func TestResubmissionGuard(t *testing.T) {
 	}
 	f.checkSigned(t)
 }
+
+// Concurrent PlaceOrder calls with one client order id send it once; the
+// others are refused without sending.
+func TestConcurrentSameClientID(t *testing.T) {
+	f := newFakeVenue(t)
+	installDocHandlers(t, f)
+	c := newTestClient(t, f, nil)
+	ctx := runCtx(t)
+	errs := make(chan error, 8)
+	for i := 0; i < 8; i++ {
+		go func() {
+			_, err := c.PlaceOrder(ctx, ioc("same1", exchange.Buy, 3000000, 5000))
+			errs <- err
+		}()
+	}
+	ok := 0
+	for i := 0; i < 8; i++ {
+		switch err := <-errs; exchange.KindOf(err) {
+		case exchange.KindUnknown:
+			if err != nil {
+				t.Fatal(err)
+			}
+			ok++
+		case exchange.KindDuplicate, exchange.KindUnknownOutcome:
+		default:
+			t.Fatalf("%v", err)
+		}
+	}
+	if ok != 1 || f.count("POST", pathPlaceOrder) != 1 {
+		t.Fatalf("%d acknowledged, %d sent", ok, f.count("POST", pathPlaceOrder))
+	}
+}
