@@ -301,7 +301,7 @@ func TestFiltersRejectWithoutRequest(t *testing.T) {
 		req  exchange.OrderRequest
 		want error
 	}{
-		{placeReq("a1", exchange.Buy, 3000000, 10), errQtyMin},     // 0.00001 < min 0.000011
+		{placeReq("a1", exchange.Buy, 3000000, 10), errQtyMin},      // 0.00001 < min 0.000011
 		{placeReq("a2", exchange.Buy, 3000000, 16), errNotionalMin}, // 0.000016 × 30000 = 0.48 < 5
 		{placeReq("a3", exchange.Buy, 5, 100000), errPxZero},        // 0.05 rounds down to 0 on tick 0.1
 		{placeReq("a-4", exchange.Buy, 3000000, 100000), errBadClientID},
@@ -452,8 +452,8 @@ func newTestClock() *testClock {
 	c.ns.Store(time.Now().Truncate(time.Millisecond).UnixNano())
 	return c
 }
-func (c *testClock) now() int64            { return c.ns.Load() }
-func (c *testClock) time() time.Time       { return time.Unix(0, c.ns.Load()) }
+func (c *testClock) now() int64              { return c.ns.Load() }
+func (c *testClock) time() time.Time         { return time.Unix(0, c.ns.Load()) }
 func (c *testClock) advance(d time.Duration) { c.ns.Add(int64(d)) }
 
 // TestRetryAfterObeyed: after HTTP 429 with Retry-After, and after 10006

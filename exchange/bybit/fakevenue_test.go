@@ -90,9 +90,9 @@ func deepCopy(v any) any {
 
 type fakeOrder struct {
 	id, link, symbol, side, tif string
-	px, qty, filled, quote     decimal.Decimal
-	status                     string
-	created                    int64 // ms
+	px, qty, filled, quote      decimal.Decimal
+	status                      string
+	created                     int64 // ms
 }
 
 type fakeExec struct {
@@ -843,9 +843,13 @@ type recSink struct {
 	stream []bool
 }
 
-func (s *recSink) OnOrder(o exchange.OrderState) { s.mu.Lock(); s.orders = append(s.orders, o); s.mu.Unlock() }
-func (s *recSink) OnFill(f exchange.Fill)        { s.mu.Lock(); s.fills = append(s.fills, f); s.mu.Unlock() }
-func (s *recSink) OnStream(up bool)              { s.mu.Lock(); s.stream = append(s.stream, up); s.mu.Unlock() }
+func (s *recSink) OnOrder(o exchange.OrderState) {
+	s.mu.Lock()
+	s.orders = append(s.orders, o)
+	s.mu.Unlock()
+}
+func (s *recSink) OnFill(f exchange.Fill) { s.mu.Lock(); s.fills = append(s.fills, f); s.mu.Unlock() }
+func (s *recSink) OnStream(up bool)       { s.mu.Lock(); s.stream = append(s.stream, up); s.mu.Unlock() }
 
 func (s *recSink) fillsOf(id string) []exchange.Fill {
 	s.mu.Lock()

@@ -85,11 +85,11 @@ func (c *Client) newSlot(i int) *orderSlot {
 	}
 	s.tsV, s.signV = []string{""}, []string{""}
 	req.Header = http.Header{
-		"Content-Type":                             {"application/json"},
-		http.CanonicalHeaderKey(HeaderAPIKey):      {c.cfg.Credentials.key},
-		http.CanonicalHeaderKey(HeaderRecvWindow):  {c.rwStr},
-		http.CanonicalHeaderKey(HeaderTimestamp):   s.tsV,
-		http.CanonicalHeaderKey(HeaderSign):        s.signV,
+		"Content-Type":                            {"application/json"},
+		http.CanonicalHeaderKey(HeaderAPIKey):     {c.cfg.Credentials.key},
+		http.CanonicalHeaderKey(HeaderRecvWindow): {c.rwStr},
+		http.CanonicalHeaderKey(HeaderTimestamp):  s.tsV,
+		http.CanonicalHeaderKey(HeaderSign):       s.signV,
 	}
 	req.Body = &s.rd
 	req.GetBody = func() (io.ReadCloser, error) {

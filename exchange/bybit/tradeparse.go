@@ -141,8 +141,8 @@ type orderFields struct {
 // private "execution" pushes).
 type execFields struct {
 	category, symbol, execID, orderID, linkID, side, execType []byte
-	price, qty, fee, feeCurrency, execTime                     []byte
-	isMaker, hasMaker                                          bool
+	price, qty, fee, feeCurrency, execTime                    []byte
+	isMaker, hasMaker                                         bool
 }
 
 // parseOrderObject reads one order object at the scanner's position.
