@@ -788,6 +788,8 @@ func testInstruments() []exchange.Instrument {
 			Tick: 10, Step: 1, MinQty: 11, MinNotional: 500},
 		{ID: 2, Venue: 3, Symbol: "ETHUSDT", Canonical: "ETH-USDT", Base: "ETH", Quote: "USDT", Scale: num.Scale{Px: 2, Qty: 5},
 			Tick: 1, Step: 10, MinQty: 10, MinNotional: 100},
+		{ID: 3, Venue: 3, Symbol: "ICPUSDT", Canonical: "ICP-USDT", Base: "ICP", Quote: "USDT", Scale: num.Scale{Px: 3, Qty: 2},
+			Tick: 1, Step: 1},
 	}
 }
 

@@ -7,7 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
-	"sync/atomic"
+	"time"
 
 	"arb/exchange/internal/jsonscan"
 )
@@ -16,12 +16,20 @@ import (
 // body and WS message buffers, the signer (its keyed HMAC state), a
 // POST /v5/order/create request whose header map and body reader are
 // reused, the answer buffer, a scanner, and the WS reply hand-off. A slot
-// belongs to one request at a time: taken from Client.slots, returned when
-// the request is over. With a REST request that is when both the call is
-// over and the transport closed the body (it may close it from its own
-// goroutine after Do returned, still holding the bytes): refs counts the
-// holders — 1 for the call from take to release, +1 while the transport
-// holds the body.
+// belongs to one PlaceOrder at a time: taken from Client.slots, returned
+// when the call is over.
+//
+// The REST body is an io.NopCloser over a bytes.Reader, which net/http
+// recognises as an in-memory body: it writes the headers and the body in
+// one write (a custom reader makes it flush the headers first — a second
+// system call — and copy the body through a fresh buffer). The slot's
+// buffer is rewritten only by the next PlaceOrder that takes the slot,
+// after Do returned and the answer was read to its end; by then the
+// HTTP/1.1 transport has finished writing the request (it waits for the
+// write before handing over the end of the answer). A transport that
+// could still be writing — the venue answered before reading the body,
+// which it does only to refuse on the headers (auth, limits) — would send
+// bytes the venue has already answered for.
 type orderSlot struct {
 	c     *Client
 	idx   int
@@ -34,8 +42,7 @@ type orderSlot struct {
 	req   *http.Request
 	tsV   []string // the request's X-Bapi-Timestamp value slice
 	signV []string // the request's X-Bapi-Sign value slice
-	rd    slotBody
-	refs  atomic.Int32
+	rd    bytes.Reader
 
 	// WS order entry: the reader goroutine hands the reply over here.
 	wmu     sync.Mutex
@@ -45,24 +52,7 @@ type orderSlot struct {
 	done    chan struct{}
 	lost    bool // the socket dropped while the request was pending
 	reqID   []byte
-}
-
-// slotBody is the reusable request body: a bytes.Reader over the slot's
-// body whose Close (by the transport) releases the slot's second ref.
-type slotBody struct {
-	s      *orderSlot
-	r      bytes.Reader
-	closed atomic.Bool
-}
-
-func (b *slotBody) Read(p []byte) (int, error) { return b.r.Read(p) }
-
-// Close implements io.Closer; only the first Close of a use counts.
-func (b *slotBody) Close() error {
-	if b.closed.CompareAndSwap(false, true) {
-		b.s.release()
-	}
-	return nil
+	timer   *time.Timer // bounds the wait for a reply (reused)
 }
 
 func (c *Client) newSlot(i int) *orderSlot {
@@ -77,8 +67,9 @@ func (c *Client) newSlot(i int) *orderSlot {
 		reply: make([]byte, 0, 1024),
 		done:  make(chan struct{}, 1),
 		reqID: make([]byte, 0, 36),
+		timer: time.NewTimer(time.Hour),
 	}
-	s.rd.s = s
+	s.timer.Stop()
 	req, err := http.NewRequest(http.MethodPost, c.cfg.RESTURL+"/v5/order/create", nil)
 	if err != nil {
 		panic(err) // RESTURL was validated
@@ -91,11 +82,11 @@ func (c *Client) newSlot(i int) *orderSlot {
 		http.CanonicalHeaderKey(HeaderTimestamp):  s.tsV,
 		http.CanonicalHeaderKey(HeaderSign):       s.signV,
 	}
-	req.Body = &s.rd
+	req.Body = io.NopCloser(&s.rd)
 	req.GetBody = func() (io.ReadCloser, error) {
 		// Called by the transport, inside Do, to resend a request that
 		// wrote nothing on a connection that turned out dead: a copy, so
-		// the slot's buffer is never read after the slot is released.
+		// no reader of the slot's buffer outlives the call.
 		return io.NopCloser(bytes.NewReader(bytes.Clone(s.body))), nil
 	}
 	s.req = req
@@ -105,10 +96,8 @@ func (c *Client) newSlot(i int) *orderSlot {
 // restRequest returns the slot's create request, signed for tsMs, with ctx.
 // The one allocation is the header strings (http.Header holds strings) —
 // the timestamp and the signature share one — besides WithContext's copy
-// of the request, which net/http needs to carry ctx. It takes the body's
-// ref: call it once per slot use (a resend builds its own request).
+// of the request, which net/http needs to carry ctx.
 func (s *orderSlot) restRequest(ctx context.Context, tsMs int64) *http.Request {
-	s.refs.Add(1)
 	sig := s.sg.sign(tsMs, s.body)
 	h := strconv.AppendInt(s.hdr[:0], tsMs, 10)
 	n := len(h)
@@ -116,8 +105,7 @@ func (s *orderSlot) restRequest(ctx context.Context, tsMs int64) *http.Request {
 	s.hdr = h
 	str := string(h)
 	s.tsV[0], s.signV[0] = str[:n], str[n:]
-	s.rd.r.Reset(s.body)
-	s.rd.closed.Store(false)
+	s.rd.Reset(s.body)
 	req := s.req.WithContext(ctx)
 	req.ContentLength = int64(len(s.body))
 	return req
@@ -127,22 +115,16 @@ func (s *orderSlot) restRequest(ctx context.Context, tsMs int64) *http.Request {
 func (c *Client) take(ctx context.Context) (*orderSlot, error) {
 	select {
 	case s := <-c.slots:
-		s.refs.Store(1)
 		return s, nil
 	default:
 	}
 	select {
 	case s := <-c.slots:
-		s.refs.Store(1)
 		return s, nil
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
 }
 
-// release drops one ref; the last returns the slot to the pool.
-func (s *orderSlot) release() {
-	if s.refs.Add(-1) == 0 {
-		s.c.slots <- s
-	}
-}
+// release returns the slot to the pool.
+func (s *orderSlot) release() { s.c.slots <- s }

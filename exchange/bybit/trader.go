@@ -46,7 +46,8 @@ const (
 // this package, sent nowhere.
 //
 // The wait for the acknowledgement is bounded by OrderTimeout unless ctx's
-// deadline is sooner (pass one to save the timer's allocation).
+// deadline is sooner. Over REST, a ctx whose deadline is within
+// OrderTimeout saves the timer context's allocations.
 func (c *Client) PlaceOrder(ctx context.Context, req exchange.OrderRequest) (exchange.OrderState, error) {
 	var st exchange.OrderState
 	if h := c.halted.Load(); h != nil {
@@ -89,11 +90,6 @@ func (c *Client) PlaceOrder(ctx context.Context, req exchange.OrderRequest) (exc
 		return st, &exchange.Error{Kind: exchange.KindRetryable, Venue: c.cfg.Name, Msg: "not sent: no free order slot", Err: err}
 	}
 	s.body = appendOrderBody(s.body[:0], &o)
-	if _, ok := ctx.Deadline(); !ok || time.Until(deadlineOf(ctx)) > c.cfg.OrderTimeout {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, c.cfg.OrderTimeout)
-		defer cancel()
-	}
 	var sentTS int64
 	sent := false
 	if c.cfg.OrderEntry != OrderEntryREST && c.trade != nil {
@@ -109,25 +105,31 @@ func (c *Client) PlaceOrder(ctx context.Context, req exchange.OrderRequest) (exc
 		return st, &exchange.Error{Kind: exchange.KindRetryable, Venue: c.cfg.Name, Msg: "not sent: trade socket not started"}
 	}
 	if !sent {
-		st, sentTS, err = c.placeREST(ctx, s, &o)
+		// net/http needs the deadline in ctx: a timer context unless the
+		// caller's deadline is already within OrderTimeout.
+		rctx := ctx
+		if d, ok := ctx.Deadline(); !ok || time.Until(d) > c.cfg.OrderTimeout {
+			var cancel context.CancelFunc
+			rctx, cancel = context.WithTimeout(ctx, c.cfg.OrderTimeout)
+			defer cancel()
+		}
+		st, sentTS, err = c.placeREST(rctx, s, &o)
 	}
 	s.release()
-	kind := exchange.KindOf(err)
-	switch {
-	case err == nil:
+	if err == nil {
 		c.stats.Acks.Add(1)
-	case kind == exchange.KindDuplicate:
+		c.settleSend(req.ClientID, true, false, sentTS)
+		return st, nil
+	}
+	kind := exchange.KindOf(err)
+	switch kind {
+	case exchange.KindDuplicate:
 		c.stats.Duplicates.Add(1)
-	case kind == exchange.KindRejected:
+	case exchange.KindRejected:
 		c.stats.Rejected.Add(1)
 	}
-	c.settleSend(req.ClientID, err == nil || kind == exchange.KindDuplicate, kind == exchange.KindUnknownOutcome, sentTS)
+	c.settleSend(req.ClientID, kind == exchange.KindDuplicate, kind == exchange.KindUnknownOutcome, sentTS)
 	return st, err
-}
-
-func deadlineOf(ctx context.Context) time.Time {
-	d, _ := ctx.Deadline()
-	return d
 }
 
 func (c *Client) settleSend(id exchange.ID, known, unknown bool, sentTSms int64) {
@@ -168,9 +170,8 @@ func (c *Client) placeREST(ctx context.Context, s *orderSlot, o *preparedOrder) 
 	env, err := c.answer(epCreate, true, resp.StatusCode, resp.Header, s.resp)
 	if err != nil && isTimestampError(err) {
 		// Refused for its timestamp before anything happened: re-measure
-		// and send once more with a fresh timestamp (its own request, so
-		// the slot's reusable one is not reused while the transport may
-		// still hold its body).
+		// and send once more with a fresh timestamp (a request of its
+		// own: this path is rare).
 		if serr := c.resync(ctx, sentAt); serr == nil {
 			var r restResult
 			r, err = c.restOnce(ctx, &restCall{ep: epCreate, method: http.MethodPost, path: "/v5/order/create",
@@ -242,7 +243,7 @@ func (c *Client) QueryOrder(ctx context.Context, inst exchange.InstrumentID, cli
 func (c *Client) findOrder(result []byte, clientID *exchange.ID) (exchange.OrderState, bool, error) {
 	var s jsonscan.Scanner
 	var lr listResult
-	if err := parseListResult(&s, result, &lr); err != nil {
+	if err := c.spotList(&s, result, &lr); err != nil {
 		return exchange.OrderState{}, false, c.malformed("order list", err)
 	}
 	var out exchange.OrderState
@@ -266,6 +267,22 @@ func (c *Client) findOrder(result []byte, clientID *exchange.ID) (exchange.Order
 		return exchange.OrderState{}, false, err
 	}
 	return out, found, nil
+}
+
+// errNotSpot: a list answer for another category than the spot one asked.
+var errNotSpot = errors.New("bybit: answer is not for category spot")
+
+// spotList reads a paged list result and checks it is for category spot
+// (every list request asks for it; a venue answering for another category
+// would hand us another product's orders).
+func (c *Client) spotList(s *jsonscan.Scanner, result []byte, lr *listResult) error {
+	if err := parseListResult(s, result, lr); err != nil {
+		return err
+	}
+	if len(lr.category) > 0 && string(lr.category) != "spot" {
+		return errNotSpot
+	}
+	return nil
 }
 
 func (c *Client) malformed(what string, err error) error {
@@ -338,7 +355,7 @@ func (c *Client) OpenOrders(ctx context.Context, inst exchange.InstrumentID) ([]
 		}
 		var s jsonscan.Scanner
 		var lr listResult
-		if err := parseListResult(&s, r.env.result, &lr); err != nil {
+		if err := c.spotList(&s, r.env.result, &lr); err != nil {
 			return out, c.malformed("open orders", err)
 		}
 		n := 0
@@ -466,7 +483,7 @@ func (c *Client) execPages(ctx context.Context, q string, fn func(*exchange.Fill
 		}
 		var s jsonscan.Scanner
 		var lr listResult
-		if err := parseListResult(&s, r.env.result, &lr); err != nil {
+		if err := c.spotList(&s, r.env.result, &lr); err != nil {
 			return c.malformed("executions", err)
 		}
 		n := 0

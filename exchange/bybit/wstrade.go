@@ -254,10 +254,13 @@ func (t *tradeSocket) place(ctx context.Context, s *orderSlot, o *preparedOrder)
 			return st, tsMs, true, &exchange.Error{Kind: exchange.KindUnknownOutcome, Venue: c.cfg.Name,
 				Msg: "trade socket write failed: the order may have been sent", Err: err}
 		}
+		s.timer.Reset(c.cfg.OrderTimeout) // Go ≥ 1.23: Reset discards a stale expiry
 		select {
 		case <-s.done:
 		case <-ctx.Done():
+		case <-s.timer.C:
 		}
+		s.timer.Stop()
 		s.wmu.Lock()
 		pending, lost := s.pending, s.lost
 		s.pending = false
