@@ -92,6 +92,7 @@ func BenchmarkOrderBuildSign(b *testing.B) {
 	ctx := context.Background()
 	b.Run("arb-rest", func(b *testing.B) {
 		s, _ := c.take(ctx)
+		defer s.release()
 		b.ReportAllocs()
 		for i := 0; i < b.N; i++ {
 			o, err := prepareOrder(in, &benchReq)
@@ -107,6 +108,7 @@ func BenchmarkOrderBuildSign(b *testing.B) {
 	})
 	b.Run("arb-ws", func(b *testing.B) {
 		s, _ := c.take(ctx)
+		defer s.release()
 		t := newTradeSocket(c)
 		b.ReportAllocs()
 		for i := 0; i < b.N; i++ {
@@ -138,6 +140,7 @@ func TestOrderBuildAllocs(t *testing.T) {
 	in := &c.insts.list[0]
 	ctx := context.Background()
 	s, _ := c.take(ctx)
+	defer s.release()
 	if n := testing.AllocsPerRun(200, func() {
 		o, _ := prepareOrder(in, &benchReq)
 		s.body = appendOrderBody(s.body[:0], &o)
