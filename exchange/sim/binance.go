@@ -1,22 +1,14 @@
 package sim
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"math/big"
 	"net/http"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
-
-	"arb/exchange"
 )
 
 // Binance spot emulation: raw and combined market streams with live
@@ -277,9 +269,23 @@ func binanceWrap(stream string, raw []byte) []byte {
 }
 
 func binanceShutdownEvent(now time.Time) []byte {
-	// Sent as the raw event on every connection, combined ones included: it
-	// belongs to no stream (the docs show only the raw form).
+	// Sent as the raw event on every stream connection, combined ones
+	// included: it belongs to no stream (the docs show only the raw form).
 	return fmt.Appendf(nil, `{"e":"serverShutdown","E":%d}`, now.UnixMilli())
+}
+
+// broadcastShutdown sends serverShutdown on every connection — on the
+// WebSocket API as {"event":{…}} without subscriptionId, as documented —
+// and, with d > 0, closes them all d later.
+func (v *venue) broadcastShutdown(now time.Time, d time.Duration) {
+	for c := range v.conns {
+		if c.role == roleWSAPI {
+			c.send(fmt.Appendf(nil, `{"event":{"e":"serverShutdown","E":%d}}`, now.UnixMilli()))
+			continue
+		}
+		c.send(binanceShutdownEvent(now))
+	}
+	v.closeLater(d)
 }
 
 func (v *venue) sendUnknownSymbol(base, quote string, now time.Time) int {
@@ -497,16 +503,7 @@ func binanceWSError(id json.RawMessage, code int, msg string) []byte {
 	return fmt.Appendf(nil, `{"error":{"code":%d,"msg":%s},"id":%s}`, code, m, id)
 }
 
-// --- REST ---
-
-const binanceWeightLimit = 6000 // REQUEST_WEIGHT per minute (enums.md sample)
-
-func (v *venue) binanceREST(mux *http.ServeMux) {
-	mux.HandleFunc("GET /api/v3/time", v.binanceWrap(func(*http.Request) int { return 1 }, v.binanceTime))
-	mux.HandleFunc("GET /api/v3/exchangeInfo", v.binanceWrap(func(*http.Request) int { return 20 }, v.binanceExchangeInfo))
-	mux.HandleFunc("GET /api/v3/depth", v.binanceWrap(binanceDepthWeight, v.binanceDepth))
-	mux.HandleFunc("POST /api/v3/order", v.binanceWrap(func(*http.Request) int { return 1 }, v.binanceOrder))
-}
+// --- REST: market data (trading is in binance_trade.go) ---
 
 func binanceDepthWeight(r *http.Request) int {
 	l, err := strconv.Atoi(r.URL.Query().Get("limit"))
@@ -534,46 +531,6 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 func binanceError(w http.ResponseWriter, status, code int, msg string) {
 	writeJSON(w, status, binanceErr{code, msg})
-}
-
-// binanceWrap applies the rate-limit fault and weight accounting, and sets
-// X-MBX-USED-WEIGHT-1M on every response.
-func (v *venue) binanceWrap(weight func(*http.Request) int, h func(http.ResponseWriter, *http.Request, time.Time)) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		s := v.s
-		now := s.now()
-		s.mu.Lock()
-		minute := now.Unix() / 60
-		if v.weight.minute != minute {
-			v.weight.minute, v.weight.used = minute, 0
-		}
-		v.weight.used += weight(r)
-		used := v.weight.used
-		fault := v.rl.left > 0
-		status, retry := v.rl.status, v.rl.retryAfter
-		if fault {
-			v.rl.left--
-		}
-		s.mu.Unlock()
-		w.Header().Set("X-MBX-USED-WEIGHT-1M", strconv.Itoa(used))
-		if !fault && used > binanceWeightLimit {
-			fault, status, retry = true, 429, time.Duration(60-now.Unix()%60)*time.Second
-		}
-		if fault {
-			w.Header().Set("Retry-After", strconv.FormatInt(int64((retry+time.Second-1)/time.Second), 10))
-			if status == 418 {
-				binanceError(w, 418, -1003, fmt.Sprintf("Way too much request weight used; IP banned until %d. Please use WebSocket Streams for live updates to avoid bans.", now.Add(retry).UnixMilli()))
-				return
-			}
-			binanceError(w, 429, -1003, "Too much request weight used; current limit is 6000 request weight per 1 MINUTE. Please use WebSocket Streams for live updates to avoid polling the API.")
-			return
-		}
-		h(w, r, now)
-	}
-}
-
-func (v *venue) binanceTime(w http.ResponseWriter, _ *http.Request, now time.Time) {
-	writeJSON(w, 200, map[string]int64{"serverTime": now.UnixMilli()})
 }
 
 func (v *venue) binanceDepth(w http.ResponseWriter, r *http.Request, _ time.Time) {
@@ -643,312 +600,10 @@ func (v *venue) binanceExchangeInfo(w http.ResponseWriter, r *http.Request, now 
 		"timezone": "UTC", "serverTime": now.UnixMilli(),
 		"rateLimits": []any{
 			map[string]any{"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": binanceWeightLimit},
-			map[string]any{"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": 100},
+			map[string]any{"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": binanceOrders10s},
+			map[string]any{"rateLimitType": "ORDERS", "interval": "DAY", "intervalNum": 1, "limit": binanceOrdersDay},
 			map[string]any{"rateLimitType": "RAW_REQUESTS", "interval": "MINUTE", "intervalNum": 5, "limit": 61000},
 		},
 		"exchangeFilters": []any{}, "symbols": syms,
 	})
-}
-
-// binanceSign is the documented HMAC signature: lower-case hex of
-// HMAC-SHA256(secret, totalParams).
-func binanceSign(secret, payload string) string {
-	m := hmac.New(sha256.New, []byte(secret))
-	m.Write([]byte(payload))
-	return hex.EncodeToString(m.Sum(nil))
-}
-
-// binanceTotalParams returns the signed payload — the query string followed
-// directly by the body, each without its signature parameter — and the
-// signature.
-func binanceTotalParams(rawQuery, body string) (payload, sig string) {
-	strip := func(s string) string {
-		if s == "" {
-			return s
-		}
-		parts := strings.Split(s, "&")
-		keep := parts[:0]
-		for _, p := range parts {
-			if v, ok := strings.CutPrefix(p, "signature="); ok {
-				sig = v
-				continue
-			}
-			keep = append(keep, p)
-		}
-		return strings.Join(keep, "&")
-	}
-	q := strip(rawQuery)
-	b := strip(body)
-	return q + b, sig
-}
-
-type binanceAck struct {
-	Symbol        string `json:"symbol"`
-	OrderID       int64  `json:"orderId"`
-	OrderListID   int64  `json:"orderListId"`
-	ClientOrderID string `json:"clientOrderId"`
-	TransactTime  int64  `json:"transactTime"`
-}
-
-type binanceResultResp struct {
-	binanceAck
-	Price                   string `json:"price"`
-	OrigQty                 string `json:"origQty"`
-	ExecutedQty             string `json:"executedQty"`
-	OrigQuoteOrderQty       string `json:"origQuoteOrderQty"`
-	CummulativeQuoteQty     string `json:"cummulativeQuoteQty"`
-	Status                  string `json:"status"`
-	TimeInForce             string `json:"timeInForce"`
-	Type                    string `json:"type"`
-	Side                    string `json:"side"`
-	WorkingTime             int64  `json:"workingTime"`
-	SelfTradePreventionMode string `json:"selfTradePreventionMode"`
-}
-
-type binanceFill struct {
-	Price           string `json:"price"`
-	Qty             string `json:"qty"`
-	Commission      string `json:"commission"`
-	CommissionAsset string `json:"commissionAsset"`
-	TradeID         int64  `json:"tradeId"`
-}
-
-type binanceFullResp struct {
-	binanceResultResp
-	Fills []binanceFill `json:"fills"`
-}
-
-var binanceClientIDOK = func(s string) bool {
-	if len(s) == 0 || len(s) > 36 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
-			return false
-		}
-	}
-	return true
-}
-
-func (v *venue) binanceOrder(w http.ResponseWriter, r *http.Request, now time.Time) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, 64<<10))
-	if err != nil {
-		binanceError(w, 400, -1000, "An unknown error occurred while processing the request.")
-		return
-	}
-	key := r.Header.Get("X-MBX-APIKEY")
-	if key == "" {
-		binanceError(w, 401, -2014, "API-key format invalid.")
-		return
-	}
-	if key != v.cfg.APIKey {
-		binanceError(w, 401, -2015, "Invalid API-key, IP, or permissions for action.")
-		return
-	}
-	payload, sig := binanceTotalParams(r.URL.RawQuery, string(body))
-	if sig == "" {
-		binanceError(w, 400, -1102, "Mandatory parameter 'signature' was not sent, was empty/null, or malformed.")
-		return
-	}
-	want := binanceSign(v.cfg.APISecret, payload)
-	if !hmac.Equal([]byte(strings.ToLower(sig)), []byte(want)) { // Binance compares case-insensitively
-		binanceError(w, 401, -1022, "Signature for this request is not valid.")
-		return
-	}
-	params, err := url.ParseQuery(r.URL.RawQuery)
-	if err == nil && len(body) > 0 {
-		var bp url.Values
-		bp, err = url.ParseQuery(string(body))
-		for k, vs := range bp {
-			params[k] = append(params[k], vs...)
-		}
-	}
-	if err != nil {
-		binanceError(w, 400, -1100, "Illegal characters found in a parameter.")
-		return
-	}
-	for k, vs := range params {
-		if len(vs) > 1 {
-			binanceError(w, 400, -1101, fmt.Sprintf("Duplicate values for parameter '%s'.", k))
-			return
-		}
-	}
-	get := params.Get
-	for _, p := range []string{"symbol", "side", "type", "timestamp"} {
-		if get(p) == "" {
-			binanceError(w, 400, -1102, fmt.Sprintf("Mandatory parameter '%s' was not sent, was empty/null, or malformed.", p))
-			return
-		}
-	}
-	if code, msg := binanceCheckTime(get("timestamp"), get("recvWindow"), now); code != 0 {
-		binanceError(w, 400, code, msg)
-		return
-	}
-	if v.venueSymbolOf(get("symbol")) == nil { // bySym is read-only after New
-		binanceError(w, 400, -1121, "Invalid symbol.")
-		return
-	}
-	var side exchange.Side
-	switch get("side") {
-	case "BUY":
-		side = exchange.Buy
-	case "SELL":
-		side = exchange.Sell
-	default:
-		binanceError(w, 400, -1100, "Illegal characters found in parameter 'side'; legal range is 'BUY, SELL'.")
-		return
-	}
-	if get("type") != "LIMIT" {
-		// The simulator fills limit orders only; other types are real but refused here.
-		binanceError(w, 400, -1116, "Invalid orderType.")
-		return
-	}
-	for _, p := range []string{"timeInForce", "quantity", "price"} {
-		if get(p) == "" {
-			binanceError(w, 400, -1102, fmt.Sprintf("Mandatory parameter '%s' was not sent, was empty/null, or malformed.", p))
-			return
-		}
-	}
-	tif := get("timeInForce")
-	switch tif {
-	case "IOC", "FOK":
-	case "GTC":
-		binanceError(w, 400, -2010, "Order would rest on the book: the simulator fills IOC and FOK orders only.")
-		return
-	default:
-		binanceError(w, 400, -1115, "Invalid timeInForce.")
-		return
-	}
-	respType := get("newOrderRespType")
-	if respType == "" {
-		respType = "FULL" // LIMIT orders default to FULL
-	}
-	if respType != "ACK" && respType != "RESULT" && respType != "FULL" {
-		binanceError(w, 400, -1100, "Illegal characters found in parameter 'newOrderRespType'; legal range is 'ACK, RESULT, FULL'.")
-		return
-	}
-	clientID := get("newClientOrderId")
-	if clientID != "" && !binanceClientIDOK(clientID) {
-		binanceError(w, 400, -1100, "Illegal characters found in parameter 'newClientOrderId'; legal range is '^[a-zA-Z0-9-_.]{1,36}$'.")
-		return
-	}
-
-	s := v.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	vb := v.venueSymbolOf(get("symbol"))
-	if vb == nil {
-		binanceError(w, 400, -1121, "Invalid symbol.")
-		return
-	}
-	px, qty, failed := parseOrderNumbers(vb.sym, get("price"), get("quantity"))
-	switch failed {
-	case "":
-	case "precision_price":
-		binanceError(w, 400, -1111, "Parameter 'price' has too much precision.")
-		return
-	case "precision_qty":
-		binanceError(w, 400, -1111, "Parameter 'quantity' has too much precision.")
-		return
-	case "price":
-		binanceError(w, 400, -1013, "Filter failure: PRICE_FILTER")
-		return
-	case "qty":
-		binanceError(w, 400, -1013, "Filter failure: LOT_SIZE")
-		return
-	default:
-		binanceError(w, 400, -1013, "Filter failure: NOTIONAL")
-		return
-	}
-	if clientID == "" {
-		clientID = "sim" + strconv.FormatUint(v.orders.nextOrder+1, 36) + "x" + strconv.FormatInt(now.UnixNano()%1e9, 36)
-	}
-	if _, dup := v.orders.byClient[clientID]; dup {
-		binanceError(w, 400, -2010, "Duplicate order sent.")
-		return
-	}
-	var partial float64
-	if f, ok := v.takeOrderFault(); ok {
-		v.record(f.Kind, vb.sym.cfg.Symbol, vb.seq, now, "client order id "+clientID)
-		if f.Kind == FaultRejectOrder {
-			binanceError(w, 400, -2010, "Account has insufficient balance for requested action.")
-			return
-		}
-		partial = f.Fraction
-	}
-	ord := &order{id: v.newOrderID(), clientID: clientID, vb: vb, side: side, px: px, qty: qty, tif: tif, created: now}
-	v.orders.add(ord)
-	v.execute(ord, now, partial)
-
-	sym := vb.sym
-	idNum, _ := strconv.ParseInt(ord.id, 10, 64)
-	ack := binanceAck{Symbol: v.symbolName(sym), OrderID: idNum, OrderListID: -1, ClientOrderID: clientID, TransactTime: now.UnixMilli()}
-	w.Header().Set("X-MBX-ORDER-COUNT-10S", "1")
-	w.Header().Set("X-MBX-ORDER-COUNT-1D", strconv.Itoa(len(v.orders.ring)))
-	if respType == "ACK" {
-		writeJSON(w, 200, ack)
-		return
-	}
-	status := "FILLED"
-	if ord.filled < ord.qty { // an IOC/FOK remainder expires, also with nothing filled
-		status = "EXPIRED"
-	}
-	sideS := "BUY"
-	if side == exchange.Sell {
-		sideS = "SELL"
-	}
-	res := binanceResultResp{binanceAck: ack,
-		Price:               string(appendFixed8(nil, px, sym.scale.Px)),
-		OrigQty:             string(appendFixed8(nil, qty, sym.scale.Qty)),
-		ExecutedQty:         string(appendFixed8(nil, ord.filled, sym.scale.Qty)),
-		OrigQuoteOrderQty:   "0.00000000",
-		CummulativeQuoteQty: fmtBig(ord.quote, int(sym.scale.Px+sym.scale.Qty), 8, false),
-		Status:              status, TimeInForce: tif, Type: "LIMIT", Side: sideS,
-		WorkingTime: now.UnixMilli(), SelfTradePreventionMode: "NONE"}
-	if respType == "RESULT" {
-		writeJSON(w, 200, res)
-		return
-	}
-	full := binanceFullResp{binanceResultResp: res, Fills: []binanceFill{}}
-	for _, f := range ord.fills {
-		tid, _ := strconv.ParseInt(f.TradeID, 10, 64)
-		full.Fills = append(full.Fills, binanceFill{
-			Price: string(appendFixed8(nil, int64(f.Px), sym.scale.Px)), Qty: string(appendFixed8(nil, int64(f.Qty), sym.scale.Qty)),
-			Commission: fmtBig(big.NewInt(f.Fee), feeDec, 8, false), CommissionAsset: f.FeeAsset, TradeID: tid})
-	}
-	writeJSON(w, 200, full)
-}
-
-// binanceCheckTime applies the documented timing rule: timestamp (ms, or µs
-// when it has 16 digits) must not be more than 1 s ahead of server time nor
-// older than recvWindow (default 5000 ms, at most 60000, up to 3 decimals).
-func binanceCheckTime(tsS, rwS string, now time.Time) (int, string) {
-	ts, err := strconv.ParseInt(tsS, 10, 64)
-	if err != nil || ts <= 0 {
-		return -1100, "Illegal characters found in parameter 'timestamp'; legal range is '^[0-9]{1,20}$'."
-	}
-	tsUs := ts * 1000
-	if ts >= 1e14 { // microseconds
-		tsUs = ts
-	}
-	rwUs := int64(5000 * 1000)
-	if rwS != "" {
-		rw, err := strconv.ParseFloat(rwS, 64)
-		if err != nil || rw < 0 {
-			return -1100, "Illegal characters found in parameter 'recvWindow'."
-		}
-		if rw > 60000 {
-			return -1131, "recvWindow must be less than 60000"
-		}
-		rwUs = int64(rw*1000 + 0.5)
-	}
-	nowUs := now.UnixMicro()
-	if tsUs > nowUs+1_000_000 {
-		return -1021, "Timestamp for this request was 1000ms ahead of the server's time."
-	}
-	if nowUs-tsUs > rwUs {
-		return -1021, "Timestamp for this request is outside of the recvWindow."
-	}
-	return 0, ""
 }

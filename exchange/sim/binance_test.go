@@ -255,7 +255,7 @@ func binanceSignedQuery(params url.Values, secret string, now time.Time) string 
 func binanceOrderReq(t testing.TB, s *Sim, p url.Values) (int, []byte) {
 	t.Helper()
 	u := mustURLs(t, s, "binance")
-	q := binanceSignedQuery(p, TestBinanceSecret, time.Now())
+	q := binanceSignedQuery(p, TestBinanceSecret, s.now())
 	code, _, body := httpDo(t, "POST", u.REST+"/api/v3/order?"+q, map[string]string{"X-MBX-APIKEY": TestBinanceKey}, "")
 	return code, body
 }
@@ -356,11 +356,11 @@ func TestBinanceAuthErrors(t *testing.T) {
 			p.Set("price", "1000.05") // off the 0.10 tick: reaches the filters
 			return binanceSignedQuery(p, TestBinanceSecret, now.Add(-10*time.Second))
 		}, 400, -1013},
-		{"GTC refused", TestBinanceKey, func() string {
+		{"bad timeInForce", TestBinanceKey, func() string {
 			p := base()
-			p.Set("timeInForce", "GTC")
+			p.Set("timeInForce", "GTX")
 			return binanceSignedQuery(p, TestBinanceSecret, now)
-		}, 400, -2010},
+		}, 400, -1115},
 		{"MARKET refused", TestBinanceKey, func() string {
 			p := base()
 			p.Set("type", "MARKET")

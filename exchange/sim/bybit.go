@@ -1,20 +1,13 @@
 package sim
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
-	"math/big"
 	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
-
-	"arb/exchange"
 )
 
 // Bybit v5 emulation: /v5/public/spot with orderbook.1 (snapshots only,
@@ -286,13 +279,7 @@ func (v *venue) bybitControl(c *conn, data []byte) {
 	}
 }
 
-// --- REST ---
-
-func (v *venue) bybitREST(mux *http.ServeMux) {
-	mux.HandleFunc("GET /v5/market/instruments-info", v.bybitWrap(v.bybitInstruments))
-	mux.HandleFunc("POST /v5/order/create", v.bybitWrap(v.bybitCreateOrder))
-	mux.HandleFunc("GET /v5/order/realtime", v.bybitWrap(v.bybitOrderRealtime))
-}
+// --- REST: public (trading is in bybit_trade.go) ---
 
 type bybitResp struct {
 	RetCode    int    `json:"retCode"`
@@ -300,41 +287,6 @@ type bybitResp struct {
 	Result     any    `json:"result"`
 	RetExtInfo any    `json:"retExtInfo"`
 	Time       int64  `json:"time"`
-}
-
-func bybitWrite(w http.ResponseWriter, now time.Time, code int, msg string, result any) {
-	if result == nil {
-		result = struct{}{}
-	}
-	writeJSON(w, 200, bybitResp{RetCode: code, RetMsg: msg, Result: result, RetExtInfo: struct{}{}, Time: now.UnixMilli()})
-}
-
-func (v *venue) bybitWrap(h func(http.ResponseWriter, *http.Request, time.Time)) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		s := v.s
-		now := s.now()
-		s.mu.Lock()
-		fault := v.rl.left > 0
-		status, retry := v.rl.status, v.rl.retryAfter
-		if fault {
-			v.rl.left--
-		}
-		s.mu.Unlock()
-		if fault {
-			if status == 403 { // the IP limit: a bare 403, no JSON
-				w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-				w.WriteHeader(403)
-				io.WriteString(w, "access too frequent")
-				return
-			}
-			w.Header().Set("X-Bapi-Limit", "20")
-			w.Header().Set("X-Bapi-Limit-Status", "0")
-			w.Header().Set("X-Bapi-Limit-Reset-Timestamp", strconv.FormatInt(now.Add(retry).UnixMilli(), 10))
-			bybitWrite(w, now, 10006, "Too many visits!", nil)
-			return
-		}
-		h(w, r, now)
-	}
 }
 
 func (v *venue) bybitInstruments(w http.ResponseWriter, r *http.Request, now time.Time) {
@@ -367,210 +319,4 @@ func (v *venue) bybitInstruments(w http.ResponseWriter, r *http.Request, now tim
 		})
 	}
 	bybitWrite(w, now, 0, "OK", map[string]any{"category": "spot", "list": list})
-}
-
-// bybitSign is the documented HMAC signature: lower-case hex of
-// HMAC-SHA256(secret, timestamp + api_key + recv_window + payload), the
-// payload being the raw JSON body (POST) or the query string (GET).
-func bybitSign(secret, ts, key, recvWindow, payload string) string {
-	m := hmac.New(sha256.New, []byte(secret))
-	m.Write([]byte(ts + key + recvWindow + payload))
-	return hex.EncodeToString(m.Sum(nil))
-}
-
-// bybitAuth checks the X-BAPI headers; it writes the error and returns false
-// when they fail. Bybit answers these with HTTP 200 and a retCode.
-func (v *venue) bybitAuth(w http.ResponseWriter, r *http.Request, payload string, now time.Time) bool {
-	h := r.Header
-	key, ts, sign, rw := h.Get("X-BAPI-API-KEY"), h.Get("X-BAPI-TIMESTAMP"), h.Get("X-BAPI-SIGN"), h.Get("X-BAPI-RECV-WINDOW")
-	if key == "" || ts == "" || sign == "" {
-		bybitWrite(w, now, 10003, "API key is invalid.", nil)
-		return false
-	}
-	if rw == "" {
-		rw = "5000"
-	}
-	tsN, err1 := strconv.ParseInt(ts, 10, 64)
-	rwN, err2 := strconv.ParseInt(rw, 10, 64)
-	if err1 != nil || err2 != nil || rwN <= 0 {
-		bybitWrite(w, now, 10001, "params error: invalid timestamp or recv_window", nil)
-		return false
-	}
-	server := now.UnixMilli()
-	if !(server-rwN <= tsN && tsN < server+1000) {
-		bybitWrite(w, now, 10002, fmt.Sprintf("invalid request, please check your server timestamp or recv_window param. req_timestamp[%d],server_timestamp[%d],recv_window[%d]", tsN, server, rwN), nil)
-		return false
-	}
-	if key != v.cfg.APIKey {
-		bybitWrite(w, now, 10003, "API key is invalid.", nil)
-		return false
-	}
-	if !hmac.Equal([]byte(strings.ToLower(sign)), []byte(bybitSign(v.cfg.APISecret, ts, key, rw, payload))) {
-		bybitWrite(w, now, 10004, "error sign! origin_string["+ts+key+rw+payload+"]", nil)
-		return false
-	}
-	return true
-}
-
-type bybitOrderReq struct {
-	Category    string `json:"category"`
-	Symbol      string `json:"symbol"`
-	Side        string `json:"side"`
-	OrderType   string `json:"orderType"`
-	Qty         string `json:"qty"`
-	Price       string `json:"price"`
-	TimeInForce string `json:"timeInForce"`
-	OrderLinkID string `json:"orderLinkId"`
-}
-
-func (v *venue) bybitCreateOrder(w http.ResponseWriter, r *http.Request, now time.Time) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, 64<<10))
-	if err != nil {
-		bybitWrite(w, now, 10001, "params error: body", nil)
-		return
-	}
-	if !v.bybitAuth(w, r, string(body), now) {
-		return
-	}
-	w.Header().Set("X-Bapi-Limit", "20")
-	w.Header().Set("X-Bapi-Limit-Status", "19")
-	w.Header().Set("X-Bapi-Limit-Reset-Timestamp", strconv.FormatInt(now.Add(time.Second).UnixMilli(), 10))
-	var req bybitOrderReq
-	if err := json.Unmarshal(body, &req); err != nil {
-		bybitWrite(w, now, 10001, "params error: request body is not valid json", nil)
-		return
-	}
-	if req.Category != "spot" {
-		bybitWrite(w, now, 10001, "params error: the simulator trades category spot only", nil)
-		return
-	}
-	var side exchange.Side
-	switch req.Side {
-	case "Buy":
-		side = exchange.Buy
-	case "Sell":
-		side = exchange.Sell
-	default:
-		bybitWrite(w, now, 10001, "params error: side invalid", nil)
-		return
-	}
-	if req.OrderType != "Limit" {
-		bybitWrite(w, now, 10001, "params error: the simulator accepts orderType Limit only", nil)
-		return
-	}
-	tif := req.TimeInForce
-	if tif != "IOC" && tif != "FOK" { // GTC (the default) and PostOnly would rest: not simulated
-		bybitWrite(w, now, 10001, "params error: the simulator accepts timeInForce IOC or FOK only", nil)
-		return
-	}
-	if len(req.OrderLinkID) > 36 {
-		bybitWrite(w, now, 10001, "params error: orderLinkId too long", nil)
-		return
-	}
-	s := v.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	vb := v.venueSymbolOf(req.Symbol)
-	if vb == nil {
-		bybitWrite(w, now, 170121, "Invalid symbol.", nil)
-		return
-	}
-	px, qty, failed := parseOrderNumbers(vb.sym, req.Price, req.Qty)
-	switch failed {
-	case "":
-	case "precision_price", "price":
-		bybitWrite(w, now, 170134, "Order price has too many decimals.", nil)
-		return
-	case "precision_qty":
-		bybitWrite(w, now, 170137, "Order quantity has too many decimals.", nil)
-		return
-	case "qty":
-		bybitWrite(w, now, 170136, "Order quantity exceeded lower limit.", nil)
-		return
-	default:
-		bybitWrite(w, now, 170140, "Order value exceeded lower limit.", nil)
-		return
-	}
-	if req.OrderLinkID != "" {
-		if _, dup := v.orders.byClient[req.OrderLinkID]; dup {
-			bybitWrite(w, now, 110072, "OrderLinkedID is duplicate", nil)
-			return
-		}
-	}
-	var partial float64
-	if f, ok := v.takeOrderFault(); ok {
-		v.record(f.Kind, vb.sym.cfg.Symbol, vb.seq, now, "orderLinkId "+req.OrderLinkID)
-		if f.Kind == FaultRejectOrder {
-			bybitWrite(w, now, 170131, "Insufficient balance.", nil)
-			return
-		}
-		partial = f.Fraction
-	}
-	id := v.newOrderID()
-	cid := req.OrderLinkID
-	if cid == "" {
-		cid = "sim" + id
-	}
-	ord := &order{id: id, clientID: cid, vb: vb, side: side, px: px, qty: qty, tif: tif, created: now}
-	v.orders.add(ord)
-	v.execute(ord, now, partial)
-	bybitWrite(w, now, 0, "OK", map[string]string{"orderId": id, "orderLinkId": req.OrderLinkID})
-}
-
-// bybitOrderRealtime is GET /v5/order/realtime: the order's final state and
-// cumulative execution (the create answer carries no fills).
-func (v *venue) bybitOrderRealtime(w http.ResponseWriter, r *http.Request, now time.Time) {
-	if !v.bybitAuth(w, r, r.URL.RawQuery, now) {
-		return
-	}
-	q := r.URL.Query()
-	if q.Get("category") != "spot" {
-		bybitWrite(w, now, 10001, "params error: category only support spot", nil)
-		return
-	}
-	s := v.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var ord *order
-	if id := q.Get("orderId"); id != "" {
-		ord = v.orders.byID[id]
-	} else if cid := q.Get("orderLinkId"); cid != "" {
-		ord = v.orders.byClient[cid]
-	}
-	list := []any{}
-	if ord != nil {
-		sym := ord.vb.sym
-		status := "Filled"
-		switch {
-		case ord.filled == 0:
-			status = "Cancelled"
-		case ord.filled < ord.qty:
-			status = "PartiallyFilledCanceled"
-		}
-		sideS := "Buy"
-		if ord.side == exchange.Sell {
-			sideS = "Sell"
-		}
-		link := ord.clientID
-		if link == "sim"+ord.id {
-			link = ""
-		}
-		ct := strconv.FormatInt(ord.created.UnixMilli(), 10)
-		list = append(list, map[string]any{
-			"orderId": ord.id, "orderLinkId": link, "blockTradeId": "", "symbol": v.symbolName(sym),
-			"price": string(appendDec(nil, ord.px, sym.scale.Px, sym.tickDec)), "qty": string(appendDec(nil, ord.qty, sym.scale.Qty, sym.stepDec)),
-			"side": sideS, "isLeverage": "0", "positionIdx": 0, "orderStatus": status, "cancelType": "UNKNOWN",
-			"rejectReason": "EC_NoError", "avgPrice": ord.avgPx(int(sym.scale.Px)+8, true),
-			"leavesQty": "0", "leavesValue": "0",
-			"cumExecQty":   string(appendDec(nil, ord.filled, sym.scale.Qty, sym.stepDec)),
-			"cumExecValue": fmtBig(ord.quote, int(sym.scale.Px+sym.scale.Qty), 8, true),
-			"cumExecFee":   fmtBig(big.NewInt(ord.fee), feeDec, feeDec, true),
-			"timeInForce":  ord.tif, "orderType": "Limit", "stopOrderType": "", "orderIv": "",
-			"triggerPrice": "0", "takeProfit": "0", "stopLoss": "0", "tpTriggerBy": "", "slTriggerBy": "",
-			"triggerDirection": 0, "triggerBy": "", "lastPriceOnCreated": "", "reduceOnly": false,
-			"closeOnTrigger": false, "smpType": "None", "smpGroup": 0, "smpOrderId": "",
-			"createdTime": ct, "updatedTime": ct,
-		})
-	}
-	bybitWrite(w, now, 0, "OK", map[string]any{"list": list, "nextPageCursor": "", "category": "spot"})
 }

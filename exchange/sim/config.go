@@ -82,13 +82,27 @@ type VenueConfig struct {
 	Listen    string  `yaml:"listen"`     // host:port; "127.0.0.1:0" picks a free port
 	OffsetBps float64 `yaml:"offset_bps"` // permanent shift of this venue's mid against the shared price
 	FeeBps    float64 `yaml:"fee_bps"`    // taker fee charged on fills (multiple of 0.01 bp)
-	Levels    int     `yaml:"levels"`     // book levels per side (25..400; OKX books carries up to 400)
+	// MakerFeeBps is the fee charged when a resting (GTC) order is filled
+	// as the maker (multiple of 0.01 bp).
+	MakerFeeBps float64 `yaml:"maker_fee_bps"`
+	Levels      int     `yaml:"levels"` // book levels per side (25..400; OKX books carries up to 400)
+
+	// Balances are the account's starting holdings, asset → decimal amount
+	// ("USDT": "100000"), at most 8 decimals each. Assets not listed start
+	// at zero. Fills and fees move them exactly; an order the account cannot
+	// pay for is refused with the venue's insufficient-balance error.
+	Balances map[string]string `yaml:"balances"`
 
 	// Credentials the venue checks signatures against. The defaults from
 	// DefaultConfig are public test values, valid only against this simulator.
 	APIKey     string `yaml:"api_key"`
 	APISecret  string `yaml:"api_secret"`
 	Passphrase string `yaml:"passphrase"` // OKX only
+	// Ed25519APIKey and Ed25519PublicKey (PEM, "PUBLIC KEY") are a second
+	// key of the same Binance account, an Ed25519 one: the only kind
+	// session.logon accepts on the WebSocket API. Binance only; optional.
+	Ed25519APIKey    string `yaml:"ed25519_api_key"`
+	Ed25519PublicKey string `yaml:"ed25519_public_key"`
 
 	// ChecksumZero makes an OKX venue send checksum 0 in every books push,
 	// as production OKX does since 23 June 2026.
@@ -146,11 +160,29 @@ const (
 	TestOKXPassphrase = "sim-okx-test-passphrase"
 	TestBybitKey      = "sim-bybit-test-key"
 	TestBybitSecret   = "sim-bybit-test-secret"
+
+	// TestBinanceEd25519Key names the default Binance account's Ed25519 key;
+	// TestBinanceEd25519PrivateKeyPEM signs for it (PKCS#8) and
+	// TestBinanceEd25519PublicKeyPEM is what the simulator verifies with.
+	// The pair was derived from the SHA-256 of a fixed phrase and opens
+	// nothing but this simulator.
+	TestBinanceEd25519Key           = "sim-binance-ed25519-test-key"
+	TestBinanceEd25519PrivateKeyPEM = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEII510kJzRj6Les/6r28GcerFHItJCMKOfhr9h+3T0Qa9\n-----END PRIVATE KEY-----\n"
+	TestBinanceEd25519PublicKeyPEM  = "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEAVZ7JgqGcDJDAbpsMPOfnpUWeNvxLuuHUii2Lf3SrdEI=\n-----END PUBLIC KEY-----\n"
 )
+
+// defaultBalances are every default venue's starting holdings: enough for
+// the demo to trade for hours, small enough that a runaway strategy runs
+// into insufficient-balance errors.
+func defaultBalances() map[string]string {
+	return map[string]string{"USDT": "100000", "BTC": "1", "ETH": "20", "SOL": "500"}
+}
 
 // DefaultConfig returns three venues (one per kind) quoting BTC-USDT,
 // ETH-USDT and SOL-USDT, stepping every 100 ms, with the venues' documented
-// timings and the test-only credentials above.
+// timings, their base-tier fees (Binance 0.10 %/0.10 %, OKX maker 0.08 %
+// taker 0.10 %, Bybit 0.10 %/0.10 %), the starting balances of
+// defaultBalances and the test-only credentials above.
 func DefaultConfig() Config {
 	return Config{
 		Seed: 1,
@@ -163,12 +195,13 @@ func DefaultConfig() Config {
 				BasePrice: "150", VolBps: 0.5, GapBps: 0.5, LevelQuote: 5000},
 		},
 		Venues: []VenueConfig{
-			{Name: "binance", Kind: KindBinance, Listen: "127.0.0.1:0", OffsetBps: 0, FeeBps: 10, Levels: 200,
-				APIKey: TestBinanceKey, APISecret: TestBinanceSecret},
-			{Name: "okx", Kind: KindOKX, Listen: "127.0.0.1:0", OffsetBps: 1.5, FeeBps: 10, Levels: 200,
-				APIKey: TestOKXKey, APISecret: TestOKXSecret, Passphrase: TestOKXPassphrase},
-			{Name: "bybit", Kind: KindBybit, Listen: "127.0.0.1:0", OffsetBps: -1, FeeBps: 10, Levels: 200,
-				APIKey: TestBybitKey, APISecret: TestBybitSecret},
+			{Name: "binance", Kind: KindBinance, Listen: "127.0.0.1:0", OffsetBps: 0, FeeBps: 10, MakerFeeBps: 10, Levels: 200,
+				APIKey: TestBinanceKey, APISecret: TestBinanceSecret, Balances: defaultBalances(),
+				Ed25519APIKey: TestBinanceEd25519Key, Ed25519PublicKey: TestBinanceEd25519PublicKeyPEM},
+			{Name: "okx", Kind: KindOKX, Listen: "127.0.0.1:0", OffsetBps: 1.5, FeeBps: 10, MakerFeeBps: 8, Levels: 200,
+				APIKey: TestOKXKey, APISecret: TestOKXSecret, Passphrase: TestOKXPassphrase, Balances: defaultBalances()},
+			{Name: "bybit", Kind: KindBybit, Listen: "127.0.0.1:0", OffsetBps: -1, FeeBps: 10, MakerFeeBps: 10, Levels: 200,
+				APIKey: TestBybitKey, APISecret: TestBybitSecret, Balances: defaultBalances()},
 		},
 		StepInterval: 100 * time.Millisecond,
 		HistoryLen:   4096,
@@ -223,6 +256,12 @@ func (c *Config) Validate() error {
 				bad(f+"."+p.name, "must be positive")
 			}
 		}
+		// Balances are kept with 8 decimals (as Binance prints them), so a
+		// fill's quote amount — a price on the tick grid times a quantity
+		// on the step grid — must fit in 8 decimals exactly.
+		if int(writtenDecimals(s.Tick))+int(writtenDecimals(s.Step)) > balDec {
+			bad(f+".tick", "tick and step together may have at most 8 decimals (balances are exact to 8)")
+		}
 		if s.VolBps < 0 || s.VolBps > 100 {
 			bad(f+".vol_bps", "must be in [0, 100]")
 		}
@@ -259,6 +298,26 @@ func (c *Config) Validate() error {
 		}
 		if v.FeeBps < 0 || v.FeeBps > 1000 || !isHundredth(v.FeeBps) {
 			bad(f+".fee_bps", "must be in [0, 1000] with at most two decimals")
+		}
+		if v.MakerFeeBps < 0 || v.MakerFeeBps > 1000 || !isHundredth(v.MakerFeeBps) {
+			bad(f+".maker_fee_bps", "must be in [0, 1000] with at most two decimals")
+		}
+		for asset, amt := range v.Balances {
+			if !isAlnumUpper(asset) {
+				bad(f+".balances", "asset %q is not upper-case letters and digits", asset)
+			}
+			if x, err := num.ParseString(amt, balDec); err != nil || x < 0 || x > maxBalance {
+				bad(f+".balances."+asset, "%q must be a decimal in [0, 10000000000] with at most 8 decimals", amt)
+			}
+		}
+		if (v.Ed25519APIKey == "") != (v.Ed25519PublicKey == "") {
+			bad(f+".ed25519_api_key", "the Ed25519 key and its public key go together")
+		} else if v.Ed25519APIKey != "" {
+			if v.Kind != KindBinance {
+				bad(f+".ed25519_api_key", "applies to binance only")
+			} else if _, err := parseEd25519Public(v.Ed25519PublicKey); err != nil {
+				bad(f+".ed25519_public_key", "%v", err)
+			}
 		}
 		if v.Levels < 25 || v.Levels > 400 {
 			bad(f+".levels", "must be in [25, 400]")

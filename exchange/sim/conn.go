@@ -23,10 +23,32 @@ type conn struct {
 	once    sync.Once
 	created time.Time
 
+	role     connRole
 	subs     map[string]struct{} // stream keys (guarded by Sim.mu)
 	combined bool                // Binance: events wrapped as {"stream","data"}
-	winStart int64               // Binance incoming-message window start, Unix ns (Sim.mu)
-	winCount int                 // messages in the window (Sim.mu)
+
+	// push delivers the account's private events to the connection as its
+	// protocol and subscriptions want them; nil until it authenticated
+	// (guarded by Sim.mu).
+	push func(privEvent)
+	// streamOn: a Binance WebSocket API connection with an active user
+	// data subscription (guarded by Sim.mu).
+	streamOn bool
+	// silentUntil (Unix ns): FaultStreamSilent; the venue sends nothing
+	// on the connection before this.
+	silentUntil atomic.Int64
+	winStart    int64 // Binance incoming-message window start, Unix ns (Sim.mu)
+	winCount    int   // messages in the window (Sim.mu)
+
+	// Per-protocol state of WebSocket API, private and order-entry
+	// connections (guarded by Sim.mu).
+	bn *wsapiSession // Binance /ws-api/v3
+	ok *okxSession   // OKX /ws/v5/private
+	by *bybitSession // Bybit /v5/private and /v5/trade
+
+	// idle overrides the venue's idle timeout (Bybit max_active_time on
+	// private and trade connections); 0 = the venue's.
+	idle time.Duration
 
 	lastActive atomic.Int64           // Unix ns: subscribe, ping or push (OKX, Bybit idle rules)
 	lastPong   atomic.Int64           // Unix ns: last pong answering our ping (Binance)
@@ -42,13 +64,21 @@ var upgrader = websocket.Upgrader{
 // maxSubs caps a connection's subscriptions (Binance documents 1024 streams).
 const maxSubs = 1024
 
-// serveWS upgrades a request on one of the venue's websocket paths.
-func (v *venue) serveWS(w http.ResponseWriter, r *http.Request) {
+// serveWS upgrades a request on one of the venue's public websocket paths.
+func (v *venue) serveWS(w http.ResponseWriter, r *http.Request) { v.serveConn(w, r, rolePublic) }
+
+// serveRole returns the handler of a websocket path with another role.
+func (v *venue) serveRole(role connRole) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) { v.serveConn(w, r, role) }
+}
+
+// serveConn upgrades a request to a websocket connection of the given role.
+func (v *venue) serveConn(w http.ResponseWriter, r *http.Request, role connRole) {
 	s := v.s
 	// Binance validates the stream path before upgrading.
 	var initial []string
 	combined := false
-	if v.cfg.Kind == KindBinance {
+	if v.cfg.Kind == KindBinance && role == rolePublic {
 		var err error
 		initial, combined, err = binanceStreamsFromURL(r)
 		if err != nil {
@@ -71,7 +101,7 @@ func (v *venue) serveWS(w http.ResponseWriter, r *http.Request) {
 	}
 	now := s.now()
 	c := &conn{v: v, ws: ws, out: make(chan []byte, s.cfg.SendQueue), done: make(chan struct{}),
-		created: now, subs: map[string]struct{}{}, combined: combined}
+		created: now, subs: map[string]struct{}{}, combined: combined, role: role}
 	c.lastActive.Store(now.UnixNano())
 	c.lastPong.Store(now.UnixNano())
 	ws.SetReadLimit(s.cfg.MaxFrame)
@@ -85,6 +115,10 @@ func (v *venue) serveWS(w http.ResponseWriter, r *http.Request) {
 	v.connSeq++
 	c.id = connID(v.cfg.Kind, v.connSeq)
 	v.conns[c] = struct{}{}
+	if role != rolePublic {
+		v.private[c] = struct{}{}
+		v.openSession(c, r, now)
+	}
 	for _, st := range initial {
 		v.subscribe(c, st)
 	}
@@ -116,12 +150,16 @@ func connID(kind string, n uint64) string {
 }
 
 // send queues one frame; a full queue cuts the connection (slow client).
-// Callers hold Sim.mu or own the connection.
+// A silent connection (FaultStreamSilent) swallows it. Callers hold Sim.mu
+// or own the connection.
 func (c *conn) send(b []byte) bool {
 	select {
 	case <-c.done:
 		return false
 	default:
+	}
+	if c.silent() {
+		return true // lost, as on a link that went quiet
 	}
 	select {
 	case c.out <- b:
@@ -144,6 +182,12 @@ func (c *conn) kill() {
 }
 
 func (c *conn) touch() { c.lastActive.Store(c.v.s.now().UnixNano()) }
+
+// silent reports whether FaultStreamSilent holds the connection now.
+func (c *conn) silent() bool {
+	u := c.silentUntil.Load()
+	return u != 0 && c.v.s.now().UnixNano() < u
+}
 
 func (c *conn) writeLoop() {
 	s := c.v.s
@@ -175,6 +219,9 @@ func (c *conn) writeLoop() {
 			}
 			c.touch()
 		case <-ping:
+			if c.silent() {
+				continue
+			}
 			p := strconv.FormatInt(s.now().UnixMilli(), 10)
 			c.pingData.Store(&p)
 			if err := c.ws.WriteControl(websocket.PingMessage, []byte(p), time.Now().Add(s.cfg.WriteTimeout)); err != nil {
@@ -199,7 +246,11 @@ func (c *conn) expired() bool {
 	case KindOKX:
 		return now.Sub(time.Unix(0, c.lastActive.Load())) > s.cfg.OKX.IdleTimeout
 	case KindBybit:
-		return now.Sub(time.Unix(0, c.lastActive.Load())) > s.cfg.Bybit.IdleTimeout
+		idle := s.cfg.Bybit.IdleTimeout
+		if c.idle > 0 {
+			idle = c.idle
+		}
+		return now.Sub(time.Unix(0, c.lastActive.Load())) > idle
 	}
 	return false
 }
@@ -222,12 +273,18 @@ func (c *conn) readLoop() {
 			continue
 		}
 		s.mu.Lock()
-		switch c.v.cfg.Kind {
-		case KindBinance:
+		switch {
+		case c.role == roleWSAPI:
+			c.v.wsapiRequest(c, data)
+		case c.role == rolePrivate && c.v.cfg.Kind == KindOKX:
+			c.v.okxPrivateRequest(c, data)
+		case c.role != rolePublic: // Bybit /v5/private and /v5/trade
+			c.v.bybitPrivateRequest(c, data)
+		case c.v.cfg.Kind == KindBinance:
 			c.v.binanceControl(c, data)
-		case KindOKX:
+		case c.v.cfg.Kind == KindOKX:
 			c.v.okxControl(c, data)
-		case KindBybit:
+		case c.v.cfg.Kind == KindBybit:
 			c.v.bybitControl(c, data)
 		}
 		s.mu.Unlock()
@@ -266,6 +323,7 @@ func (v *venue) unregister(c *conn) {
 		v.unsubscribe(c, k)
 	}
 	delete(v.conns, c)
+	delete(v.private, c)
 }
 
 // fanout sends one frame to every subscriber of key.

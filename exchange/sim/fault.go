@@ -2,6 +2,8 @@ package sim
 
 import (
 	"fmt"
+	"math/big"
+	"strconv"
 	"time"
 )
 
@@ -10,8 +12,9 @@ type FaultKind uint8
 
 // Fault kinds. Stream faults (Gap, Checksum, Malformed, Crossed, HugeFrame)
 // act on the next step in which the symbol's book publishes a new state and
-// is not stale; the others act at once (Stale, RateLimit, RejectOrder and
-// PartialFill arm a condition that lasts or waits for a request).
+// is not stale; the others act at once, or arm a condition that lasts or
+// waits for a request (Stale, RateLimit, the order and acknowledgement
+// faults, StreamSilent).
 const (
 	// FaultGap skips one update on the wire: the book state exists (BookAt
 	// has it) but no incremental channel sends it, so the next Binance U,
@@ -21,7 +24,8 @@ const (
 	// FaultChecksum sends one OKX books update with a wrong checksum (the
 	// levels are right). Not available with ChecksumZero.
 	FaultChecksum
-	// FaultDisconnect drops every websocket connection of the venue.
+	// FaultDisconnect drops every websocket connection of the venue, public
+	// and private.
 	FaultDisconnect
 	// FaultMalformed corrupts the frames of one update (see Malform).
 	FaultMalformed
@@ -38,17 +42,37 @@ const (
 	// incremental message for Symbol (default "FOO-USDT"), which the venue
 	// does not list.
 	FaultUnknownSymbol
-	// FaultRejectOrder makes the venue reject the next order.
+	// FaultRejectOrder makes the venue refuse the next Count orders (default
+	// 1) with its insufficient-balance error (Binance -2010 "Account has
+	// insufficient balance for requested action.", OKX sCode 51008, Bybit
+	// 170131). A refused order does not exist.
 	FaultRejectOrder
-	// FaultPartialFill fills only Fraction of what the next order could fill.
+	// FaultPartialFill fills only Fraction (default 0.5) of the quantity of
+	// each of the next Count orders (default 1): at most floor(qty ×
+	// Fraction) on the step grid, and no more than the book offers. An IOC
+	// remainder then expires as usual (Binance EXPIRED, OKX canceled, Bybit
+	// PartiallyFilledCanceled); a GTC remainder rests; a FOK order, which
+	// cannot fill in part, expires unfilled.
 	FaultPartialFill
-	// FaultRateLimit answers the next Count REST requests with the venue's
-	// rate-limit error: Binance HTTP 429 (or 418 with Status 418) with
-	// Retry-After, OKX HTTP 429 code 50011, Bybit retCode 10006 (or HTTP 403
-	// "access too frequent" with Status 403).
+	// FaultRateLimit refuses the next Count requests (default 1; REST
+	// requests and requests on the WebSocket API or order-entry
+	// connections, not public streams) with the venue's rate-limit answer,
+	// each announcing RetryAfter (default 1 s): Binance HTTP 429 (or 418
+	// with Status 418), code -1003, Retry-After in seconds (WebSocket API:
+	// status 429/418 with error.data.retryAfter, the end as Unix ms); OKX
+	// HTTP 429 code 50011 (WebSocket order entry: 60014); Bybit retCode
+	// 10006 with X-Bapi-Limit-Reset-Timestamp at the end, or with Status
+	// 403 the IP limit's bare HTTP 403 "access too frequent". The venue then
+	// stays limited until RetryAfter has passed since the last refusal, and
+	// refuses every request that arrives before: Binance, as documented for
+	// clients that do not back off after a 429, escalates to an IP ban —
+	// HTTP 418 with Retry-After = Ban (default 2 min, the documented
+	// minimum) — and answers 418 until the ban ends; OKX and Bybit refuse
+	// again the same way.
 	FaultRateLimit
-	// FaultServerShutdown sends Binance's serverShutdown event; with Duration
-	// > 0 the connections are closed that long after.
+	// FaultServerShutdown sends Binance's serverShutdown event (on the
+	// WebSocket API as {"event":{…}}); with Duration > 0 the connections are
+	// closed that long after.
 	FaultServerShutdown
 	// FaultNotice sends OKX's 64008 service-upgrade notice; with Duration > 0
 	// the connections are closed that long after.
@@ -66,11 +90,36 @@ const (
 	// FaultHugeFrame pads one update with deletes of levels that do not
 	// exist (harmless to a client that applies it) up to Size bytes.
 	FaultHugeFrame
+	// FaultDelayAck holds the answer to each of the next Count order
+	// placements (default 1; REST or WebSocket) for Duration: the order is
+	// accepted, matched and pushed on the private streams at once, only its
+	// acknowledgement comes late.
+	FaultDelayAck
+	// FaultLoseAck loses the answer to each of the next Count order
+	// placements (default 1): the order executes (and is pushed on the
+	// private streams) but no answer ever comes — a REST connection is
+	// closed once the request has been processed, a WebSocket reply is
+	// withheld while the connection stays open.
+	FaultLoseAck
+	// FaultStreamDrop cuts every private-stream connection of the venue
+	// (Binance WebSocket API connections with a user data subscription, OKX
+	// /ws/v5/private, Bybit /v5/private) — at once, or with NextOrder when
+	// the next order is accepted, before any of its events is pushed, so
+	// they never reach the old connection. Nothing is replayed to a new
+	// connection, as on the venues.
+	FaultStreamDrop
+	// FaultStreamSilent makes the private-stream connections open now go
+	// silent for Duration (0: for the rest of their life): they stay open
+	// but the venue sends nothing on them — no events, no replies, no pongs,
+	// no pings — and what it would have sent is lost. Connections opened
+	// later are not affected.
+	FaultStreamSilent
 	numFaultKinds
 )
 
 var faultNames = [...]string{"", "gap", "checksum", "disconnect", "malformed", "stale", "crossed", "unknown_symbol",
-	"reject_order", "partial_fill", "rate_limit", "server_shutdown", "notice", "snapshot", "restart", "huge_frame"}
+	"reject_order", "partial_fill", "rate_limit", "server_shutdown", "notice", "snapshot", "restart", "huge_frame",
+	"delay_ack", "lose_ack", "stream_drop", "stream_silent"}
 
 // String returns the fault's name.
 func (k FaultKind) String() string {
@@ -97,11 +146,13 @@ type Fault struct {
 	Kind       FaultKind
 	Symbol     string        // canonical symbol; "" = the first (stream faults) or all (Stale, Snapshot, Restart)
 	Malform    Malform       // FaultMalformed; default MalformTruncated
-	Count      int           // FaultRateLimit: requests refused; default 1
+	Count      int           // RateLimit: requests refused; RejectOrder, PartialFill, DelayAck, LoseAck: orders affected; default 1
 	Status     int           // FaultRateLimit: HTTP status (see FaultRateLimit); default 429
-	RetryAfter time.Duration // FaultRateLimit; default 1 s (rounded up to seconds)
-	Duration   time.Duration // FaultStale: pause; ServerShutdown/Notice: delay before closing
-	Fraction   float64       // FaultPartialFill: share filled, in (0, 1); default 0.5
+	RetryAfter time.Duration // FaultRateLimit; default 1 s (rounded up to seconds on the wire)
+	Ban        time.Duration // FaultRateLimit on Binance: the 418 ban after a request ignored a Retry-After; default 2 min
+	Duration   time.Duration // Stale: pause; ServerShutdown/Notice: delay before closing; DelayAck: delay; StreamSilent: how long (0 = forever)
+	Fraction   float64       // FaultPartialFill: share of each order's quantity filled, in (0, 1); default 0.5
+	NextOrder  bool          // FaultStreamDrop: cut when the next order is accepted instead of at once
 	Size       int           // FaultHugeFrame: frame bytes; default 1 MiB
 
 	applied bool
@@ -204,23 +255,42 @@ func (s *Sim) Inject(venue string, f Fault) error {
 		}
 		n := v.sendUnknownSymbol(base, quote, now)
 		v.record(f.Kind, f.Symbol, 0, now, fmt.Sprintf("%d connections", n))
-	case FaultRejectOrder, FaultPartialFill:
-		if f.Kind == FaultPartialFill {
+	case FaultRejectOrder, FaultPartialFill, FaultDelayAck, FaultLoseAck:
+		if f.Count <= 0 {
+			f.Count = 1
+		}
+		switch f.Kind {
+		case FaultRejectOrder:
+			v.ofx.reject += f.Count
+		case FaultPartialFill:
 			if f.Fraction == 0 {
 				f.Fraction = 0.5
 			}
-			if f.Fraction <= 0 || f.Fraction >= 1 {
+			if !(f.Fraction > 0 && f.Fraction < 1) {
 				return fmt.Errorf("sim: inject partial_fill: fraction must be in (0, 1)")
 			}
+			// The fraction as written (0.3 is 3/10, not the nearest double),
+			// so 30 % of a quantity is exact.
+			r, _ := new(big.Rat).SetString(strconv.FormatFloat(f.Fraction, 'f', -1, 64))
+			v.ofx.partial = append(v.ofx.partial, partialFault{frac: r, left: f.Count})
+		case FaultDelayAck:
+			if f.Duration <= 0 {
+				return fmt.Errorf("sim: inject delay_ack: duration must be positive")
+			}
+			v.ofx.ack = append(v.ofx.ack, ackFault{kind: f.Kind, delay: f.Duration, left: f.Count})
+		case FaultLoseAck:
+			v.ofx.ack = append(v.ofx.ack, ackFault{kind: f.Kind, left: f.Count})
 		}
-		v.orderFaults = append(v.orderFaults, f)
-		v.record(f.Kind, f.Symbol, 0, now, "armed")
+		v.record(f.Kind, f.Symbol, 0, now, fmt.Sprintf("armed for %d orders", f.Count))
 	case FaultRateLimit:
 		if f.Count <= 0 {
 			f.Count = 1
 		}
 		if f.RetryAfter <= 0 {
 			f.RetryAfter = time.Second
+		}
+		if f.Ban <= 0 {
+			f.Ban = 2 * time.Minute
 		}
 		if f.Status == 0 {
 			f.Status = 429
@@ -232,13 +302,27 @@ func (s *Sim) Inject(venue string, f Fault) error {
 		default:
 			return fmt.Errorf("sim: inject rate_limit: status %d not used by %s", f.Status, v.cfg.Kind)
 		}
-		v.rl.left, v.rl.status, v.rl.retryAfter = f.Count, f.Status, f.RetryAfter
+		v.rl = limitState{left: f.Count, status: f.Status, retryAfter: f.RetryAfter, ban: f.Ban}
 		v.record(f.Kind, "", 0, now, fmt.Sprintf("%d requests, HTTP %d", f.Count, f.Status))
+	case FaultStreamDrop:
+		if f.NextOrder {
+			v.ofx.drop++
+			v.record(f.Kind, "", 0, now, "armed for the next order")
+			break
+		}
+		n := v.dropPrivate()
+		v.record(f.Kind, "", 0, now, fmt.Sprintf("%d connections", n))
+	case FaultStreamSilent:
+		if f.Duration < 0 {
+			return fmt.Errorf("sim: inject stream_silent: negative duration")
+		}
+		n := v.silencePrivate(now, f.Duration)
+		v.record(f.Kind, "", 0, now, fmt.Sprintf("%d connections", n))
 	case FaultServerShutdown:
 		if err := only(KindBinance); err != nil {
 			return err
 		}
-		v.broadcastControl(binanceShutdownEvent(now), f.Duration)
+		v.broadcastShutdown(now, f.Duration)
 		v.record(f.Kind, "", 0, now, "")
 	case FaultNotice:
 		if err := only(KindOKX); err != nil {

@@ -3,6 +3,7 @@ package sim
 import (
 	"encoding/json"
 	"hash/crc32"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -435,7 +436,7 @@ func TestFaultHugeFrame(t *testing.T) {
 	s := newSim(t, nil)
 	sc := scaleOf(s, "BTC-USDT")
 	c := dial(t, mustURLs(t, s, "binance").WSBase+"/ws/btcusdt@depth@100ms")
-	time.Sleep(20 * time.Millisecond)
+	waitSubscribed(t, s, "binance", "btcusdt@depth@100ms", 1)
 	_, _, body := httpGet(t, mustURLs(t, s, "binance").REST+"/api/v3/depth?symbol=BTCUSDT&limit=5000")
 	var snap struct {
 		LastUpdateID uint64     `json:"lastUpdateId"`
@@ -447,17 +448,14 @@ func TestFaultHugeFrame(t *testing.T) {
 	r.apply(t, sc, snap.Bids, snap.Asks)
 	s.Inject("binance", Fault{Kind: FaultHugeFrame, Size: 1 << 20})
 	stepUntilApplied(t, s, "binance", FaultHugeFrame, 0)
-	big := 0
-	for _, m := range c.drain(100 * time.Millisecond) {
-		if len(m) >= 1<<20 {
-			big++
-		}
+	// Every frame up to the huge one applies cleanly (padding deletes are
+	// harmless); frames are read until it arrives, however slowly.
+	for big := false; !big; {
+		m := c.next(10 * time.Second)
+		big = len(m) >= 1<<20
 		d := binanceDiffOf(t, m)
 		r.apply(t, sc, d.B, d.A)
-		checkAt(t, s, "binance", "BTC-USDT", d.LU, r, sc) // padding deletes are harmless
-	}
-	if big != 1 {
-		t.Fatalf("%d huge frames", big)
+		checkAt(t, s, "binance", "BTC-USDT", d.LU, r, sc)
 	}
 }
 
@@ -503,33 +501,84 @@ func TestFaultOrders(t *testing.T) {
 	}
 }
 
+// fakeClock is a settable clock for the simulator (Config.Clock).
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// TestFaultRateLimit: each venue's refusal, the window it announces, and
+// Binance's escalation to a 418 ban for a request inside a Retry-After;
+// every refusal is in the request log with the wait it announced.
 func TestFaultRateLimit(t *testing.T) {
-	s := newSim(t, nil)
+	clk := &fakeClock{t: time.Now()}
+	s := newSim(t, func(c *Config) { c.Clock = clk.Now })
 	bu, ou, yu := mustURLs(t, s, "binance").REST, mustURLs(t, s, "okx").REST, mustURLs(t, s, "bybit").REST
-	s.Inject("binance", Fault{Kind: FaultRateLimit, Count: 2, RetryAfter: 1500 * time.Millisecond})
-	for range 2 {
-		code, hdr, body := httpGet(t, bu+"/api/v3/time")
-		if code != 429 || hdr.Get("Retry-After") != "2" || !strings.Contains(string(body), `"code":-1003`) {
-			t.Fatalf("binance 429: %d %v %s", code, hdr, body)
+	expect := func(name, url string, status int, retryAfter, bodyHas string) {
+		t.Helper()
+		code, hdr, body := httpGet(t, url)
+		if code != status || hdr.Get("Retry-After") != retryAfter || !strings.Contains(string(body), bodyHas) {
+			t.Fatalf("%s: HTTP %d Retry-After %q %s, want %d %q %q", name, code, hdr.Get("Retry-After"), body, status, retryAfter, bodyHas)
 		}
 	}
-	if code, _, _ := httpGet(t, bu+"/api/v3/time"); code != 200 {
-		t.Fatal("binance still limited")
+	s.Inject("binance", Fault{Kind: FaultRateLimit, RetryAfter: 1500 * time.Millisecond, Ban: 3 * time.Minute})
+	expect("429", bu+"/api/v3/time", 429, "2", `"code":-1003`)
+	clk.Add(time.Second) // inside the Retry-After: the ban
+	expect("418 ban", bu+"/api/v3/time", 418, "180", "IP banned until")
+	clk.Add(179 * time.Second)
+	expect("still banned", bu+"/api/v3/time", 418, "1", "IP banned until")
+	clk.Add(time.Second)
+	expect("after the ban", bu+"/api/v3/time", 200, "", "serverTime")
+	reqs := s.Requests("binance")
+	if n := len(reqs); n != 4 || !reqs[0].Limited || reqs[0].RetryAfter != 1500*time.Millisecond || reqs[0].Status != 429 ||
+		reqs[1].Status != 418 || reqs[1].RetryAfter != 3*time.Minute || reqs[3].Limited || reqs[3].Endpoint != "GET /api/v3/time" {
+		t.Fatalf("request log %+v", reqs)
 	}
+	// A client that waits out the Retry-After is not banned.
+	s.Inject("binance", Fault{Kind: FaultRateLimit, Count: 2, RetryAfter: time.Second})
+	expect("429 #1", bu+"/api/v3/time", 429, "1", `"code":-1003`)
+	expect("429 #2 (counted refusal)", bu+"/api/v3/time", 429, "1", `"code":-1003`)
+	clk.Add(time.Second)
+	expect("waited", bu+"/api/v3/time", 200, "", "serverTime")
 	s.Inject("binance", Fault{Kind: FaultRateLimit, Status: 418, RetryAfter: 2 * time.Minute})
-	if code, hdr, _ := httpGet(t, bu+"/api/v3/time"); code != 418 || hdr.Get("Retry-After") != "120" {
-		t.Fatalf("binance 418: %d", code)
+	expect("418", bu+"/api/v3/time", 418, "120", "IP banned until")
+	clk.Add(2 * time.Minute)
+	expect("after 418", bu+"/api/v3/time", 200, "", "serverTime")
+
+	s.Inject("okx", Fault{Kind: FaultRateLimit, RetryAfter: 2 * time.Second})
+	expect("okx 429", ou+"/api/v5/public/time", 429, "", `"code":"50011"`)
+	expect("okx inside the window", ou+"/api/v5/public/time", 429, "", `"code":"50011"`)
+	clk.Add(2 * time.Second)
+	expect("okx after", ou+"/api/v5/public/time", 200, "", `"ts"`)
+
+	s.Inject("bybit", Fault{Kind: FaultRateLimit, RetryAfter: 3 * time.Second})
+	code, hdr, body := httpGet(t, yu+"/v5/market/instruments-info?category=spot")
+	reset, _ := strconv.ParseInt(hdr.Get("X-Bapi-Limit-Reset-Timestamp"), 10, 64)
+	if code != 200 || !strings.Contains(string(body), `"retCode":10006`) || reset != clk.Now().Add(3*time.Second).UnixMilli() {
+		t.Fatalf("bybit 10006: %d %v %s", code, hdr, body)
 	}
-	s.Inject("okx", Fault{Kind: FaultRateLimit})
-	if code, _, body := httpGet(t, ou+"/api/v5/public/instruments?instType=SPOT"); code != 429 || !strings.Contains(string(body), `"code":"50011"`) {
-		t.Fatalf("okx: %d %s", code, body)
-	}
-	s.Inject("bybit", Fault{Kind: FaultRateLimit})
-	if code, hdr, body := httpGet(t, yu+"/v5/market/instruments-info?category=spot"); code != 200 || !strings.Contains(string(body), `"retCode":10006`) || hdr.Get("X-Bapi-Limit-Reset-Timestamp") == "" {
-		t.Fatalf("bybit 10006: %d %s", code, body)
-	}
-	s.Inject("bybit", Fault{Kind: FaultRateLimit, Status: 403})
+	clk.Add(3 * time.Second)
+	s.Inject("bybit", Fault{Kind: FaultRateLimit, Status: 403, RetryAfter: 10 * time.Minute})
 	if code, _, body := httpGet(t, yu+"/v5/market/instruments-info?category=spot"); code != 403 || string(body) != "access too frequent" {
 		t.Fatalf("bybit 403: %d %s", code, body)
+	}
+	if code, _, _ := httpGet(t, yu+"/v5/market/time"); code != 403 {
+		t.Fatalf("bybit inside the 403 window: %d", code)
+	}
+	clk.Add(10 * time.Minute)
+	if code, _, body := httpGet(t, yu+"/v5/market/time"); code != 200 || !strings.Contains(string(body), "timeNano") {
+		t.Fatalf("bybit after: %d %s", code, body)
 	}
 }

@@ -29,8 +29,41 @@ func testConfig() Config {
 	c.Dislocation.Prob = 0.01
 	for i := range c.Venues {
 		c.Venues[i].Levels = 60
+		// Deep pockets: tests of matching must not run into the balance
+		// check (balance tests set their own).
+		c.Venues[i].Balances = map[string]string{"USDT": "100000000", "BTC": "1000", "ETH": "10000", "SOL": "1000000"}
 	}
 	return c
+}
+
+// withoutKeys returns a JSON document with the named keys removed from
+// every object in it (fields the simulator sends beyond a documented
+// example, such as OKX's instIdCode, which the 2026 changelog added).
+func withoutKeys(t testing.TB, doc []byte, keys ...string) []byte {
+	t.Helper()
+	var x any
+	if err := json.Unmarshal(doc, &x); err != nil {
+		t.Fatalf("not JSON: %v: %s", err, doc)
+	}
+	var strip func(any)
+	strip = func(x any) {
+		switch v := x.(type) {
+		case map[string]any:
+			for _, k := range keys {
+				delete(v, k)
+			}
+			for _, e := range v {
+				strip(e)
+			}
+		case []any:
+			for _, e := range v {
+				strip(e)
+			}
+		}
+	}
+	strip(x)
+	out, _ := json.Marshal(x)
+	return out
 }
 
 func newSim(t testing.TB, mutate func(*Config)) *Sim {
@@ -66,6 +99,7 @@ type wsClient struct {
 	c      *websocket.Conn
 	msgs   chan []byte
 	closed chan struct{}
+	back   [][]byte // frames read ahead by reply and not yet consumed
 }
 
 func dial(t testing.TB, url string) *wsClient {
@@ -99,6 +133,11 @@ func (w *wsClient) sendText(s string) {
 // next returns the next frame or fails after d.
 func (w *wsClient) next(d time.Duration) []byte {
 	w.t.Helper()
+	if len(w.back) > 0 {
+		m := w.back[0]
+		w.back = w.back[1:]
+		return m
+	}
 	select {
 	case m := <-w.msgs:
 		return m
@@ -110,7 +149,8 @@ func (w *wsClient) next(d time.Duration) []byte {
 
 // drain returns the frames that arrive until none comes for idle.
 func (w *wsClient) drain(idle time.Duration) [][]byte {
-	var out [][]byte
+	out := w.back
+	w.back = nil
 	for {
 		select {
 		case m := <-w.msgs:
@@ -131,9 +171,54 @@ func (w *wsClient) waitClosed(d time.Duration) bool {
 	}
 }
 
+// reply reads frames until pred accepts one (returned) or d passes, keeping
+// the frames it passes over for later reads (events that arrive before a
+// request's answer).
+func (w *wsClient) reply(d time.Duration, pred func([]byte) bool) []byte {
+	w.t.Helper()
+	var skipped [][]byte
+	for i, m := range w.back {
+		if pred(m) {
+			w.back = append(w.back[:i:i], w.back[i+1:]...)
+			return m
+		}
+	}
+	deadline := time.After(d)
+	for {
+		select {
+		case m := <-w.msgs:
+			if pred(m) {
+				w.back = append(w.back, skipped...)
+				return m
+			}
+			skipped = append(skipped, m)
+		case <-deadline:
+			w.t.Fatalf("no matching frame within %v", d)
+			return nil
+		}
+	}
+}
+
+// isClosed reports whether the server has closed the connection already.
+func (w *wsClient) isClosed() bool {
+	select {
+	case <-w.closed:
+		return true
+	default:
+		return false
+	}
+}
+
 // until reads frames until pred accepts one (returned) or d passes.
 func (w *wsClient) until(d time.Duration, pred func([]byte) bool) []byte {
 	w.t.Helper()
+	for len(w.back) > 0 {
+		m := w.back[0]
+		w.back = w.back[1:]
+		if pred(m) {
+			return m
+		}
+	}
 	deadline := time.After(d)
 	for {
 		select {
@@ -395,3 +480,23 @@ func steps(s *Sim, n int) {
 }
 
 func scaleOf(s *Sim, sym string) num.Scale { return s.syms[s.symIdx[sym]].scale }
+
+// waitSubscribed waits until n connections of the venue subscribe to key
+// (a subscription in the URL is registered just after the handshake).
+func waitSubscribed(t testing.TB, s *Sim, venue, key string, n int) {
+	t.Helper()
+	v := s.byName[venue]
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		s.mu.Lock()
+		got := len(v.subs[key])
+		s.mu.Unlock()
+		if got >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %d subscribers of %s, want %d", venue, got, key, n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}

@@ -1,19 +1,12 @@
 package sim
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"hash/crc32"
-	"io"
-	"math/big"
 	"net/http"
 	"strconv"
 	"time"
-
-	"arb/exchange"
 )
 
 // OKX v5 emulation: /ws/v5/public with books (snapshot, then updates linked
@@ -25,14 +18,18 @@ import (
 const okxBooksDepth = 400
 
 type okxViews struct {
-	inst      string
-	books     book   // top 400 as last sent
-	lastSeq   uint64 // seqId of the last books push
-	sinceSend uint64 // steps since the last books push
-	keepSteps uint64
-	bbo       book // top 1 as last sent on bbo-tbt
-	books5    book // top 5 as last sent on books5
-	tmp       delta
+	inst string
+	// instIdCode is the instrument's integer code, which WebSocket order
+	// operations name it by since the 2026 change (GET
+	// /api/v5/public/instruments serves it).
+	instIdCode int64
+	books      book   // top 400 as last sent
+	lastSeq    uint64 // seqId of the last books push
+	sinceSend  uint64 // steps since the last books push
+	keepSteps  uint64
+	bbo        book // top 1 as last sent on bbo-tbt
+	books5     book // top 5 as last sent on books5
+	tmp        delta
 }
 
 func (v *venue) initOKXViews(vb *vbook) {
@@ -41,6 +38,14 @@ func (v *venue) initOKXViews(vb *vbook) {
 	ok.books.copyTop(&vb.pub, okxBooksDepth)
 	ok.bbo.copyTop(&vb.pub, 1)
 	ok.books5.copyTop(&vb.pub, 5)
+	// A six-digit code derived from the instrument (stable across runs and
+	// configurations, like the venue's own), unique on the venue.
+	code := 100_000 + int64(hashKey("instIdCode", ok.inst)%900_000)
+	for v.byCode[code] != nil {
+		code++
+	}
+	ok.instIdCode = code
+	v.byCode[code] = vb
 	vb.ok = ok
 }
 
@@ -289,36 +294,12 @@ func (v *venue) okxControl(c *conn, data []byte) {
 	}
 }
 
-// --- REST ---
-
-func (v *venue) okxREST(mux *http.ServeMux) {
-	mux.HandleFunc("GET /api/v5/public/instruments", v.okxWrap(v.okxInstruments))
-	mux.HandleFunc("POST /api/v5/trade/order", v.okxWrap(v.okxPlaceOrder))
-	mux.HandleFunc("GET /api/v5/trade/order", v.okxWrap(v.okxGetOrder))
-}
+// --- REST: public (trading is in okx_trade.go) ---
 
 type okxResp struct {
 	Code string `json:"code"`
 	Msg  string `json:"msg"`
 	Data []any  `json:"data"`
-}
-
-func (v *venue) okxWrap(h func(http.ResponseWriter, *http.Request, time.Time)) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		s := v.s
-		now := s.now()
-		s.mu.Lock()
-		fault := v.rl.left > 0
-		if fault {
-			v.rl.left--
-		}
-		s.mu.Unlock()
-		if fault {
-			writeJSON(w, 429, okxResp{Code: "50011", Msg: "Rate limit reached. Please refer to API documentation and throttle requests accordingly.", Data: []any{}})
-			return
-		}
-		h(w, r, now)
-	}
 }
 
 func (v *venue) okxInstruments(w http.ResponseWriter, r *http.Request, now time.Time) {
@@ -340,7 +321,7 @@ func (v *venue) okxInstruments(w http.ResponseWriter, r *http.Request, now time.
 			data = append(data, map[string]any{
 				"auctionEndTime": "", "baseCcy": s.base, "ctMult": "", "ctType": "", "ctVal": "", "ctValCcy": "",
 				"contTdSwTime": "", "expTime": "", "futureSettlement": false, "instFamily": "", "instId": s.cfg.Symbol,
-				"instType": "SPOT", "lever": "", "listTime": list,
+				"instType": "SPOT", "lever": "", "listTime": list, "instIdCode": vb.ok.instIdCode,
 				"lotSz": string(okxSz(nil, s.step, s)), "minSz": string(okxSz(nil, max(s.minQty, s.step), s)),
 				"tickSz":       string(okxPx(nil, s.tick, s)),
 				"maxIcebergSz": "9999999999.0000000000000000", "maxLmtAmt": "20000000", "maxLmtSz": "9999999999",
@@ -356,268 +337,4 @@ func (v *venue) okxInstruments(w http.ResponseWriter, r *http.Request, now time.
 		}
 	}
 	writeJSON(w, 200, okxResp{Code: "0", Msg: "", Data: data})
-}
-
-// okxSign is the documented REST signature: base64 of
-// HMAC-SHA256(secret, timestamp + METHOD + requestPath + body).
-func okxSign(secret, prehash string) string {
-	m := hmac.New(sha256.New, []byte(secret))
-	m.Write([]byte(prehash))
-	return base64.StdEncoding.EncodeToString(m.Sum(nil))
-}
-
-const okxTimeLayout = "2006-01-02T15:04:05.000Z"
-
-// okxAuth checks the four OK-ACCESS headers and the signature; it writes the
-// error and returns false when they fail.
-func (v *venue) okxAuth(w http.ResponseWriter, r *http.Request, body []byte, now time.Time) bool {
-	h := r.Header
-	fail := func(code, msg string) bool {
-		writeJSON(w, 401, okxResp{Code: code, Msg: msg, Data: []any{}})
-		return false
-	}
-	key, sign, ts, pass := h.Get("OK-ACCESS-KEY"), h.Get("OK-ACCESS-SIGN"), h.Get("OK-ACCESS-TIMESTAMP"), h.Get("OK-ACCESS-PASSPHRASE")
-	switch {
-	case key == "":
-		return fail("50103", "Request header OK-ACCESS-KEY can not be empty.")
-	case pass == "":
-		return fail("50104", "Request header OK-ACCESS-PASSPHRASE can not be empty.")
-	case sign == "":
-		return fail("50106", "Request header OK-ACCESS-SIGN can not be empty.")
-	case ts == "":
-		return fail("50107", "Request header OK-ACCESS-TIMESTAMP can not be empty.")
-	}
-	t, err := time.Parse(okxTimeLayout, ts)
-	if err != nil {
-		return fail("50112", "Invalid OK-ACCESS-TIMESTAMP")
-	}
-	if d := now.Sub(t); d > 30*time.Second || d < -30*time.Second {
-		return fail("50102", "Timestamp request expired")
-	}
-	if key != v.cfg.APIKey {
-		return fail("50111", "Invalid OK-ACCESS-KEY")
-	}
-	if pass != v.cfg.Passphrase {
-		return fail("50105", "Invalid OK-ACCESS-PASSPHRASE")
-	}
-	path := r.URL.Path
-	if r.URL.RawQuery != "" {
-		path += "?" + r.URL.RawQuery
-	}
-	want := okxSign(v.cfg.APISecret, ts+r.Method+path+string(body))
-	if !hmac.Equal([]byte(sign), []byte(want)) {
-		return fail("50113", "Invalid Sign")
-	}
-	return true
-}
-
-type okxOrderReq struct {
-	InstID  string `json:"instId"`
-	TdMode  string `json:"tdMode"`
-	ClOrdID string `json:"clOrdId"`
-	Tag     string `json:"tag"`
-	Side    string `json:"side"`
-	OrdType string `json:"ordType"`
-	Px      string `json:"px"`
-	Sz      string `json:"sz"`
-}
-
-type okxOrderAck struct {
-	ClOrdID string `json:"clOrdId"`
-	OrdID   string `json:"ordId"`
-	Tag     string `json:"tag"`
-	TS      string `json:"ts"`
-	SCode   string `json:"sCode"`
-	SMsg    string `json:"sMsg"`
-	SubCode string `json:"subCode"`
-}
-
-type okxOrderResp struct {
-	Code    string        `json:"code"`
-	Msg     string        `json:"msg"`
-	Data    []okxOrderAck `json:"data"`
-	InTime  string        `json:"inTime"`
-	OutTime string        `json:"outTime"`
-}
-
-func okxClOrdIDOK(s string) bool {
-	if len(s) > 32 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
-			return false
-		}
-	}
-	return true
-}
-
-func (v *venue) okxPlaceOrder(w http.ResponseWriter, r *http.Request, now time.Time) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, 64<<10))
-	if err != nil {
-		writeJSON(w, 400, okxResp{Code: "50000", Msg: "Body can not be empty.", Data: []any{}})
-		return
-	}
-	if !v.okxAuth(w, r, body, now) {
-		return
-	}
-	var req okxOrderReq
-	if err := json.Unmarshal(body, &req); err != nil {
-		writeJSON(w, 400, okxResp{Code: "50002", Msg: "JSON syntax error", Data: []any{}})
-		return
-	}
-	inTime := strconv.FormatInt(now.UnixMicro(), 10)
-	reply := func(code, msg string, ack okxOrderAck) {
-		ack.TS = strconv.FormatInt(now.UnixMilli(), 10)
-		ack.Tag = req.Tag
-		writeJSON(w, 200, okxOrderResp{Code: code, Msg: msg, Data: []okxOrderAck{ack}, InTime: inTime,
-			OutTime: strconv.FormatInt(v.s.now().UnixMicro(), 10)})
-	}
-	fail := func(sCode, sMsg string) {
-		reply("1", "All operations failed", okxOrderAck{ClOrdID: req.ClOrdID, SCode: sCode, SMsg: sMsg})
-	}
-	param := func(name string) {
-		writeJSON(w, 200, okxResp{Code: "51000", Msg: "Parameter " + name + " error", Data: []any{}})
-	}
-	var side exchange.Side
-	switch req.Side {
-	case "buy":
-		side = exchange.Buy
-	case "sell":
-		side = exchange.Sell
-	default:
-		param("side")
-		return
-	}
-	var tif string
-	switch req.OrdType {
-	case "ioc":
-		tif = "IOC"
-	case "fok":
-		tif = "FOK"
-	case "limit":
-		// The simulator has no resting orders: a limit order takes what
-		// crosses now and its remainder is cancelled, as if IOC.
-		tif = "IOC"
-	default:
-		param("ordType")
-		return
-	}
-	if req.TdMode != "cash" {
-		param("tdMode")
-		return
-	}
-	if !okxClOrdIDOK(req.ClOrdID) {
-		param("clOrdId")
-		return
-	}
-	s := v.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	vb := v.venueSymbolOf(req.InstID)
-	if vb == nil {
-		writeJSON(w, 200, okxResp{Code: "51001", Msg: "Instrument ID or Spread ID doesn't exist.", Data: []any{}})
-		return
-	}
-	px, qty, failed := parseOrderNumbers(vb.sym, req.Px, req.Sz)
-	switch failed {
-	case "":
-	case "price", "precision_price":
-		fail("51006", "Order price is not within the price limit or not a multiple of the tick size.")
-		return
-	case "qty", "precision_qty":
-		fail("51121", "Order quantity must be a multiple of the lot size.")
-		return
-	default:
-		fail("51020", "Your order should meet or exceed the minimum order amount.")
-		return
-	}
-	clientID := req.ClOrdID
-	if clientID != "" {
-		if _, dup := v.orders.byClient[clientID]; dup {
-			fail("51016", "Duplicated clOrdId")
-			return
-		}
-	}
-	var partial float64
-	if f, ok := v.takeOrderFault(); ok {
-		v.record(f.Kind, vb.sym.cfg.Symbol, vb.seq, now, "clOrdId "+clientID)
-		if f.Kind == FaultRejectOrder {
-			fail("51008", "Order failed. Insufficient "+vb.sym.quote+" balance in account.")
-			return
-		}
-		partial = f.Fraction
-	}
-	id := v.newOrderID()
-	if clientID == "" {
-		clientID = "sim" + id // the venue keeps an empty clOrdId; the simulator needs a key
-	}
-	ord := &order{id: id, clientID: clientID, vb: vb, side: side, px: px, qty: qty, tif: tif, created: now}
-	v.orders.add(ord)
-	v.execute(ord, now, partial)
-	reply("0", "", okxOrderAck{ClOrdID: req.ClOrdID, OrdID: id, SCode: "0", SMsg: "Order placed"})
-}
-
-// okxGetOrder is GET /api/v5/trade/order: the order's final state and
-// cumulative fill (OKX's place-order answer carries no fills).
-func (v *venue) okxGetOrder(w http.ResponseWriter, r *http.Request, now time.Time) {
-	if !v.okxAuth(w, r, nil, now) {
-		return
-	}
-	q := r.URL.Query()
-	s := v.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var ord *order
-	if id := q.Get("ordId"); id != "" {
-		ord = v.orders.byID[id]
-	} else if cid := q.Get("clOrdId"); cid != "" {
-		ord = v.orders.byClient[cid]
-	}
-	if q.Get("instId") == "" {
-		writeJSON(w, 200, okxResp{Code: "51000", Msg: "Parameter instId error", Data: []any{}})
-		return
-	}
-	if ord == nil || ord.vb.sym.cfg.Symbol != q.Get("instId") {
-		writeJSON(w, 200, okxResp{Code: "51603", Msg: "Order does not exist", Data: []any{}})
-		return
-	}
-	sym := ord.vb.sym
-	state := "filled"
-	if ord.filled < ord.qty {
-		state = "canceled" // IOC/FOK remainder cancelled, with or without fills
-	}
-	var fillPx, fillSz, tradeID, fillTime string
-	if n := len(ord.fills); n > 0 {
-		f := ord.fills[n-1]
-		fillPx, fillSz, tradeID = string(okxPx(nil, int64(f.Px), sym)), string(okxSz(nil, int64(f.Qty), sym)), f.TradeID
-		fillTime = strconv.FormatInt(f.Time.UnixMilli(), 10)
-	}
-	fee := "0"
-	if ord.fee > 0 { // OKX reports fees as negative amounts
-		fee = "-" + fmtBig(big.NewInt(ord.fee), feeDec, feeDec, true)
-	}
-	sideS := "buy"
-	if ord.side == exchange.Sell {
-		sideS = "sell"
-	}
-	ordType := "ioc"
-	if ord.tif == "FOK" {
-		ordType = "fok"
-	}
-	cid := ord.clientID
-	if len(cid) > 3 && cid[:3] == "sim" && cid[3:] == ord.id {
-		cid = ""
-	}
-	ct := strconv.FormatInt(ord.created.UnixMilli(), 10)
-	writeJSON(w, 200, okxResp{Code: "0", Msg: "", Data: []any{map[string]any{
-		"instType": "SPOT", "instId": sym.cfg.Symbol, "ccy": "", "ordId": ord.id, "clOrdId": cid, "tag": "",
-		"px": string(okxPx(nil, ord.px, sym)), "sz": string(okxSz(nil, ord.qty, sym)), "pnl": "0",
-		"ordType": ordType, "side": sideS, "posSide": "net", "tdMode": "cash",
-		"accFillSz": string(okxSz(nil, ord.filled, sym)), "fillPx": fillPx, "tradeId": tradeID, "fillSz": fillSz,
-		"fillTime": fillTime, "avgPx": ord.avgPx(int(sym.scale.Px)+8, true), "state": state, "lever": "",
-		"feeCcy": ord.feeAsset, "fee": fee, "rebateCcy": ord.feeAsset, "rebate": "0", "category": "normal",
-		"uTime": ct, "cTime": ct, "source": "", "reduceOnly": "false", "cancelSource": "",
-	}}})
 }

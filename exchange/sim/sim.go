@@ -41,7 +41,11 @@ type venue struct {
 	cfg   VenueConfig
 	books []*vbook          // by symbol index
 	bySym map[string]*vbook // by the venue's own symbol (BTCUSDT, BTC-USDT)
-	feeE2 int64             // fee in hundredths of a bp
+	// byCode finds an OKX book by its instIdCode.
+	byCode map[int64]*vbook
+	feeE2  int64 // taker fee in hundredths of a bp
+	// makerFeeE2 is the maker fee in hundredths of a bp.
+	makerFeeE2 int64
 
 	addr string // set by Start, then read-only
 	ln   net.Listener
@@ -49,23 +53,24 @@ type venue struct {
 
 	conns    map[*conn]struct{}
 	subs     map[string]map[*conn]struct{} // stream key → subscribers
+	private  map[*conn]struct{}            // WebSocket API, private and order-entry connections
 	connSeq  uint64
 	slowCuts uint64
 
 	faults   []Fault // pending stream faults, applied at the next step
 	faultLog []FaultRecord
-	rl       struct {
-		left       int
-		status     int
-		retryAfter time.Duration
-	}
-	orderFaults []Fault
+	rl       limitState  // FaultRateLimit
+	ofx      orderFaults // order and acknowledgement faults
 
 	orders orderState
-	weight struct { // Binance REQUEST_WEIGHT per minute
-		minute int64
-		used   int
-	}
+	acct   *account
+	reqs   []Request // the request log (Requests)
+	reqSeq uint64    // requests ever logged
+
+	weight    window             // Binance REQUEST_WEIGHT per minute
+	orders10s window             // Binance ORDERS per 10 s
+	ordersDay window             // Binance ORDERS per day
+	limits    map[string]*window // OKX and Bybit per-endpoint limits
 }
 
 // URLs are the addresses of one simulated venue.
@@ -79,6 +84,14 @@ type URLs struct {
 	WSBase string
 	// REST is http://host:port; the venues' REST paths hang below it.
 	REST string
+	// Private is the private (account) stream: Binance's WebSocket API
+	// ws://host:port/ws-api/v3 (which also takes orders), OKX
+	// ws://host:port/ws/v5/private (also orders), Bybit
+	// ws://host:port/v5/private.
+	Private string
+	// Trade is WebSocket order entry where the venue keeps it apart:
+	// Bybit ws://host:port/v5/trade; on Binance and OKX it is Private.
+	Trade string
 }
 
 // New builds a simulator from cfg after validating it. Nothing listens until
@@ -101,9 +114,11 @@ func New(cfg Config) (*Sim, error) {
 		s.symIdx[sc.Symbol] = i
 	}
 	for _, vc := range s.cfg.Venues {
-		v := &venue{s: s, cfg: vc, bySym: map[string]*vbook{}, conns: map[*conn]struct{}{},
-			subs: map[string]map[*conn]struct{}{}, feeE2: int64(vc.FeeBps*100 + 0.5)}
+		v := &venue{s: s, cfg: vc, bySym: map[string]*vbook{}, byCode: map[int64]*vbook{}, conns: map[*conn]struct{}{}, private: map[*conn]struct{}{},
+			subs: map[string]map[*conn]struct{}{}, feeE2: int64(vc.FeeBps*100 + 0.5), makerFeeE2: int64(vc.MakerFeeBps*100 + 0.5),
+			limits: map[string]*window{}}
 		v.orders.init(cfg.MaxOrders, cfg.Seed, vc.Name)
+		v.acct = newAccount(vc.Balances, s.syms, s.now())
 		for _, sym := range s.syms {
 			vb := newVBook(v, sym, cfg.Seed, cfg.HistoryLen, cfg.HistoryDepth)
 			v.books = append(v.books, vb)
@@ -219,6 +234,7 @@ func (s *Sim) Step() {
 		for _, vb := range v.books {
 			changed := vb.step(&s.cfg.Dislocation, &s.cfg.Quiet)
 			v.publish(vb, changed, now)
+			v.matchResting(vb, now)
 		}
 		v.faults = slices.DeleteFunc(v.faults, func(f Fault) bool { return f.applied })
 	}
@@ -255,10 +271,16 @@ func (s *Sim) URLs(venue string) (URLs, bool) {
 	switch v.cfg.Kind {
 	case KindBinance:
 		u.WS = u.WSBase + "/ws"
+		u.Private = u.WSBase + "/ws-api/v3"
+		u.Trade = u.Private
 	case KindOKX:
 		u.WS = u.WSBase + "/ws/v5/public"
+		u.Private = u.WSBase + "/ws/v5/private"
+		u.Trade = u.Private
 	case KindBybit:
 		u.WS = u.WSBase + "/v5/public/spot"
+		u.Private = u.WSBase + "/v5/private"
+		u.Trade = u.WSBase + "/v5/trade"
 	}
 	return u, true
 }
@@ -366,12 +388,16 @@ func (v *venue) handler() http.Handler {
 		mux.HandleFunc("/ws", v.serveWS)
 		mux.HandleFunc("/ws/", v.serveWS)
 		mux.HandleFunc("/stream", v.serveWS)
+		mux.HandleFunc("/ws-api/v3", v.serveRole(roleWSAPI))
 		v.binanceREST(mux)
 	case KindOKX:
 		mux.HandleFunc("/ws/v5/public", v.serveWS)
+		mux.HandleFunc("/ws/v5/private", v.serveRole(rolePrivate))
 		v.okxREST(mux)
 	case KindBybit:
 		mux.HandleFunc("/v5/public/spot", v.serveWS)
+		mux.HandleFunc("/v5/private", v.serveRole(rolePrivate))
+		mux.HandleFunc("/v5/trade", v.serveRole(roleTrade))
 		v.bybitREST(mux)
 	}
 	return mux
