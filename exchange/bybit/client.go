@@ -112,6 +112,7 @@ type TradeStats struct {
 	Polls                atomic.Uint64 // in-flight orders queried by client id
 	OrdersDelivered      atomic.Uint64 // OrderState events handed to the sink
 	FillsDelivered       atomic.Uint64 // Fill events handed to the sink
+	FillsRepeated        atomic.Uint64 // fills of tracked orders reported again, not re-delivered
 	BadFrames            atomic.Uint64 // private or trade frames that could not be read
 	Skipped              atomic.Uint64 // items of other symbols, categories or exec types
 	BrokenInvariants     atomic.Uint64 // fills/orders not representable in the instrument's scale

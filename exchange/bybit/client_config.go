@@ -103,7 +103,7 @@ const (
 	DefaultBreakerThreshold = 5
 	DefaultBreakerCooldown  = 30 * time.Second
 	DefaultHeadroom         = 0.1
-	DefaultTrackedOrders    = 4096
+	DefaultTrackedOrders    = 2048
 )
 
 // ClientConfig configures a trading Client. Zero fields take the defaults
@@ -164,7 +164,8 @@ type ClientConfig struct {
 	MaxInFlight int
 	// TrackedOrders is how many client order ids the client remembers (the
 	// orders it placed, polled until final, then kept to refuse a
-	// resubmission of a known id); default 4096.
+	// resubmission of a known id and deliver each of their fills once);
+	// default 2048 (about 1.4 KB each).
 	TrackedOrders int
 	// Headroom is the fraction of each documented rate budget kept unused
 	// (default 0.1). BreakerThreshold consecutive failures open the circuit

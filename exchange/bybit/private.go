@@ -277,11 +277,18 @@ func (c *Client) deliverOrder(st *exchange.OrderState) {
 	c.stats.OrdersDelivered.Add(1)
 }
 
-// deliverFill records a fill and hands it to the sink.
+// deliverFill records a fill and hands it to the sink, once per trade id
+// for the orders this client tracks (the stream, polling and the
+// reconciliation may each report it); other fills as they come (the
+// consumer deduplicates by trade id).
 func (c *Client) deliverFill(f *exchange.Fill) {
 	c.mu.Lock()
-	c.tr.onFill(f, c.cfg.Now())
+	_, dup := c.tr.onFill(f, c.cfg.Now())
 	c.mu.Unlock()
+	if dup {
+		c.stats.FillsRepeated.Add(1)
+		return
+	}
 	for {
 		last := c.lastFill.Load()
 		if f.TS <= last || c.lastFill.CompareAndSwap(last, f.TS) {

@@ -36,11 +36,12 @@ type tracker struct {
 // sent again (clock error and the venue's internal queueing).
 const resendMargin = 2 * time.Second
 
-// maxTrackedFills is how many distinct trade ids per order are remembered to
-// add up fills; past it every further fill is counted (a duplicate then
-// overstates, which only ends polling early: the reconciliation after a
-// reconnect still covers the order's fills).
-const maxTrackedFills = 64
+// maxTrackedFills is how many distinct trade ids per order are remembered,
+// to add up the order's fills and to deliver each once; past it every
+// further fill is delivered and counted (a duplicate then overstates, which
+// only ends polling early: the reconciliation after a reconnect still
+// covers the order's fills, and the consumer deduplicates by trade id).
+const maxTrackedFills = 32
 
 type trackState uint8
 
@@ -60,11 +61,11 @@ type tracked struct {
 	filled  num.Qty // largest cumulative FilledQty reported
 	fillQty num.Qty // sum of the distinct fills delivered
 	nfills  int
-	fills   [maxTrackedFills]uint64 // hashes of the trade ids delivered
-	sentTS  int64                   // venue-clock timestamp of the last request, Unix ns
-	since   int64                   // when the last request was sent, local Unix ns
-	event   int64                   // last stream/REST news about the order, local Unix ns
-	polled  int64                   // last poll, local Unix ns
+	fills   [maxTrackedFills]exchange.ID // the trade ids delivered
+	sentTS  int64                        // venue-clock timestamp of the last request, Unix ns
+	since   int64                        // when the last request was sent, local Unix ns
+	event   int64                        // last stream/REST news about the order, local Unix ns
+	polled  int64                        // last poll, local Unix ns
 }
 
 func newTracker(n int) *tracker {
@@ -269,34 +270,34 @@ func (t *tracker) onState(s *exchange.OrderState, now int64) bool {
 	return true
 }
 
-// onFill applies a fill; it reports whether the fill's order is tracked.
-func (t *tracker) onFill(f *exchange.Fill, now int64) bool {
+// onFill applies a fill. It reports whether the fill's order is tracked
+// and, if so, whether this trade id was delivered before (then it must not
+// be delivered again).
+func (t *tracker) onFill(f *exchange.Fill, now int64) (tracked, dup bool) {
 	k := t.find(&f.ClientID)
 	if k < 0 {
-		return false
+		return false, false
 	}
 	e := &t.ents[k]
 	if e.state == trackFree {
-		return false
+		return false, false
 	}
 	if e.state == trackSending || e.state == trackUnknown {
 		e.state = trackKnown
 	}
-	h := hashID(&f.TradeID)
+	e.event = now
 	for i := 0; i < e.nfills && i < maxTrackedFills; i++ {
-		if e.fills[i] == h {
-			e.event = now
-			return true
+		if e.fills[i] == f.TradeID {
+			return true, true
 		}
 	}
 	if e.nfills < maxTrackedFills {
-		e.fills[e.nfills] = h
+		e.fills[e.nfills] = f.TradeID
 	}
 	e.nfills++
 	e.fillQty += f.Qty
-	e.event = now
 	t.settle(k)
-	return true
+	return true, false
 }
 
 // settle marks entry k done once its order is final and its fills add up.

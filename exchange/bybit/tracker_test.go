@@ -127,7 +127,7 @@ func TestTrackerAgainstModel(t *testing.T) {
 				}
 			case 3: // a fill (trade ids repeat: several paths report it)
 				f := exchange.Fill{ClientID: xid, TradeID: exchange.MustID(fmt.Sprintf("%s-t%d", id, r.IntN(4))), Qty: 10}
-				got := tr.onFill(&f, now)
+				got, dup := tr.onFill(&f, now)
 				if got != (m != nil) {
 					fail("onFill tracked=%v, model %v", got, m != nil)
 				}
@@ -135,7 +135,11 @@ func TestTrackerAgainstModel(t *testing.T) {
 					if m.state == trackSending || m.state == trackUnknown {
 						m.state = trackKnown
 					}
-					if _, dup := m.fills[f.TradeID.String()]; !dup {
+					_, mdup := m.fills[f.TradeID.String()]
+					if dup != mdup {
+						fail("onFill dup=%v, model %v", dup, mdup)
+					}
+					if !mdup {
 						m.fills[f.TradeID.String()] = f.Qty
 						m.settle()
 					}
