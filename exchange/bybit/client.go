@@ -670,9 +670,10 @@ func (c *Client) codeKind(code int64, write bool) exchange.ErrorKind {
 		// invalid key, bad signature, permission, authentication failed,
 		// banned user/IP, IP not bound, transactions banned, key expired
 		return exchange.KindAuth
-	case 10006, 10018, 170005, 170222, 10429, 20003:
-		// too many visits (UID), IP rate limit, too many new orders,
-		// too many requests, WS system-level protection, WS session too frequent
+	case 10006, 10018, 170005, 170222, 10429, 10403, 20003:
+		// too many visits (UID), IP rate limit, too many new orders, too
+		// many requests, WS system-level protection, WS IP over 3000
+		// req/s, WS session too frequent
 		return exchange.KindRateLimited
 	case 10002:
 		// outside the recv window: refused before anything happened

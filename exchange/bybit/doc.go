@@ -195,7 +195,7 @@
 // already final (110001/110008/110010/170139/170142/170143/170190/170213)
 // → KindNotFound, except in CancelOrder, which then returns the order as
 // queried; auth (10003/10004/10005/10007/10008/10009/10010/10027/33004/
-// -2015, HTTP 401) → KindAuth; 10006/10018/170005/170222/10429/20003 and
+// -2015, HTTP 401) → KindAuth; 10006/10018/170005/170222/10429/10403/20003 and
 // HTTP 429 → KindRateLimited with RetryAfter from X-Bapi-Limit-Reset-
 // Timestamp or Retry-After (default 1 s: the limits are per second); HTTP
 // 403 ("access too frequent", Bybit asks for at least 10 minutes) and 418

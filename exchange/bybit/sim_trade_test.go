@@ -171,7 +171,8 @@ func TestSimRoundTrip(t *testing.T) {
 			}
 			waitUntil(t, "fill and final state", func() bool {
 				o, ok := sink.lastOrder("rt1")
-				return ok && o.Status == exchange.StatusFilled
+				d, _ := sink.distinctFills("rt1")
+				return ok && o.Status == exchange.StatusFilled && len(d) == len(st.simFills("rt1"))
 			})
 			fills, deliveries := sink.distinctFills("rt1")
 			st.checkFills("rt1", fills)
@@ -399,7 +400,11 @@ func TestSimStreamDropMidOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitUntil(t, "stream down and up again", func() bool { l := sink.streamLog(); return len(l) >= 3 && l[len(l)-1] })
-	waitUntil(t, "final state", func() bool { o, ok := sink.lastOrder("sd1"); return ok && o.Status == exchange.StatusFilled })
+	waitUntil(t, "final state and fills", func() bool {
+		o, ok := sink.lastOrder("sd1")
+		d, _ := sink.distinctFills("sd1")
+		return ok && o.Status == exchange.StatusFilled && len(d) == len(st.simFills("sd1"))
+	})
 	fills, deliveries := sink.distinctFills("sd1")
 	st.checkFills("sd1", fills)
 	if deliveries != len(fills) {
