@@ -106,6 +106,20 @@ func BenchmarkOrderBuildSign(b *testing.B) {
 			}
 		}
 	})
+	b.Run("arb-rest-body", func(b *testing.B) {
+		// The body and its signature only, without the http.Request.
+		s, _ := c.take(ctx)
+		defer s.release()
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			o, err := prepareOrder(in, &benchReq)
+			if err != nil {
+				b.Fatal(err)
+			}
+			s.body = appendOrderBody(s.body[:0], &o)
+			s.sg.sign(1700000000000+int64(i), s.body)
+		}
+	})
 	b.Run("arb-ws", func(b *testing.B) {
 		s, _ := c.take(ctx)
 		defer s.release()
@@ -201,7 +215,36 @@ func TestOrderBuildAllocs(t *testing.T) {
 // (the write system call), for connections dialed through it.
 type wireStamp struct {
 	base  time.Time
-	first atomic.Int64 // ns since base; 0 = not yet
+	first atomic.Int64 // first byte written by the client, ns since base; 0 = not yet
+	read  atomic.Int64 // first byte read by the venue, ns since base; 0 = not yet
+}
+
+// stampListener wraps the venue's accepted connections to record when the
+// first byte of a request is read.
+type stampListener struct {
+	net.Listener
+	w *wireStamp
+}
+
+func (l stampListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &readStampConn{Conn: c, w: l.w}, nil
+}
+
+type readStampConn struct {
+	net.Conn
+	w *wireStamp
+}
+
+func (c *readStampConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n > 0 {
+		c.w.read.CompareAndSwap(0, int64(time.Since(c.w.base)))
+	}
+	return n, err
 }
 
 func (w *wireStamp) dial(ctx context.Context, network, addr string) (net.Conn, error) {
@@ -225,7 +268,8 @@ func (c *stampConn) Write(p []byte) (int, error) {
 
 // benchVenue answers order requests at once with a fixed acknowledgement:
 // REST POST /v5/order/create, and order.create on /v5/trade after auth.
-func benchVenue(tb testing.TB) *httptest.Server {
+// With w, its connections record when they read a request's first byte.
+func benchVenue(tb testing.TB, w *wireStamp) *httptest.Server {
 	ack := []byte(`{"retCode":0,"retMsg":"OK","result":{"orderId":"1321003749386327552","orderLinkId":"x"},"retExtInfo":{},"time":1672211918471}`)
 	up := websocket.Upgrader{}
 	mux := http.NewServeMux()
@@ -267,7 +311,11 @@ func benchVenue(tb testing.TB) *httptest.Server {
 			ws.WriteMessage(websocket.TextMessage, out)
 		}
 	})
-	srv := httptest.NewServer(mux)
+	srv := httptest.NewUnstartedServer(mux)
+	if w != nil {
+		srv.Listener = stampListener{Listener: srv.Listener, w: w}
+	}
+	srv.Start()
 	tb.Cleanup(srv.Close)
 	return srv
 }
@@ -306,9 +354,10 @@ func wireClient(tb testing.TB, srv *httptest.Server, w *wireStamp, entry string)
 
 // orderToWire places n orders one after the other and returns, for each,
 // the time from the PlaceOrder call to the first byte written to the
-// socket, sorted.
-func orderToWire(tb testing.TB, c *Client, w *wireStamp, n int, ids []exchange.ID) []time.Duration {
+// socket, and to the first byte the venue read, sorted.
+func orderToWire(tb testing.TB, c *Client, w *wireStamp, n int, ids []exchange.ID) (out, in []time.Duration) {
 	lat := make([]time.Duration, 0, n)
+	lin := make([]time.Duration, 0, n)
 	// A deadline within OrderTimeout (so REST needs no timer context of
 	// its own), renewed every 256 orders.
 	var dl deadlines
@@ -318,12 +367,16 @@ func orderToWire(tb testing.TB, c *Client, w *wireStamp, n int, ids []exchange.I
 		ctx := dl.ctx(i)
 		req.ClientID = ids[i%len(ids)]
 		w.first.Store(0)
+		w.read.Store(0)
 		t0 := time.Since(w.base)
 		if _, err := c.PlaceOrder(ctx, req); err != nil {
 			tb.Fatal(err)
 		}
 		if f := w.first.Load(); f > 0 {
 			lat = append(lat, time.Duration(f)-t0)
+		}
+		if f := w.read.Load(); f > 0 {
+			lin = append(lin, time.Duration(f)-t0)
 		}
 		// Settle the order (as its final state on the stream would), so
 		// its id may be reused and the tracker does not fill up.
@@ -334,7 +387,8 @@ func orderToWire(tb testing.TB, c *Client, w *wireStamp, n int, ids []exchange.I
 		c.mu.Unlock()
 	}
 	slices.Sort(lat)
-	return lat
+	slices.Sort(lin)
+	return lat, lin
 }
 
 // deadlines hands out a context with a deadline 4 s ahead, renewed every
@@ -384,13 +438,15 @@ func pct(lat []time.Duration, p float64) time.Duration {
 
 // BenchmarkOrderToWire: PlaceOrder over loopback, REST (keep-alive
 // HTTP/1.1) and WS order entry; reports the latency from the call to the
-// first byte written to the socket (p50, p99) besides the full round trip
-// (ns/op) and its allocations.
+// first byte written to the socket (write: the client's system call) and
+// to the first byte the venue read (read: includes the venue goroutine's
+// wake-up on the same cores), p50 and p99, besides the full round trip
+// (ns/op) and its allocations (client and in-process venue together).
 func BenchmarkOrderToWire(b *testing.B) {
 	for _, entry := range []string{OrderEntryREST, OrderEntryWS} {
 		b.Run(entry, func(b *testing.B) {
-			srv := benchVenue(b)
 			w := &wireStamp{base: time.Now()}
+			srv := benchVenue(b, w)
 			c := wireClient(b, srv, w, entry)
 			ids := benchIDs(1024)
 			orderToWire(b, c, w, 200, ids) // warm up: connections, buffers
@@ -399,10 +455,12 @@ func BenchmarkOrderToWire(b *testing.B) {
 			c.mu.Unlock()
 			b.ReportAllocs()
 			b.ResetTimer()
-			lat := orderToWire(b, c, w, b.N, ids)
+			lat, lin := orderToWire(b, c, w, b.N, ids)
 			b.StopTimer()
-			b.ReportMetric(float64(pct(lat, 0.50).Nanoseconds()), "p50-wire-ns")
-			b.ReportMetric(float64(pct(lat, 0.99).Nanoseconds()), "p99-wire-ns")
+			b.ReportMetric(float64(pct(lat, 0.50).Nanoseconds()), "p50-write-ns")
+			b.ReportMetric(float64(pct(lat, 0.99).Nanoseconds()), "p99-write-ns")
+			b.ReportMetric(float64(pct(lin, 0.50).Nanoseconds()), "p50-read-ns")
+			b.ReportMetric(float64(pct(lin, 0.99).Nanoseconds()), "p99-read-ns")
 		})
 	}
 }
@@ -419,7 +477,7 @@ func TestOrderRoundTripAllocs(t *testing.T) {
 	if testing.Short() {
 		t.Skip("loopback round trips")
 	}
-	srv := benchVenue(t)
+	srv := benchVenue(t, nil)
 	ctx := context.Background()
 	measure := func(entry string) (ours, transport float64) {
 		w := &wireStamp{base: time.Now()}
