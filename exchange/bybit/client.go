@@ -62,13 +62,17 @@ type Client struct {
 	lastFill  atomic.Int64 // newest fill execution time delivered, Unix ns
 
 	halted atomic.Pointer[haltInfo]
-	trade  *tradeSocket
+	trade  *tradeSocket // set by Start (before tradeOn), then read-only
+	// tradeOn is set once the trade socket exists, so PlaceOrder may run
+	// concurrently with Start.
+	tradeOn atomic.Bool
 
 	stats TradeStats
 	logMu sync.Mutex
 	log   feed.LogLimiter
 
 	startOnce sync.Once
+	lifeMu    sync.Mutex // guards cancel
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
 	private   atomic.Bool
@@ -224,7 +228,9 @@ func (c *Client) Start(ctx context.Context) error {
 	var err error
 	c.startOnce.Do(func() {
 		bctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		c.lifeMu.Lock()
 		c.cancel = cancel
+		c.lifeMu.Unlock()
 		go func() {
 			select {
 			case <-ctx.Done():
@@ -239,6 +245,7 @@ func (c *Client) Start(ctx context.Context) error {
 		}
 		if c.cfg.OrderEntry != OrderEntryREST {
 			c.trade = newTradeSocket(c)
+			c.tradeOn.Store(true)
 			c.wg.Add(1)
 			go func() {
 				defer c.wg.Done()
@@ -252,8 +259,11 @@ func (c *Client) Start(ctx context.Context) error {
 // Close stops the background work Start started and waits for it. The
 // client remains usable over REST.
 func (c *Client) Close() error {
-	if c.cancel != nil {
-		c.cancel()
+	c.lifeMu.Lock()
+	cancel := c.cancel
+	c.lifeMu.Unlock()
+	if cancel != nil {
+		cancel()
 	}
 	c.wg.Wait()
 	return nil

@@ -92,7 +92,7 @@ func (c *Client) PlaceOrder(ctx context.Context, req exchange.OrderRequest) (exc
 	s.body = appendOrderBody(s.body[:0], &o)
 	var sentTS int64
 	sent := false
-	if c.cfg.OrderEntry != OrderEntryREST && c.trade != nil {
+	if c.cfg.OrderEntry != OrderEntryREST && c.tradeOn.Load() {
 		st, sentTS, sent, err = c.trade.place(ctx, s, &o)
 		if !sent && c.cfg.OrderEntry == OrderEntryWS {
 			s.release()
