@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -68,8 +69,12 @@ type Client struct {
 	tradeOn atomic.Bool
 
 	stats TradeStats
-	logMu sync.Mutex
+	logMu sync.Mutex // guards log and the error-line window
 	log   feed.LogLimiter
+
+	errWindow int64 // start of the error-line window, Unix ns
+	errLines  int
+	errHeld   int
 
 	startOnce sync.Once
 	lifeMu    sync.Mutex // guards cancel
@@ -322,7 +327,30 @@ func (c *Client) halt(reason string) {
 			slog.String("venue", c.cfg.Name), slog.String("reason", reason))
 		return
 	}
-	c.cfg.Logger.Error("bybit: broken invariant (circuit already open)", slog.String("venue", c.cfg.Name), slog.String("reason", reason))
+	c.errorLog("bybit: broken invariant (circuit already open)", slog.String("reason", reason))
+}
+
+// errorLog logs at error level, at most 10 lines a minute (a broken
+// invariant seen on every push and every reconciliation would flood);
+// the lines held back are counted in the next one.
+func (c *Client) errorLog(msg string, attrs ...slog.Attr) {
+	now := c.cfg.Now()
+	c.logMu.Lock()
+	if now-c.errWindow >= int64(time.Minute) {
+		c.errWindow, c.errLines = now, 0
+	}
+	c.errLines++
+	if c.errLines > 10 {
+		c.errHeld++
+		c.logMu.Unlock()
+		return
+	}
+	if c.errHeld > 0 {
+		attrs = append(attrs, slog.Int("suppressed", c.errHeld))
+		c.errHeld = 0
+	}
+	c.logMu.Unlock()
+	c.cfg.Logger.LogAttrs(context.Background(), slog.LevelError, msg, append(attrs, slog.String("venue", c.cfg.Name))...)
 }
 
 func (c *Client) warn(msg string, attrs ...slog.Attr) {
@@ -575,7 +603,7 @@ func (c *Client) answer(ep endpoint, write bool, status int, h http.Header, body
 		if perr == nil {
 			msg = string(env.retMsg)
 		}
-		e := &exchange.Error{Venue: c.cfg.Name, HTTPStatus: status, Msg: msg}
+		e := &exchange.Error{Venue: c.cfg.Name, HTTPStatus: status, Msg: c.scrub(msg)}
 		if perr == nil && env.retCode != 0 {
 			e.Code = strconv.FormatInt(env.retCode, 10)
 		}
@@ -644,7 +672,7 @@ func (c *Client) answer(ep endpoint, write bool, status int, h http.Header, body
 // its reset time (retry, when the answer gave one), a server-side code
 // feeds the breaker.
 func (c *Client) codeError(code int64, msg []byte, write bool, retry time.Duration, now int64) *exchange.Error {
-	e := &exchange.Error{Venue: c.cfg.Name, Code: strconv.FormatInt(code, 10), Msg: string(msg), Kind: c.codeKind(code, write)}
+	e := &exchange.Error{Venue: c.cfg.Name, Code: strconv.FormatInt(code, 10), Msg: c.scrub(string(msg)), Kind: c.codeKind(code, write)}
 	switch e.Kind {
 	case exchange.KindRateLimited:
 		c.stats.RateLimited.Add(1)
@@ -706,6 +734,16 @@ func (c *Client) codeKind(code int64, write bool) exchange.ErrorKind {
 		return exchange.KindRetryable
 	}
 	return exchange.KindRejected
+}
+
+// scrub removes the API key from a venue message: Bybit's 10004 echoes
+// the string it signed ("origin_string[<ts><api key>…]"), and venue
+// messages end up in errors and logs.
+func (c *Client) scrub(msg string) string {
+	if k := c.cfg.Credentials.key; k != "" && strings.Contains(msg, k) {
+		return strings.ReplaceAll(msg, k, redacted)
+	}
+	return msg
 }
 
 // block forbids requests for d (and opens the circuit for a ban).

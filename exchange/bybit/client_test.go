@@ -649,3 +649,15 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 	defer l.mu.Unlock()
 	return l.w.Write(p)
 }
+
+// TestVenueMessageScrubbed: Bybit's 10004 echoes the signed string, API
+// key included; the error never carries the key.
+func TestVenueMessageScrubbed(t *testing.T) {
+	f := newFakeVenue(t)
+	c := newTestClient(t, f, nil)
+	f.push("/v5/order/create", `{"retCode":10004,"retMsg":"error sign! origin_string[1700000000000`+fakeKey+`5000{\"category\":\"spot\"}]","result":{},"time":1}`)
+	_, err := c.PlaceOrder(context.Background(), placeReq("sc1", exchange.Buy, 3000000, 1000))
+	if exchange.KindOf(err) != exchange.KindAuth || strings.Contains(err.Error(), fakeKey) || !strings.Contains(err.Error(), "REDACTED") {
+		t.Fatalf("%v", err)
+	}
+}

@@ -530,7 +530,7 @@ func (c *Client) execPages(ctx context.Context, q string, fn func(*exchange.Fill
 // become a Fill: a lost fill is worse than a stopped venue, so trading
 // halts until an operator looks.
 func (c *Client) brokenFill(x *execFields, err error) {
-	c.cfg.Logger.Error("bybit: fill not representable", slog.String("venue", c.cfg.Name),
+	c.errorLog("bybit: fill not representable",
 		slog.String("symbol", string(x.symbol)), slog.String("execId", string(x.execID)),
 		slog.String("orderLinkId", string(x.linkID)), slog.String("execPrice", string(x.price)),
 		slog.String("execQty", string(x.qty)), slog.String("err", errString(err)))
