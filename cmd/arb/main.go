@@ -1,11 +1,14 @@
 // Command arb is the operator's and quant's tool beside the daemon.
 //
 //	arb sim [--seed N] [--step D] [--port-base P]   run the simulated venues standalone
+//	arb config check FILE                           validate an arbd config offline: every problem, one line each
 //	arb rules check FILE [--sample FILE.json]       validate a rules file offline and evaluate it on a sample plan
-//	arb version
+//	arb rules keygen --out KEYFILE                  make a key to sign rule sets for the NATS KV bucket
+//	arb rules sign --key KEYFILE FILE               print FILE as a signed rule set for the NATS KV bucket
+//	arb version                                     module version and VCS revision
 //
-// Recording, backtesting and ledger queries (arb record, arb backtest,
-// arb ledger) arrive with their own issues; until then this command says so
+// Recording and backtesting (arb record, arb backtest) arrive with their
+// own issues; until then this command says so
 // instead of pretending.
 package main
 
@@ -19,10 +22,10 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"syscall"
 	"time"
 
+	"arb/cmd/internal/wire"
 	"arb/exchange/sim"
 	"arb/risk"
 )
@@ -31,12 +34,16 @@ func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
 const usage = `usage:
   arb sim [--seed N] [--step D] [--port-base P]    run the simulated Binance, OKX and Bybit venues
+  arb config check FILE                            validate an arbd config file offline
   arb rules check FILE [--sample FILE.json]        validate a risk rules file and evaluate it on a sample plan
+  arb rules keygen --out KEYFILE                   make a key to sign rule sets for the NATS KV bucket
+  arb rules sign --key KEYFILE FILE                print a signed rule set for the NATS KV bucket
+  arb ledger pnl|balances|trades|fills|check|reconcile|export [flags]   the books (arb ledger help)
   arb version
 `
 
 // pending are verbs of the design that later issues implement.
-var pending = map[string]bool{"record": true, "backtest": true, "ledger": true}
+var pending = map[string]bool{"record": true, "backtest": true}
 
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
@@ -46,18 +53,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "sim":
 		return runSim(args[1:], stdout, stderr)
+	case "config":
+		return configCmd(args[1:], stdout, stderr)
+	case "ledger":
+		return runLedger(args[1:], stdout, stderr)
 	case "rules":
-		if len(args) < 2 || args[1] != "check" {
-			fmt.Fprint(stderr, "usage: arb rules check FILE [--sample FILE.json]\n")
-			return 2
-		}
-		return rulesCheck(args[2:], stdout, stderr)
+		return rulesCmd(args[1:], stdout, stderr)
 	case "version":
-		v := "devel"
-		if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-			v = bi.Main.Version
-		}
-		fmt.Fprintln(stdout, "arb", v)
+		fmt.Fprintln(stdout, "arb", wire.ReadBuildInfo().String())
 		return 0
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
@@ -102,12 +105,29 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 	for _, v := range s.Venues() {
 		u, _ := s.URLs(v)
 		fmt.Fprintf(stdout, "%-8s ws_url: %s  rest_url: %s\n", v, u.WSBase, u.REST)
+		fmt.Fprintf(stdout, "%-8s private: %s  order entry: %s\n", "", u.Private, u.Trade)
 	}
 	fmt.Fprintln(stdout, "simulating; Ctrl-C to stop")
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	<-ctx.Done()
 	return 0
+}
+
+// rulesCmd dispatches `arb rules check|keygen|sign`.
+func rulesCmd(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		switch args[0] {
+		case "check":
+			return rulesCheck(args[1:], stdout, stderr)
+		case "keygen":
+			return rulesKeygen(args[1:], stdout, stderr)
+		case "sign":
+			return rulesSign(args[1:], stdout, stderr)
+		}
+	}
+	fmt.Fprint(stderr, "usage: arb rules check FILE [--sample FILE.json]\n       arb rules keygen --out KEYFILE\n       arb rules sign --key KEYFILE FILE\n")
+	return 2
 }
 
 // rulesCheck validates a rules file and prints what each rule decides on a

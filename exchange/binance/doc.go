@@ -4,7 +4,8 @@
 // the instrument's canonical num.Scale) into the daemon's ring. It also holds
 // the REST helpers the rest of the engine needs from Binance: instrument
 // filters (FetchInstruments, ParseInstruments), error classification
-// (ClassifyError) and request signing (SignREST, SignWSAPI, SignFIXLogon).
+// (ClassifyError) and request signing (SignREST, SignWSAPI, SignFIXLogon);
+// and the trading client (Client, see "Trading" below).
 //
 // Sources: github.com/binance/binance-spot-api-docs (web-socket-streams.md,
 // rest-api.md, web-socket-api.md, fix-api.md, filters.md), as collected in
@@ -168,9 +169,120 @@
 //
 // # Not covered
 //
-// Order entry and the user data stream; RSA REST signatures (no published
-// vector); the X-MBX-USED-WEIGHT-1M header is not read (the token bucket
+// RSA signatures (no published vector); the X-MBX-USED-WEIGHT-1M header is not read (the token bucket
 // keeps this feed under its own share); symbol status in exchangeInfo is not
 // checked; a snapshot result is applied when the reader next wakes (the next
-// frame of any instrument), not the instant it arrives.
+// frame of any instrument), not the instant it arrives. Trading: order
+// lists, amend and cancel-replace, market orders; per-account order limits
+// are configured, not fetched (GET /api/v3/rateLimit/order); the memory of
+// sent client order ids lives as long as the process.
+//
+// # Trading
+//
+// Client (NewClient, ClientConfig) implements exchange.Trader, Reconciler,
+// Accounts, PrivateStream and CircuitReporter for one account. Sources:
+// rest-api.md, web-socket-api.md, user-data-stream.md, errors.md and the
+// CHANGELOG, as collected in venue-docs README §1 and §4.1 (the listenKey
+// stream was retired for spot on 2026-02-20: the private stream is the
+// WebSocket API's userDataStream.subscribe).
+//
+// Goroutines: Run (server time at start and every ResyncEvery, which also
+// keeps a REST keep-alive connection warm; the order-entry socket and its
+// reader) and RunPrivate (the private stream, the reconciliation after
+// every subscription, the poller). Every method is safe for concurrent
+// use; mutable state is atomics, the gate's mutex and the tracker's mutex,
+// none held across I/O.
+//
+// Signing. HMAC keys: lower-case hex HMAC-SHA256 over the query string or
+// form body exactly as sent (REST), or over the parameters sorted by name,
+// name=value joined by '&', unescaped (WebSocket API). Ed25519 keys sign the
+// same payloads, base64 (percent-encoded in a query string); with them the
+// order socket logs on (session.logon) and its orders carry neither apiKey
+// nor signature, and the private stream uses session.logon +
+// userDataStream.subscribe; HMAC keys use userDataStream.subscribe.signature.
+// Requests are built by appending into pooled buffers (paramList, no
+// reflection, no encoding/json) and the HMAC state is reset, not rebuilt:
+// building and signing an order allocates nothing (TestOrderBuildNoAllocs).
+//
+// Time. The offset to the venue's clock is measured with three GET
+// /api/v3/time round trips, keeping the largest lower bound (serverTime −
+// the local receive time), so a timestamp (local time + offset, floored to
+// the ms) is never ahead of the venue, whose rule is timestamp <
+// serverTime + 1 s and serverTime − timestamp ≤ recvWindow. A -1021 answer
+// re-measures it; the request, refused before the matching engine, is sent
+// once more with the same client order id.
+//
+// Orders. A LIMIT order (IOC for arbitrage legs) with newClientOrderId =
+// the caller's OrderRequest.ClientID (exchange.ValidClientID: 1–32 letters
+// and digits, within Binance's [A-Za-z0-9_-]{1,36}) and newOrderRespType
+// FULL. Price and quantity go to the tick and step grid without ever
+// getting worse (buy limit down, sell limit up, quantity down); Tick, Step
+// and the minimums are in the instrument's Scale, so this is exact integer
+// arithmetic (checked against shopspring/decimal); LOT_SIZE minQty and
+// NOTIONAL minNotional are checked before anything is sent. The order goes
+// over the WebSocket API (order.place) while the order socket is up and
+// over REST otherwise (OrderEntry "rest" opens no socket). Its FULL answer
+// gives the state and the fills (taker fills: an IOC never rests), which
+// also go to the private sink. Answers are parsed with jsonscan.
+//
+// Never doubled. An answer that does not come (timeout, a connection lost
+// after the write), a 5XX, -1006, -1007, -1001, or a 2XX that cannot be
+// read is KindUnknownOutcome; the client never resends it. Binance accepts
+// a client order id again once its order is filled or expired — at once
+// for an IOC — so the client remembers every id it sent (MaxTracked × 16,
+// FIFO) and a PlaceOrder with a remembered id first queries it: found →
+// KindDuplicate with its state; unknown and older than RecvWindow +
+// RequestTimeout (so it can no longer execute) → sent; unknown and younger
+// → KindUnknownOutcome. An id whose last send was refused for certain (a
+// 4XX other than the unknown ones, a rate limit, a failed dial) is sent
+// again without a query. Deciding to send and tracking the order in flight
+// is one atomic step: of concurrent PlaceOrder calls with one id, one
+// sends.
+//
+// Errors. 429 and -1003/-1015 → KindRateLimited with Retry-After (a 429 for
+// order counts comes without the header: 10 s is assumed); 418 →
+// KindRateLimited and the circuit open until the ban ends; the WebSocket
+// API's error.data.retryAfter (ms) is used the same way; 5XX, -1006,
+// -1007, 409, -1001 → KindUnknownOutcome for placements and cancels,
+// KindRetryable for reads; -1008 → KindRetryable; 401, -1002, -1022,
+// -2014, -2015 → KindAuth; -1021 → KindRetryable (after the re-measure);
+// -2010 "Duplicate order sent." → KindDuplicate; -2013, -2026 and -2011
+// "Unknown order sent." → KindNotFound; 403 (WAF) and other 4XX →
+// KindRejected.
+//
+// Limits. exchange/internal/gate holds the budgets — REQUEST_WEIGHT per
+// minute (per IP, shared with the feed's snapshots), ORDERS per 10 s and
+// per day (per account), RAW_REQUESTS per 5 min — spends each request's
+// documented weight before sending, and raises its counts to the venue's
+// X-MBX-USED-WEIGHT-1M, X-MBX-ORDER-COUNT-10S/1D headers and the WebSocket
+// API's rateLimits. A Retry-After blocks every request until it has passed;
+// BreakerThreshold failures in a row open the circuit for BreakerCooldown.
+// Circuit reports the reason and the end.
+//
+// Private stream. RunPrivate subscribes on its own WebSocket API
+// connection, then reconciles over REST — open orders (openOrders), fills
+// since the stream was last known complete (myTrades: 24 h startTime/
+// endTime windows to find the first fill, then fromId pages; the client
+// order id from the tracker or one order lookup), the state of every order
+// in flight — and only then reports OnStream(true). executionReports become
+// OrderState (the order's client id is C for a cancel, else c) and, for
+// x=TRADE, a Fill (fee as printed: positive is paid). A drop reports
+// OnStream(false) and reconnects with backoff (serverShutdown and
+// eventStreamTerminated: at once); the next reconciliation starts
+// streamMargin before the last event (or the subscription). The poller
+// queries every order in flight without news for PollEvery while the
+// stream is down, 5 × PollEvery while it is up (a silent stream), and
+// fetches its fills (myTrades by orderId) when it filled more than was
+// delivered. Fills reach the sink once by trade id within the tracker's
+// window, whichever path saw them first.
+//
+// Broken invariant. A price or quantity the venue reports with more
+// decimals than the instrument's Scale (or too large for it) is never
+// rounded or dropped silently: it is counted (BrokenInvariants), logged at
+// error level, and the circuit opens for good with the reason, so the venue
+// stops trading until an operator has looked and restarted the client.
+//
+// Keep-alive. The venue pings every 20 s (answered by wsx); after 30 s
+// without data the client sends the "ping" method and a connection silent
+// for 75 s is closed and redialled.
 package binance
