@@ -108,6 +108,13 @@ func Build(ctx context.Context, cfg *config.Config, opt Options) (d *Daemon, err
 		if listings[i], err = instruments(ctx, d.reg, exchange.VenueID(i+1), v, rest, hc); err != nil {
 			return nil, err
 		}
+	}
+	// Every venue of an instrument shares one scale, wide enough for what
+	// each of them sends (see unifyScales).
+	if err = unifyScales(d.reg, listings, log); err != nil {
+		return nil, err
+	}
+	for i := range listings {
 		all = append(all, listings[i]...)
 	}
 
