@@ -119,7 +119,11 @@
 // (CauseBadData) and restarts its sync (for bbo and partial depth: until the
 // next good message). A malformed frame naming nothing makes every book
 // stale. Frames of streams or symbols we did not subscribe are counted
-// (RejectUnknownSymbol) and ignored; so are control replies (Unexpected). A
+// (RejectUnknownSymbol) and ignored; so are control replies (Unexpected).
+// The payload of a stream we did not subscribe is not ours to judge (an
+// aggTrade's "a" is a number where a depthUpdate's is an array: the
+// captured connection carries both): only its event type is read, so a
+// serverShutdown is still seen, and the rest need only be valid JSON. A
 // frame over MaxFrame (wsx.ErrTooLarge) ends the connection: every book
 // stale (CauseBadData), reconnect. Levels per side are capped at 5000 per
 // message (RejectTooLarge). Keys are matched exactly (Binance sends both "e"
@@ -173,10 +177,12 @@
 //   - Per book, the session backs off (Session.wantSnapshot): the first
 //     request goes at once, each further one in a row waits BackoffMin,
 //     doubling up to BackoffMax (100 ms … 30 s by default) after the cause
-//     was seen. The run ends when the book has stayed right for 10 s (or
-//     BackoffMax if shorter): a book that syncs only to break again within
-//     seconds was no more use than a refused one. A book refused forever
-//     thus costs one request per BackoffMax, not one per budget slot.
+//     was seen. The run ends when a snapshot paid off — the book stayed
+//     right at least as long as the next wait would be, and always after
+//     10 s: a book that syncs only to break again at once was no more use
+//     than a refused one. A book refused forever, or broken by every next
+//     update, thus costs one request per BackoffMax, not one per budget
+//     slot, while independent faults each get a prompt rebuild.
 //   - Per feed, every request spends its documented weight (5/25/50/250)
 //     from a gate (exchange/internal/gate) of SnapshotWeightPerMin per
 //     minute (default 3000 of Binance's 6000), windows aligned to the minute

@@ -33,7 +33,8 @@ var (
 )
 
 // refetchStable is how long a book must stay right after a snapshot for
-// its run of refusals to be forgotten (see wantSnapshot).
+// its run of refusals to be forgotten, however long the next wait would be
+// (see wantSnapshot).
 const refetchStable = 10 * time.Second
 
 // maxEventMs bounds event times (ms) so that ExchTS in ns cannot overflow.
@@ -95,9 +96,9 @@ type book struct {
 	snapLoaded bool // l2 holds a snapshot at id, waiting for the first event after it
 	wantSnap   bool // a snapshot should be requested
 	inflight   bool // a snapshot request is out
-	// fails counts the snapshot requests in a row that did not leave the
-	// book right for at least Session.stable (refused, failed, or broken
-	// soon after); retryAt is when the next request may go (wantSnapshot).
+	// fails counts the snapshot requests in a row that did not pay off
+	// (refused, failed, or the book broken again sooner than the next wait);
+	// retryAt is when the next request may go (see wantSnapshot).
 	fails   int
 	retryAt int64
 	freshAt int64 // when the book last became fresh
@@ -574,8 +575,8 @@ func (s *Session) setFresh(b *book, fresh bool) {
 		b.freshAt = s.now
 		s.nFresh++
 	} else {
-		if s.now-b.freshAt >= s.stable {
-			b.fails = 0 // it stayed right long enough: whatever broke it was passing
+		if s.now-b.freshAt >= min(s.stable, s.backoff(b.fails+1)) {
+			b.fails = 0 // its snapshot paid off: whatever broke it is a new cause
 		}
 		s.nFresh--
 	}
@@ -596,14 +597,17 @@ func (s *Session) clock(now int64) {
 // gap or bad data soon after syncing — the requests of one book back off:
 // the first goes at once, each further one in a row waits BackoffMin,
 // 2×BackoffMin, … up to BackoffMax after the cause was seen. The run ends
-// only when a book has stayed right for refetchStable (10 s; BackoffMax if
-// shorter): a snapshot that lets the book sync but breaks it again within
-// seconds (a level the scale cannot hold in the next update, a crossing)
-// was no more use than a refused one. So a book whose snapshot is refused
-// forever settles at one request per BackoffMax (30 s by default) instead
-// of one per weight-budget slot, while a book that broke after a long good
-// run is refetched at once. Above this, the Feed spends request weight
-// from a per-feed budget (SnapshotWeightPerMin) that no cause can exceed.
+// when a snapshot paid off: the book it synced stayed right at least as
+// long as the next wait would be (and always after refetchStable, 10 s). A
+// snapshot that lets the book sync only to break again at once (a level
+// the scale cannot hold in the very next update, a crossing) was no more
+// use than a refused one, and the waits keep growing; a book that broke
+// after a good run, however short against the waits it would pay, is
+// refetched at once. So a book refused forever, or broken by every next
+// update, settles at one request per BackoffMax (30 s by default) instead
+// of one per weight-budget slot, while independent faults each get a
+// prompt rebuild. Above this, the Feed spends request weight from a
+// per-feed budget (SnapshotWeightPerMin) that no cause can exceed.
 func (s *Session) wantSnapshot(b *book) {
 	if s.kind != chDepth || b.inflight || b.wantSnap {
 		return
