@@ -110,6 +110,19 @@
 // precision): it is refused (RejectNumber) and the snapshot refetched
 // within the bounds below — never rounded into a wrong book.
 //
+// # Real data
+//
+// realdata_test.go replays what Binance really sent (../shared/realframes):
+// cryptofeed's 2021 connection (four diff-depth streams with bookTicker,
+// kline and aggTrade on the same connection, and the REST snapshots of the
+// same session, delivered when the session asks), frame by frame at the
+// receive times, every published book compared with an independent
+// encoding/json + decimal reading that follows the documented procedure
+// itself; Binance's own oracle — a bookTicker's u shares the depth stream's
+// id space — checks 26 bookTickers against the books at their id; and
+// every single captured message (REST snapshots, partial books, the
+// all-market bookTicker).
+//
 // # Bad input
 //
 // Every refusal is counted in FeedStats (RejectSyntax, Number,

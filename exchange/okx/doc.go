@@ -187,6 +187,17 @@
 // Private channels and login flow beyond building the request, order entry,
 // books-l2-tbt/books50-l2-tbt, OKX's "tickers" channel, and sequence resets
 // on bbo-tbt/books5 being told apart from replays (both handled as above).
+// # Real data
+//
+// realdata_test.go replays what OKX really sent (../shared/realframes): the
+// 2022 connection of cryptofeed (books for a spot pair, a future and a
+// swap, 290 pushes, each with OKX's checksum) as it is — every push
+// reported as the obsolete format — and with an unbroken seqId chain given
+// to each book, at Depth 25 to 400: every push applied, every checksum
+// reproduced by an independent encoding/json + decimal + CRC32 reading,
+// every book equal to it, and a removed update that touches the top 25
+// caught at the next push; plus every single captured message.
+//
 // # Depth
 //
 // "books" sends 400 levels per side and from then on only changes: a level
