@@ -236,3 +236,28 @@ func BenchmarkDepthFrame(b *testing.B) {
 		}
 	})
 }
+
+// TestDepthFrameAllocs: the two halves BenchmarkDepthFrame measures — the
+// parse of a 20-change frame and its apply to a 1000-level book — allocate
+// nothing.
+func TestDepthFrameAllocs(t *testing.T) {
+	w := newDepthWork(t, 256, 2)
+	h := w.syncedOn(t)
+	p, bk := &h.s.p, &h.s.books[0]
+	k := 0
+	parse := testing.AllocsPerRun(200, func() {
+		p.parseFrame(w.frames[k%len(w.frames)])
+		if _, _, err := p.levelsIn(p.streamBook(), btcScale); err != nil {
+			t.Fatal(err)
+		}
+		k++
+	})
+	k = 0
+	apply := testing.AllocsPerRun(200, func() {
+		h.s.applyDiff(bk, w.bids[k], w.asks[k])
+		k++
+	})
+	if parse != 0 || apply != 0 {
+		t.Fatalf("allocations per frame: parse %v, apply %v", parse, apply)
+	}
+}

@@ -154,7 +154,7 @@ func (c *Config) Validate() error {
 	}
 	switch {
 	case kind == kindBooks && c.Depth != 0 && (c.Depth < MinBooksDepth || c.Depth > DefaultDepth):
-		bad("Depth", "%d: books keeps %d..%d levels per side", c.Depth, MinBooksDepth, DefaultDepth)
+		bad("Depth", "%d: books accepts %d..%d (and keeps all %d levels per side the channel sends either way)", c.Depth, MinBooksDepth, DefaultDepth, DefaultDepth)
 	case kind == kindBBO && c.Depth != 0 && c.Depth != 1:
 		bad("Depth", "%d: bbo-tbt carries one level per side", c.Depth)
 	case kind == kindBooks5 && c.Depth != 0 && c.Depth != 5:
