@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/crc32"
-	"io"
 	"log/slog"
 	"slices"
 	"sort"
@@ -264,13 +263,14 @@ type orRun struct {
 	stats *exchange.FeedStats
 	ring  *ringbuf.MPSC[exchange.BookTop]
 	insts []exchange.Instrument
+	logs  *bytes.Buffer
 }
 
 func newORRun(t *testing.T, channel string, depth int, insts []exchange.Instrument, start int64) *orRun {
 	t.Helper()
-	r := &orRun{stats: new(exchange.FeedStats), ring: ringbuf.NewMPSC[exchange.BookTop](1 << 12), insts: insts}
+	r := &orRun{stats: new(exchange.FeedStats), ring: ringbuf.NewMPSC[exchange.BookTop](1 << 12), insts: insts, logs: new(bytes.Buffer)}
 	cfg := Config{Venue: testVenue, Name: "okx-real", Instruments: insts, Channel: channel, Depth: depth, Ring: r.ring,
-		Stats: r.stats, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), AgeMax: 5 * time.Second}
+		Stats: r.stats, Logger: slog.New(slog.NewTextHandler(r.logs, nil)), AgeMax: 5 * time.Second}
 	pub := feed.New(r.ring, r.stats, nil, 1, len(insts), int64(time.Hour))
 	r.s = NewSession(&cfg, pub)
 	r.s.SubscribeRequests(start)
@@ -304,6 +304,10 @@ func TestRealOKXObsoleteFormat(t *testing.T) {
 	}
 	if n := r.stats.Rejects(exchange.RejectObsolete); n != 290 {
 		t.Fatalf("%d pushes reported obsolete, want 290", n)
+	}
+	// Logged as such (rate limited: the first one at least).
+	if !strings.Contains(r.logs.String(), "push without seqId") || !strings.Contains(r.logs.String(), "reason=obsolete_format") {
+		t.Fatalf("log: %s", r.logs.String())
 	}
 	if n := r.stats.Rejects(exchange.RejectUnknownSymbol); n != 102 {
 		t.Fatalf("%d tickers/trades pushes ignored, want 102", n)
