@@ -862,6 +862,8 @@ func (s *Session) Republish(now int64) {
 // Refresh republishes fresh books that were not published for the refresh
 // interval, stamped now, so consumers that age books by RecvTS keep books
 // that are quiet but known right on a live connection. Cheap when not due.
+// Like every input it advances the session's clock, so a snapshot request
+// backing off falls due (NeedSnapshot) as time passes.
 func (s *Session) Refresh(now int64) {
 	s.clock(now)
 	if !s.pub.DueForRefresh(now) {
