@@ -158,6 +158,10 @@ func runRefused(t *testing.T, status int, header map[string]string, body func(ui
 		last     atomic.Uint64 // the stream's latest update id
 	)
 	enough := make(chan struct{})
+	quit := make(chan struct{}) // the streaming handler stops with the test
+	var streaming sync.WaitGroup
+	defer streaming.Wait()
+	defer close(quit)
 	up := websocket.Upgrader{}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasPrefix(r.URL.Path, "/api/v3/depth") {
@@ -174,6 +178,8 @@ func runRefused(t *testing.T, status int, header map[string]string, body func(ui
 			w.Write([]byte(body(last.Load())))
 			return
 		}
+		streaming.Add(1)
+		defer streaming.Done()
 		ws, err := up.Upgrade(w, r, nil)
 		if err != nil {
 			return
@@ -181,6 +187,11 @@ func runRefused(t *testing.T, status int, header map[string]string, body func(ui
 		defer ws.Close()
 		sc := num.Scale{Px: 8, Qty: 8}
 		for id := uint64(1000); ; id++ {
+			select {
+			case <-quit:
+				return
+			default:
+			}
 			last.Store(id)
 			f := depthFrame("NKNUSDT", sc, 1633998512068, id, id, []exchange.Level{{Px: 35120000, Qty: 100000000}}, nil)
 			if ws.WriteMessage(websocket.TextMessage, f) != nil {
