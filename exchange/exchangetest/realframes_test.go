@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"fmt"
 	"math/big"
+	"os"
+	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -122,4 +125,57 @@ func FuzzReadCryptofeed(f *testing.F) {
 			}
 		}
 	})
+}
+
+// recTB records what RealFrames does with a missing directory.
+type recTB struct {
+	testing.TB
+	fatal, skip string
+}
+
+func (r *recTB) Helper() {}
+func (r *recTB) Fatalf(format string, a ...any) {
+	r.fatal = fmt.Sprintf(format, a...)
+	runtime.Goexit()
+}
+func (r *recTB) Skipf(format string, a ...any) {
+	r.skip = fmt.Sprintf(format, a...)
+	runtime.Goexit()
+}
+
+// TestRealFramesMissing: found from any package directory by walking up to
+// go.mod; missing, it skips — except under CI=true, where it fails.
+func TestRealFramesMissing(t *testing.T) {
+	root := t.TempDir()
+	repo := filepath.Join(root, "repo")
+	pkg := filepath.Join(repo, "a", "b")
+	if err := os.MkdirAll(pkg, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(repo, "go.mod"), []byte("module x\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(pkg)
+	run := func() *recTB {
+		r := &recTB{TB: t}
+		done := make(chan struct{})
+		go func() { defer close(done); RealFrames(r) }()
+		<-done
+		return r
+	}
+	t.Setenv("CI", "")
+	if r := run(); r.skip == "" || r.fatal != "" {
+		t.Fatalf("without CI: skip %q fatal %q", r.skip, r.fatal)
+	}
+	t.Setenv("CI", "true")
+	if r := run(); r.fatal == "" || !strings.Contains(r.fatal, "CI must run") {
+		t.Fatalf("under CI=true: skip %q fatal %q", r.skip, r.fatal)
+	}
+	// Present: its absolute path, from the package directory.
+	if err := os.MkdirAll(filepath.Join(root, "shared", "realframes"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if got := RealFrames(t); got != filepath.Join(repo, RealFramesDir) {
+		t.Fatalf("found %s", got)
+	}
 }
