@@ -12,6 +12,7 @@ import (
 
 	"arb/exchange"
 	"arb/exchange/internal/feed"
+	"arb/exchange/internal/gate"
 	"arb/exchange/internal/wsx"
 )
 
@@ -28,7 +29,16 @@ type Feed struct {
 	url   string
 	stats exchange.FeedStats
 	owner feed.Owner
-	lim   limiter
+	// snapGate is the feed's REST admission control for depth snapshots
+	// (all its connections): SnapshotWeightPerMin of request weight per
+	// minute, raised to what Binance reports it counted for this IP
+	// (X-MBX-USED-WEIGHT-1M), and closed for a Retry-After or a ban.
+	snapGate *gate.Gate
+	// sleep waits d or until ctx ends (wsx.Sleep; tests substitute a
+	// fake that advances their clock).
+	sleep func(ctx context.Context, d time.Duration) error
+	// admitted, if set (tests), is told the time of every admitted request.
+	admitted func(at time.Time)
 
 	running     atomic.Bool
 	open        atomic.Int64 // open connections
@@ -47,7 +57,10 @@ func New(cfg Config) (*Feed, error) {
 	f.cfg.Instruments = slices.Clone(cfg.Instruments) // sessions point into it
 	f.cfg.stats = &f.stats
 	f.url = f.cfg.streamURL()
-	f.lim = limiter{perMin: float64(f.cfg.SnapshotWeightPerMin), tokens: float64(f.cfg.SnapshotWeightPerMin)}
+	f.snapGate = gate.New(gate.Config{Budgets: []gate.Budget{{
+		Name: "REQUEST_WEIGHT (depth snapshots)", Limit: f.cfg.SnapshotWeightPerMin, Window: time.Minute,
+	}}})
+	f.sleep = wsx.Sleep
 	return f, nil
 }
 
@@ -375,8 +388,10 @@ func (c *conn) exit(err error) {
 }
 
 // fetch serves snapshot requests one at a time, within the feed's weight
-// budget, honouring Retry-After for the whole feed and backing off on
-// failures.
+// budget, honouring Retry-After and bans for the whole feed and backing off
+// on failures. How often a book asks is the session's business (its
+// refetch backoff); how much weight the feed spends, whatever the cause of
+// the requests, is bounded here.
 func (c *conn) fetch(ctx context.Context) {
 	f := c.f
 	bo := wsx.Backoff{Min: f.cfg.BackoffMin, Max: f.cfg.BackoffMax, Rand: c.rng}
@@ -394,10 +409,14 @@ func (c *conn) fetch(ctx context.Context) {
 		var body []byte
 		var err error
 		for attempt := 0; attempt < maxSnapshotAttempts; attempt++ {
-			if err = f.lim.wait(ctx, weight); err != nil {
+			if err = f.admit(ctx, weight); err != nil {
 				return
 			}
-			body, err = get(ctx, f.cfg.HTTPClient, f.cfg.Name, u, f.cfg.MaxFrame)
+			var used int
+			body, used, err = getWeighed(ctx, f.cfg.HTTPClient, f.cfg.Name, u, f.cfg.MaxFrame)
+			if used > 0 {
+				f.snapGate.Observe(f.clock(), 0, used)
+			}
 			if err == nil {
 				bo.Reset()
 				break
@@ -409,12 +428,13 @@ func (c *conn) fetch(ctx context.Context) {
 			if errors.As(err, &e) && e.Kind == exchange.KindRateLimited {
 				f.rateLimited.Add(1)
 				if e.RetryAfter > 0 {
-					f.lim.block(e.RetryAfter)
+					// A 418 is a ban: it also opens the gate's circuit.
+					f.snapGate.Block(f.clock().Add(e.RetryAfter), "Retry-After", e.HTTPStatus == 418)
 				}
 			}
 			loglim.Log(f.cfg.Now(), "binance: depth snapshot failed", slog.String("venue", f.cfg.Name),
 				slog.String("symbol", sym), slog.Int("attempt", attempt+1), slog.String("err", err.Error()))
-			if err := wsx.Sleep(ctx, bo.Next()); err != nil {
+			if err := f.sleep(ctx, bo.Next()); err != nil {
 				return
 			}
 		}
@@ -426,50 +446,26 @@ func (c *conn) fetch(ctx context.Context) {
 	}
 }
 
-// limiter paces REST snapshots of one feed (all its connections): a token
-// bucket of request weight refilled at perMin per minute, and a block until
-// a time announced by Retry-After. Real time: it only schedules sleeps.
-type limiter struct {
-	mu     sync.Mutex
-	perMin float64
-	tokens float64
-	last   time.Time
-	until  time.Time
-}
-
-// wait blocks until weight may be spent, or ctx ends.
-func (l *limiter) wait(ctx context.Context, weight int) error {
-	w := float64(weight)
+// admit waits until the feed's gate admits weight, or ctx ends.
+func (f *Feed) admit(ctx context.Context, weight int) error {
 	for {
-		l.mu.Lock()
-		now := time.Now()
-		var d time.Duration
-		if now.Before(l.until) {
-			d = l.until.Sub(now)
-		} else {
-			if !l.last.IsZero() {
-				l.tokens = min(l.perMin, l.tokens+now.Sub(l.last).Minutes()*l.perMin)
+		now := f.clock()
+		err := f.snapGate.Take(now, gate.Cost{Budget: 0, Units: weight})
+		if err == nil {
+			if f.admitted != nil {
+				f.admitted(now)
 			}
-			l.last = now
-			if l.tokens >= w {
-				l.tokens -= w
-				l.mu.Unlock()
-				return nil
-			}
-			d = time.Duration((w - l.tokens) / l.perMin * float64(time.Minute))
+			return nil
 		}
-		l.mu.Unlock()
-		if err := wsx.Sleep(ctx, max(d, time.Millisecond)); err != nil {
+		var r *gate.Refusal
+		if !errors.As(err, &r) {
+			return err
+		}
+		if err := f.sleep(ctx, max(r.Wait, time.Millisecond)); err != nil {
 			return err
 		}
 	}
 }
 
-// block stops every request until d from now.
-func (l *limiter) block(d time.Duration) {
-	l.mu.Lock()
-	if t := time.Now().Add(d); t.After(l.until) {
-		l.until = t
-	}
-	l.mu.Unlock()
-}
+// clock is the feed's wall clock (Config.Now) as a time.Time.
+func (f *Feed) clock() time.Time { return time.Unix(0, f.cfg.Now()) }

@@ -133,6 +133,12 @@ func Build(ctx context.Context, cfg *config.Config, opt Options) (d *Daemon, err
 	if err != nil {
 		return nil, err
 	}
+	// Every venue of an instrument shares one scale, wide enough for what
+	// each of them sends (see unifyScales); a venue that joins later must
+	// fit it (fitScales).
+	if err = unifyScales(d.reg, listings, log); err != nil {
+		return nil, err
+	}
 	var feeds []feedEntry
 	for i, v := range d.venues {
 		if listings[i] == nil {

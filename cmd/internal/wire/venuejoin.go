@@ -150,6 +150,9 @@ func (d *Daemon) retryVenue(ctx context.Context, v *venue, rnd *rand.Rand) error
 // join adds a venue whose filters just arrived: its feed is built, the
 // engine is swapped for one that includes it, and the feed starts.
 func (d *Daemon) join(ctx context.Context, v *venue, listings []exchange.Instrument) error {
+	if err := fitScales(d.reg, listings); err != nil {
+		return err
+	}
 	f, err := d.newFeed(v, listings)
 	if err != nil {
 		return err
