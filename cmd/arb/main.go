@@ -2,11 +2,12 @@
 //
 //	arb sim [--seed N] [--step D] [--port-base P]   run the simulated venues standalone
 //	arb rules check FILE [--sample FILE.json]       validate a rules file offline and evaluate it on a sample plan
+//	arb record --config FILE --out DIR [--duration D] record what the venues send (also: arb record cut|info)
+//	arb backtest --data FILE... --config FILE --out DIR   replay a recording through the engine
 //	arb version
 //
-// Recording, backtesting and ledger queries (arb record, arb backtest,
-// arb ledger) arrive with their own issues; until then this command says so
-// instead of pretending.
+// Ledger queries (arb ledger) arrive with their own issue; until then this
+// command says so instead of pretending.
 package main
 
 import (
@@ -32,11 +33,13 @@ func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 const usage = `usage:
   arb sim [--seed N] [--step D] [--port-base P]    run the simulated Binance, OKX and Bybit venues
   arb rules check FILE [--sample FILE.json]        validate a risk rules file and evaluate it on a sample plan
+  arb record --config FILE --out DIR [--duration D] record what the venues send (arb record cut|info: see arb record help)
+  arb backtest --data FILE... --config FILE --out DIR [--sweep KEY=V1,V2]   backtest a recording
   arb version
 `
 
 // pending are verbs of the design that later issues implement.
-var pending = map[string]bool{"record": true, "backtest": true, "ledger": true}
+var pending = map[string]bool{"ledger": true}
 
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
@@ -46,6 +49,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "sim":
 		return runSim(args[1:], stdout, stderr)
+	case "record":
+		return runRecord(args[1:], stdout, stderr)
+	case "backtest":
+		return runBacktest(args[1:], stdout, stderr)
 	case "rules":
 		if len(args) < 2 || args[1] != "check" {
 			fmt.Fprint(stderr, "usage: arb rules check FILE [--sample FILE.json]\n")

@@ -15,6 +15,7 @@ import (
 	"arb/cmd/internal/httpapi"
 	"arb/exchange"
 	"arb/exchange/sim"
+	"arb/exchange/tap"
 	"arb/ringbuf"
 	"arb/strategy"
 	"arb/strategy/book"
@@ -53,6 +54,14 @@ type Options struct {
 	// TuneSim, if set, adjusts the in-process simulator's config before it
 	// starts (tests switch off random dislocations to make their own).
 	TuneSim func(*sim.Config)
+	// Tap, if set, records what the venues send (arbd --record): every
+	// feed's connections and frames, the snapshots and the instruments
+	// replies (see exchange/tap, exchange/recording).
+	Tap tap.Sink
+	// PlanIDBase, if nonzero, is the detector's plan id base instead of
+	// the time-based one (a recording stores it, so a backtest of the
+	// session numbers its plans the same way).
+	PlanIDBase uint64
 }
 
 // Build constructs the daemon from a validated config: the simulated venues
@@ -105,7 +114,7 @@ func Build(ctx context.Context, cfg *config.Config, opt Options) (d *Daemon, err
 			return nil, err
 		}
 		urls[i] = [2]string{ws, rest}
-		if listings[i], err = instruments(ctx, d.reg, exchange.VenueID(i+1), v, rest, hc); err != nil {
+		if listings[i], err = instruments(ctx, d.reg, exchange.VenueID(i+1), v, rest, tappedClient(hc, opt.Tap, i)); err != nil {
 			return nil, err
 		}
 		all = append(all, listings[i]...)
@@ -115,8 +124,15 @@ func Build(ctx context.Context, cfg *config.Config, opt Options) (d *Daemon, err
 	if d.feeds, err = newFeeds(cfg, d.reg, urls, listings, d.ring, log, hc); err != nil {
 		return nil, err
 	}
+	if err = setTaps(d.feeds, opt.Tap); err != nil {
+		return nil, err
+	}
 	store := book.New(d.reg)
-	if d.det, err = spread.New(d.reg, store, spreadConfig(cfg, d.reg, all)); err != nil {
+	sc := spreadConfig(cfg, d.reg, all)
+	if opt.PlanIDBase != 0 {
+		sc.PlanIDBase = opt.PlanIDBase
+	}
+	if d.det, err = spread.New(d.reg, store, sc); err != nil {
 		return nil, fmt.Errorf("strategy: %w", err)
 	}
 	if err = setBalances(cfg, d.det.Inventory()); err != nil {
