@@ -207,3 +207,7 @@ func baseURL(raw string) string {
 	}
 	return u.Scheme + "://" + u.Host
 }
+
+func httpClient(replies []restReply) *http.Client {
+	return &http.Client{Transport: &restTransport{replies: replies}}
+}

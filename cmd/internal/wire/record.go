@@ -100,6 +100,9 @@ type Feeds struct {
 	feeds []feedEntry
 	mu    sync.Mutex
 	books map[[2]int]exchange.BookTop
+	// OnEvent, if set before Run, sees every event Run drains (tests
+	// compare the live feeds' events with a replay's).
+	OnEvent func(*exchange.BookTop)
 }
 
 // StartFeeds builds the feeds of cfg's venues with sink attached (the
@@ -157,8 +160,16 @@ func (f *Feeds) Run(ctx context.Context) error {
 		f.mu.Lock()
 		f.books[[2]int{int(ev.Venue), int(ev.Inst)}] = ev
 		f.mu.Unlock()
+		if f.OnEvent != nil {
+			f.OnEvent(&ev)
+		}
 	}
 	wg.Wait()
+	for f.ring.TryPop(&ev) { // what the feeds published while stopping
+		if f.OnEvent != nil {
+			f.OnEvent(&ev)
+		}
+	}
 	return nil
 }
 
