@@ -120,14 +120,18 @@
 // swaps only if they load: a file that fails to parse or type-check is
 // rejected with its *LoadError, the running rules stay in force, and the
 // failure shows in Status until the next good load. Reloading bytes equal to
-// the active set's is a no-op. A Version is the content hash, the file's name,
+// the active set's swaps nothing but clears the last reload error (the source
+// holds the rules in force again). A Version is the content hash, the file's name,
 // the source and the load time. Before the first load every plan is rejected
 // (rule "no_rules").
 //
 // The kill switch engages by a halt rule, by Halt (API, operator, signal) and
 // stays until Resume: every Evaluate that starts after Halt returns rejects
 // its plan with Verdict Halt, rule "kill_switch". A halt rule whose condition still holds after a Resume halts
-// again on the next plan.
+// again on the next plan. The engine keeps the switch in memory; the wiring
+// persists every change (Config.OnHalt, and after Halt and Resume) and, at
+// start, gives a saved state back with Restore before the first Evaluate, so
+// a halt survives a crash or a restart until an explicit Resume.
 //
 // Wiring (cmd/arbd):
 //
@@ -138,13 +142,17 @@
 //   - SIGHUP: ReadFile(path) then Reload(b, path).
 //   - POST /api/v1/rules/reload (bearer token): the same; answer 200 with the
 //     Version, or 422 with the *LoadError's Issues as JSON.
-//   - NATS KV (a fleet sharing one rule set): watch bucket "arb_risk_rules",
-//     key "rules.yaml"; on each update call Reload(entry.Value(),
-//     fmt.Sprintf("nats-kv:%s/%s@%d", bucket, key, entry.Revision())). Use
-//     one source of truth per deployment (file or KV); `arb rules check` and
-//     a put to the KV key is the fleet's change procedure.
+//   - NATS KV (a fleet sharing one rule set): watch risk.kv_bucket, key
+//     "rules"; a value is a rule set signed by a trusted key (`arb rules
+//     sign`), verified and checked to be newer than the last one taken before
+//     Reload(rules, fmt.Sprintf("nats-kv:%s/rules@%d", bucket,
+//     revision)). Use one source of truth per deployment (file or KV); `arb
+//     rules check`, `arb rules sign` and a put to the KV key is the fleet's
+//     change procedure.
 //   - POST /api/v1/kill → Halt(reason, "api"); POST /api/v1/resume →
 //     Resume("api"). SIGTERM-style operator halts → Halt(reason, "operator").
+//     Every change of the switch is written to data_dir before the answer;
+//     at start Restore(saved) runs before the first Evaluate.
 //   - /api/v1/status embeds Status(); metrics: Counters feeds
 //     arb_risk_decisions_total{rule,action}; ReloadCounts feeds
 //     arb_risk_reloads_total{result="ok|error"}; Version() gives

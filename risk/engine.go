@@ -424,6 +424,26 @@ func (e *Engine) Halt(reason, by string) bool {
 	return true
 }
 
+// Restore engages the kill switch with a state saved before a restart: its
+// reason, who, rule and time are kept as they were, so a halt outlives a
+// crash, a deploy or a reboot until an explicit Resume. Call it before the
+// first Evaluate. It returns false if the switch was already engaged (that
+// state is kept). OnHalt is called as for Halt.
+func (e *Engine) Restore(h HaltState) bool {
+	if h.At.IsZero() {
+		h.At = e.now()
+	}
+	hs := h
+	if !e.halt.CompareAndSwap(nil, &hs) {
+		return false
+	}
+	e.log.Error("risk: trading halted (restored from before the restart)", "reason", h.Reason, "by", h.By, "rule", h.Rule, "halted_at", h.At)
+	if e.cfg.OnHalt != nil {
+		e.cfg.OnHalt(hs)
+	}
+	return true
+}
+
 // Resume releases the kill switch. It returns the state it cleared and
 // false if trading was not halted. A halt rule whose condition still holds
 // halts again on the next plan.
@@ -450,12 +470,16 @@ func (e *Engine) Halted() (HaltState, bool) {
 // running rules stay in force, the failure is recorded for Status, and the
 // *LoadError (file:line:col per problem) is returned. A reload of the same
 // bytes as the active set changes nothing and reports changed=false, so a
-// watcher may deliver the same file twice.
+// watcher may deliver the same file twice; it does clear the last reload
+// error, since the source again holds the rules in force.
 func (e *Engine) Reload(src []byte, source string) (v Version, changed bool, err error) {
 	e.reloadMu.Lock()
 	defer e.reloadMu.Unlock()
 	sum := sha256.Sum256(src)
 	if cur := e.cur.Load(); cur != nil && sum == e.lastRawHash {
+		// The source holds what is running again (a broken file was put
+		// back, say): whatever failed before no longer describes it.
+		e.lastErr, e.lastErrSource, e.lastErrAt = "", "", time.Time{}
 		return cur.version, false, nil
 	}
 	rs, err := Load(src, source, Options{Venues: e.cfg.Venues, Now: e.now})

@@ -720,3 +720,64 @@ func TestImports(t *testing.T) {
 		}
 	}
 }
+
+// TestRestore: a halt saved before a restart is given back as it was (its
+// reason, who, rule and time), rejects every plan, and only Resume releases
+// it; a Restore onto an engaged switch keeps the engaged state.
+func TestRestore(t *testing.T) {
+	var halts []HaltState
+	e, _ := New(Config{OnHalt: func(h HaltState) { halts = append(halts, h) }})
+	e.Swap(loadDefault(t))
+	saved := HaltState{Reason: "exchange hacked", By: "api", At: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+	if !e.Restore(saved) {
+		t.Fatal("Restore on a free switch reported no change")
+	}
+	if h, ok := e.Halted(); !ok || h != saved {
+		t.Fatalf("restored %+v %v, want %+v", h, ok, saved)
+	}
+	healthy := DefaultSample()
+	if d := e.Evaluate(&healthy); d.Verdict != Halt || d.Rule() != RuleKillSwitch || d.Message() != "exchange hacked" {
+		t.Fatalf("restored halt passed a plan: %v", d)
+	}
+	if e.Restore(HaltState{Reason: "other", By: "rule"}) {
+		t.Fatal("Restore replaced an engaged switch")
+	}
+	if h, _ := e.Halted(); h.Reason != "exchange hacked" {
+		t.Fatalf("first reason lost: %+v", h)
+	}
+	if len(halts) != 1 || halts[0] != saved {
+		t.Fatalf("OnHalt %+v", halts)
+	}
+	if _, ok := e.Resume("api"); !ok {
+		t.Fatal("resume")
+	}
+	if d := e.Evaluate(&healthy); d.Verdict != Allow {
+		t.Fatalf("after resume: %v", d)
+	}
+}
+
+// TestIdenticalReloadClearsError: after a failed reload, loading the bytes
+// that are already in force again (the broken file put back) clears the
+// error in Status.
+func TestIdenticalReloadClearsError(t *testing.T) {
+	good, err := os.ReadFile("../configs/rules.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, _ := New(Config{})
+	if _, _, err := e.Reload(good, "rules.yaml"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := e.Reload([]byte("version: 2\n"), "rules.yaml"); err == nil {
+		t.Fatal("broken rules loaded")
+	}
+	if st := e.Status(); st.LastReloadError == "" {
+		t.Fatal("no error recorded")
+	}
+	if _, changed, err := e.Reload(good, "rules.yaml"); err != nil || changed {
+		t.Fatalf("identical reload: changed %v err %v", changed, err)
+	}
+	if st := e.Status(); st.LastReloadError != "" || st.LastErrorSource != "" || !st.LastErrorAt.IsZero() {
+		t.Fatalf("error not cleared: %+v", st)
+	}
+}

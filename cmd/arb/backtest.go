@@ -31,11 +31,6 @@ const backtestUsage = `usage:
   in parallel, one run per directory, and writes DIR/sweep.json and sweep.csv.
 `
 
-type multiFlag []string
-
-func (m *multiFlag) String() string     { return strings.Join(*m, " ") }
-func (m *multiFlag) Set(s string) error { *m = append(*m, s); return nil }
-
 func runBacktest(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("arb backtest", flag.ContinueOnError)
 	fs.SetOutput(stderr)

@@ -1,13 +1,14 @@
 // Command arb is the operator's and quant's tool beside the daemon.
 //
 //	arb sim [--seed N] [--step D] [--port-base P]   run the simulated venues standalone
+//	arb config check FILE                           validate an arbd config offline: every problem, one line each
 //	arb rules check FILE [--sample FILE.json]       validate a rules file offline and evaluate it on a sample plan
 //	arb record --config FILE --out DIR [--duration D] record what the venues send (also: arb record cut|info)
 //	arb backtest --data FILE... --config FILE --out DIR   replay a recording through the engine
-//	arb version
-//
-// Ledger queries (arb ledger) arrive with their own issue; until then this
-// command says so instead of pretending.
+//	arb rules keygen --out KEYFILE                  make a key to sign rule sets for the NATS KV bucket
+//	arb rules sign --key KEYFILE FILE               print FILE as a signed rule set for the NATS KV bucket
+//	arb ledger pnl|balances|trades|fills|check|reconcile|export   the books
+//	arb version                                     module version and VCS revision
 package main
 
 import (
@@ -20,10 +21,10 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"syscall"
 	"time"
 
+	"arb/cmd/internal/wire"
 	"arb/exchange/sim"
 	"arb/risk"
 )
@@ -32,14 +33,18 @@ func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
 const usage = `usage:
   arb sim [--seed N] [--step D] [--port-base P]    run the simulated Binance, OKX and Bybit venues
+  arb config check FILE                            validate an arbd config file offline
   arb rules check FILE [--sample FILE.json]        validate a risk rules file and evaluate it on a sample plan
   arb record --config FILE --out DIR [--duration D] record what the venues send (arb record cut|info: see arb record help)
   arb backtest --data FILE... --config FILE --out DIR [--sweep KEY=V1,V2]   backtest a recording
+  arb rules keygen --out KEYFILE                   make a key to sign rule sets for the NATS KV bucket
+  arb rules sign --key KEYFILE FILE                print a signed rule set for the NATS KV bucket
+  arb ledger pnl|balances|trades|fills|check|reconcile|export [flags]   the books (arb ledger help)
   arb version
 `
 
 // pending are verbs of the design that later issues implement.
-var pending = map[string]bool{"ledger": true}
+var pending = map[string]bool{}
 
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
@@ -53,18 +58,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runRecord(args[1:], stdout, stderr)
 	case "backtest":
 		return runBacktest(args[1:], stdout, stderr)
+	case "config":
+		return configCmd(args[1:], stdout, stderr)
+	case "ledger":
+		return runLedger(args[1:], stdout, stderr)
 	case "rules":
-		if len(args) < 2 || args[1] != "check" {
-			fmt.Fprint(stderr, "usage: arb rules check FILE [--sample FILE.json]\n")
-			return 2
-		}
-		return rulesCheck(args[2:], stdout, stderr)
+		return rulesCmd(args[1:], stdout, stderr)
 	case "version":
-		v := "devel"
-		if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-			v = bi.Main.Version
-		}
-		fmt.Fprintln(stdout, "arb", v)
+		fmt.Fprintln(stdout, "arb", wire.ReadBuildInfo().String())
 		return 0
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
@@ -109,12 +110,29 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 	for _, v := range s.Venues() {
 		u, _ := s.URLs(v)
 		fmt.Fprintf(stdout, "%-8s ws_url: %s  rest_url: %s\n", v, u.WSBase, u.REST)
+		fmt.Fprintf(stdout, "%-8s private: %s  order entry: %s\n", "", u.Private, u.Trade)
 	}
 	fmt.Fprintln(stdout, "simulating; Ctrl-C to stop")
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	<-ctx.Done()
 	return 0
+}
+
+// rulesCmd dispatches `arb rules check|keygen|sign`.
+func rulesCmd(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		switch args[0] {
+		case "check":
+			return rulesCheck(args[1:], stdout, stderr)
+		case "keygen":
+			return rulesKeygen(args[1:], stdout, stderr)
+		case "sign":
+			return rulesSign(args[1:], stdout, stderr)
+		}
+	}
+	fmt.Fprint(stderr, "usage: arb rules check FILE [--sample FILE.json]\n       arb rules keygen --out KEYFILE\n       arb rules sign --key KEYFILE FILE\n")
+	return 2
 }
 
 // rulesCheck validates a rules file and prints what each rule decides on a

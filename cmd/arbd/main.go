@@ -4,8 +4,13 @@
 //
 //	go run ./cmd/arbd                   # embedded offline default: simulated venues, embedded NATS
 //	go run ./cmd/arbd --config FILE     # a config file (see configs/)
+//	go run ./cmd/arbd --version         # module version and VCS revision
 //
 // SIGINT/SIGTERM shut it down cleanly; SIGHUP reloads the risk rules file.
+// Every handled signal is routed during package initialization (earlysig),
+// so a SIGHUP during start-up cannot kill the process, and SIGPIPE is
+// ignored, so a log reader that goes away (a dying log shipper on stderr)
+// cannot kill the trader.
 package main
 
 import (
@@ -18,25 +23,41 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
+	"arb/cmd/arbd/internal/earlysig"
 	"arb/cmd/internal/config"
 	"arb/cmd/internal/wire"
 	"arb/configs"
 )
 
-func main() { os.Exit(run(os.Args[1:], os.Stderr)) }
+// shutdownWait bounds a clean shutdown after SIGINT/SIGTERM.
+const shutdownWait = 10 * time.Second
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
 // run is main with its inputs explicit, so tests can call it. It returns the
 // process exit code: 0 clean shutdown, 1 runtime failure, 2 bad usage or
 // configuration.
-func run(args []string, stderr io.Writer) int {
+func run(args []string, stdout, stderr io.Writer) int {
+	// Signals first: since package initialization (earlysig), SIGHUP,
+	// SIGINT and SIGTERM are queued for the dispatcher below instead of
+	// taking their default action, however long the rest of start-up takes,
+	// and SIGPIPE is ignored. Notify again in case a caller (a test) reset
+	// them.
+	sigs := earlysig.Channel()
+	signal.Notify(sigs, earlysig.Handled...)
+	defer signal.Stop(sigs)
+	signal.Ignore(syscall.SIGPIPE)
+
 	fs := flag.NewFlagSet("arbd", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cfgPath := fs.String("config", "", "YAML config file (default: the embedded offline default)")
+	version := fs.Bool("version", false, "print the module version and VCS revision, then exit")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: arbd [--config FILE]\n\nWithout --config, arbd runs its embedded default: simulated Binance, OKX and Bybit\nvenues in process, embedded NATS, paper trading, HTTP on 127.0.0.1:7420.\n\n")
+		fmt.Fprintf(stderr, "usage: arbd [--config FILE] [--version]\n\nWithout --config, arbd runs its embedded default: simulated Binance, OKX and Bybit\nvenues in process, embedded NATS, paper trading, HTTP on 127.0.0.1:7420.\n\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -49,7 +70,16 @@ func run(args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "arbd: unexpected argument %q (use --config FILE)\n", fs.Arg(0))
 		return 2
 	}
+	bi := wire.ReadBuildInfo()
+	if *version {
+		fmt.Fprintln(stdout, "arbd", bi.String())
+		return 0
+	}
 
+	// Configuration problems are printed before the JSON log starts, one
+	// line each, all of them: the operator fixes the file in one pass.
+	// wire.Known's checks include what used to fail only at run time (the
+	// rules file, scales the detector cannot hold, the simulator's limits).
 	var cfg *config.Config
 	var err error
 	if *cfgPath == "" {
@@ -58,85 +88,116 @@ func run(args []string, stderr io.Writer) int {
 		cfg, err = config.Load(*cfgPath, wire.Known())
 	}
 	if err != nil {
-		fmt.Fprintln(stderr, "arbd: "+oneLine(err))
+		printProblems(stderr, err)
 		return 2
 	}
-
-	if *cfgPath != "" && cfg.Risk.RulesFile != "" {
-		// Checked here, not left to start-up, so that a config naming a
-		// rules file that is not there fails like any other bad config.
-		if _, err := os.ReadFile(cfg.Risk.RulesFile); err != nil {
-			fmt.Fprintf(stderr, "arbd: %s: risk.rules_file: %v\n", *cfgPath, err)
-			return 2
-		}
-	}
-
+	// From here on stderr carries JSON lines only.
 	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.Log.SlogLevel()}))
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	source := *cfgPath
+	if source == "" {
+		source = config.DefaultName
+	}
+	logger.Info("arbd starting", append(bi.LogAttrs(), "config", source, "pid", os.Getpid())...)
+
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	var daemon atomic.Pointer[wire.Daemon]
+	var hupDuringStart atomic.Bool
+	dispatchDone := make(chan struct{})
+	defer close(dispatchDone)
+	go func() {
+		for {
+			select {
+			case <-dispatchDone:
+				return
+			case s := <-sigs:
+				switch s {
+				case syscall.SIGHUP:
+					d := daemon.Load()
+					if d == nil {
+						hupDuringStart.Store(true)
+						logger.Info("SIGHUP during start-up: the rules will be reloaded once start-up is done")
+						continue
+					}
+					reloadOnHUP(d, logger)
+				default:
+					if ctx.Err() == nil {
+						logger.Info("shutting down", "signal", s.String())
+					}
+					cancel(errSignal)
+				}
+			}
+		}
+	}()
 
 	opt := wire.Options{Logger: logger}
 	if *cfgPath == "" {
 		// The embedded default runs from any directory: without
-		// configs/rules.yaml beside it, it uses the embedded copy. A config
-		// file names its own rules file, and a missing one is an error, not
-		// a silent switch to rules the operator did not choose.
+		// configs/rules.yaml beside it, it starts on the embedded copy. A
+		// config file names its own rules file, and a missing one is an
+		// error, not a silent switch to rules the operator did not choose.
 		opt.RulesFallback, opt.RulesFallbackName = configs.DefaultRules, configs.DefaultRulesName
 	}
 	d, err := wire.Build(ctx, cfg, opt)
 	if err != nil {
+		if errors.Is(context.Cause(ctx), errSignal) {
+			logger.Info("stopped during start-up")
+			return 0
+		}
 		logger.Error("start-up failed", "err", err)
-		fmt.Fprintln(stderr, "arbd: "+oneLine(err))
 		return 1
 	}
-
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-	go func() {
-		for range hup {
-			if v, err := d.Reload(); err == nil {
-				logger.Info("rules reloaded on SIGHUP", "version", v)
-			}
-		}
-	}()
+	daemon.Store(d)
+	if hupDuringStart.Load() {
+		reloadOnHUP(d, logger)
+	}
 
 	done := make(chan error, 1)
 	go func() { done <- d.Run(ctx) }()
 	select {
 	case err = <-done:
 	case <-ctx.Done():
-		logger.Info("shutting down")
 		select {
 		case err = <-done:
-		case <-time.After(10 * time.Second):
-			fmt.Fprintln(stderr, "arbd: shutdown did not finish within 10 s; exiting")
+		case <-time.After(shutdownWait):
+			logger.Error("shutdown did not finish in time; exiting", "wait", shutdownWait.String())
 			return 1
 		}
 	}
-	if err != nil {
+	if err != nil && !errors.Is(err, errSignal) {
 		logger.Error("stopped on failure", "err", err)
-		fmt.Fprintln(stderr, "arbd: "+oneLine(err))
 		return 1
 	}
 	logger.Info("stopped")
 	return 0
 }
 
-// oneLine returns the first line of err's message, noting how many more
-// problems followed, so a bad start prints one clear line.
-func oneLine(err error) string {
+// errSignal is the cancellation cause of a SIGINT or SIGTERM.
+var errSignal = errors.New("stopped by signal")
+
+// reloadOnHUP reloads the rules file and logs the outcome either way: a
+// reload that fails leaves the running rules in force, and says why.
+func reloadOnHUP(d *wire.Daemon, logger *slog.Logger) {
+	v, err := d.Reload()
+	if err != nil {
+		logger.Error("SIGHUP rules reload failed; the running rules stay in force", "err", err)
+		return
+	}
+	logger.Info("rules reloaded on SIGHUP", "version", v)
+}
+
+// printProblems prints a configuration error: every problem of a
+// *config.Error on its own line ("file:line: key: what is wrong"), any
+// other error as one line.
+func printProblems(w io.Writer, err error) {
 	var ce *config.Error
-	if errors.As(err, &ce) && len(ce.Problems) > 0 {
-		s := ce.Problems[0].String()
-		if more := len(ce.Problems) - 1 + ce.Omitted; more > 0 {
-			s += fmt.Sprintf(" (and %d more problem(s))", more)
-		}
-		return s
+	if errors.As(err, &ce) {
+		fmt.Fprintln(w, ce.Error())
+		return
 	}
 	msg := err.Error()
 	if i := strings.IndexByte(msg, '\n'); i >= 0 {
-		msg = msg[:i] + " (…)"
+		msg = strings.ReplaceAll(msg, "\n", "; ")
 	}
-	return msg
+	fmt.Fprintln(w, msg)
 }

@@ -85,13 +85,15 @@ func (v *venue) binanceREST(mux *http.ServeMux) {
 
 // binanceLimits is the REQUEST_WEIGHT rule: a request that arrives with the
 // minute's weight already over 6000 gets HTTP 429 with Retry-After until the
-// minute ends; every answer carries X-MBX-USED-WEIGHT-1M, the weight used
-// in the current minute including this request.
+// minute ends — and, like a FaultRateLimit refusal, a request inside that
+// Retry-After is answered with the 418 ban; every answer carries
+// X-MBX-USED-WEIGHT-1M, the weight used in the current minute including
+// this request.
 func (v *venue) binanceLimits(weight func(*http.Request, int) int) restLimits {
 	return restLimits{
 		before: func(_ *http.Request, _ []byte, now time.Time) (bool, int, time.Duration) {
-			if used, end := v.weight.peek(now, time.Minute); used > binanceWeightLimit {
-				return true, 429, end.Sub(now)
+			if over, retry := v.binanceOverWeight(now); over {
+				return true, 429, retry
 			}
 			return false, 0, 0
 		},
@@ -100,6 +102,19 @@ func (v *venue) binanceLimits(weight func(*http.Request, int) int) restLimits {
 			c.hdr.Set("X-MBX-USED-WEIGHT-1M", strconv.Itoa(used))
 		},
 	}
+}
+
+// binanceOverWeight applies the REQUEST_WEIGHT limit to a request arriving
+// now (REST or WebSocket API: the limit is per IP): over it, the request is
+// refused until the minute ends, and the venue is limited until then, so a
+// request inside that wait is banned (admit). Caller holds Sim.mu.
+func (v *venue) binanceOverWeight(now time.Time) (bool, time.Duration) {
+	used, end := v.weight.peek(now, time.Minute)
+	if used <= binanceWeightLimit {
+		return false, 0
+	}
+	v.rl.until, v.rl.untilStatus = end, 429
+	return true, end.Sub(now)
 }
 
 // useWeight adds request weight to the current minute and returns the

@@ -80,7 +80,13 @@ func (v *venue) wsapiRequest(c *conn, data []byte) {
 	if req.Method == "openOrders.status" && !bytes.Contains(data, []byte(`"symbol"`)) {
 		weight = 80
 	}
-	if refused, status, retry := v.admit(now); refused {
+	refused, status, retry := v.admit(now)
+	if !refused {
+		if over, r := v.binanceOverWeight(now); over {
+			refused, status, retry = true, 429, r
+		}
+	}
+	if refused {
 		v.useWeight(weight, now)
 		v.finishRequest(n, status, true, retry)
 		msg := "Too much request weight used; current limit is 6000 request weight per 1 MINUTE. Please use WebSocket Streams for live updates to avoid polling the API."
@@ -97,7 +103,7 @@ func (v *venue) wsapiRequest(c *conn, data []byte) {
 	if e == nil {
 		res, e, ack = v.wsapiDo(c, req.Method, p, now)
 	}
-	status := 200
+	status = 200
 	if e != nil {
 		status = e.status
 	}

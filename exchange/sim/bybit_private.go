@@ -331,7 +331,12 @@ func (v *venue) bybitTradeOp(c *conn, req *bybitPrivReq, now time.Time) {
 }
 
 // bybitPush sends an account event to an authenticated private connection
-// on the topics it subscribed (caller holds Sim.mu).
+// on the topics it subscribed (caller holds Sim.mu). The docs print no
+// sequence of order states for a spot order: the simulator pushes New on
+// acceptance, then the order and one execution per fill, then the end
+// state (Cancelled or PartiallyFilledCanceled for an IOC/FOK remainder or
+// a cancel); each execution in a message of its own (the docs allow
+// several of one order in one message).
 func (v *venue) bybitPush(c *conn, ev privEvent) {
 	ts := ev.at.UnixMilli()
 	id := func(kind string) string {

@@ -89,10 +89,12 @@
 // while open, and their fills listed; the client order id rules are each
 // venue's (see clientIDInUse): Binance and OKX refuse an id held by an open
 // order and accept it again once that order is done, Bybit refuses any
-// reuse. Every request is logged (Requests), every order kept (Orders,
-// OrdersByClientID, DuplicateClientIDs), every fill recorded (Fills), and
-// balances can be read (Balance) or topped up (Deposit), so tests can check
-// a trading client at the venue.
+// reuse. Every request is logged with its arrival time and answer
+// (Requests; RetryAfterViolations lists those that came inside an
+// announced wait), every order kept (Orders, OrdersByClientID,
+// DuplicateClientIDs), every fill recorded (Fills), and balances can be
+// read (Balance) or topped up (Deposit), so tests can check a trading
+// client at the venue.
 //
 // Every change of an order (accepted, each fill, expired, cancelled) is
 // pushed at once on the venue's private streams in its documented format,
@@ -162,8 +164,10 @@
 // canceled — with accFillSz/avgPx/fee totals, fees negative) and account
 // (the changed currencies), each answered with a channel-conn-count event;
 // op "order" and "cancel-order" naming the instrument by instIdCode (50014
-// without, 51001 unknown, 60013 bad id or args; 60014 rate-limited; the
-// per-instrument limit shared with REST); expTime is not applied.
+// without, 51001 unknown, 60013 bad id or args; 60014 under
+// FaultRateLimit, 50011 over the per-instrument limit shared with REST);
+// expTime is not applied. The private connection keeps the public one's
+// 30 s idle rule.
 //
 // Bybit v5: /v5/public/spot subscribe (at most 10 args), orderbook.1 (snapshot
 // only, re-sent unchanged with the same u every 3 s), orderbook.50 and
@@ -179,7 +183,8 @@
 // /v5/account/wallet-balance?accountType=UNIFIED; X-Bapi-Limit,
 // X-Bapi-Limit-Status and X-Bapi-Limit-Reset-Timestamp per endpoint and
 // second (create/cancel 20, queries 50; over: 10006). /v5/private and
-// /v5/trade (?max_active_time=30s..600s): auth (hex HMAC-SHA256 of
+// /v5/trade (idle close after 10 min, or ?max_active_time=30s..600s):
+// auth (hex HMAC-SHA256 of
 // "GET/realtime" + expires, expires in the future); private topics order,
 // execution, execution.fast (all-in-one or .spot, not mixed in one request)
 // and wallet, the private pong; /v5/trade order.create and order.cancel with
@@ -194,9 +199,8 @@
 // since 2026-02-20) and balanceUpdate/externalLockUpdate events (no
 // deposits or transfers besides Deposit, which pushes an account update),
 // BNB fee discounts, RSA keys, OKX sequence resets after maintenance,
-// Bybit depth 1000. Where the
-// documentation is silent the code says what the live venue does, or what
-// the simulator chose, and that it chose so.
+// Bybit depth 1000. Where the documentation is silent the code says what
+// the live venue does, or what the simulator chose, and that it chose so.
 //
 // # Faults
 //

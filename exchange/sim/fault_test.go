@@ -390,7 +390,7 @@ func TestFaultBybitStaleSnapshot(t *testing.T) {
 	c1.next(time.Second)
 	topics := map[string]*bybitTopic{"orderbook.50.BTCUSDT": {n: 50}, "orderbook.1.BTCUSDT": {n: 1}}
 	steps(s, 3)
-	for _, m := range c1.drain(20 * time.Millisecond) {
+	for _, m := range bybitFlush(c1) {
 		p := bybitPushOf(t, m)
 		topics[p.Topic].follow(t, s, "BTC-USDT", p)
 	}
@@ -398,7 +398,7 @@ func TestFaultBybitStaleSnapshot(t *testing.T) {
 		t.Fatal(err)
 	}
 	steps(s, 5)
-	if m := c1.drain(20 * time.Millisecond); len(m) != 0 {
+	if m := bybitFlush(c1); len(m) != 0 {
 		t.Fatalf("%d pushes during the pause", len(m))
 	}
 	cur, _ := s.Seq("bybit", "BTC-USDT")
@@ -541,6 +541,9 @@ func TestFaultRateLimit(t *testing.T) {
 	expect("still banned", bu+"/api/v3/time", 418, "1", "IP banned until")
 	clk.Add(time.Second)
 	expect("after the ban", bu+"/api/v3/time", 200, "", "serverTime")
+	if v := s.RetryAfterViolations("binance"); len(v) != 2 || v[0].Status != 418 || v[1].Status != 418 {
+		t.Fatalf("violations %+v", v) // the request 1 s into a 1.5 s wait, and the one 179 s into the ban
+	}
 	reqs := s.Requests("binance")
 	if n := len(reqs); n != 4 || !reqs[0].Limited || reqs[0].RetryAfter != 1500*time.Millisecond || reqs[0].Status != 429 ||
 		reqs[1].Status != 418 || reqs[1].RetryAfter != 3*time.Minute || reqs[3].Limited || reqs[3].Endpoint != "GET /api/v3/time" {

@@ -70,6 +70,32 @@ func (s *Sim) Requests(venue string) []Request {
 	return nil
 }
 
+// RetryAfterViolations returns the requests that reached the venue while a
+// wait it had announced was still running: every request that arrived
+// before At + RetryAfter of an earlier refused request (the last 65536
+// requests). A client that obeys Retry-After (and Binance's WebSocket API
+// retryAfter, and Bybit's reset timestamp) never appears here; the 418
+// bans of Binance come from exactly such requests.
+func (s *Sim) RetryAfterViolations(venue string) []Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v := s.byName[venue]
+	if v == nil {
+		return nil
+	}
+	var out []Request
+	var until time.Time
+	for _, r := range v.reqs {
+		if r.At.Before(until) {
+			out = append(out, r)
+		}
+		if r.Limited && r.RetryAfter > 0 && r.At.Add(r.RetryAfter).After(until) {
+			until = r.At.Add(r.RetryAfter)
+		}
+	}
+	return out
+}
+
 // limitState is FaultRateLimit's condition on a venue: refusals still to
 // give, and the window of the last one, during which every request is
 // refused too (Binance: escalated to a ban).
@@ -96,9 +122,13 @@ func (v *venue) admit(now time.Time) (refused bool, status int, retry time.Durat
 		if v.cfg.Kind == KindBinance && rl.untilStatus != 418 {
 			// A request inside a Retry-After: the client did not back off,
 			// which Binance answers with an automated IP ban.
+			ban := rl.ban
+			if ban <= 0 {
+				ban = 2 * time.Minute // the documented shortest ban
+			}
 			rl.untilStatus = 418
-			rl.until = now.Add(rl.ban)
-			v.record(FaultRateLimit, "", 0, now, "ignored Retry-After: banned (HTTP 418) for "+rl.ban.String())
+			rl.until = now.Add(ban)
+			v.record(FaultRateLimit, "", 0, now, "ignored Retry-After: banned (HTTP 418) for "+ban.String())
 		}
 		return true, rl.untilStatus, rl.until.Sub(now)
 	}
@@ -185,13 +215,18 @@ type capture struct {
 
 func newCapture() *capture { return &capture{hdr: http.Header{}} }
 
+// Header returns the answer's headers (http.ResponseWriter).
 func (c *capture) Header() http.Header { return c.hdr }
+
+// Write appends to the answer's body (http.ResponseWriter).
 func (c *capture) Write(b []byte) (int, error) {
 	if c.status == 0 {
 		c.status = 200
 	}
 	return c.body.Write(b)
 }
+
+// WriteHeader sets the answer's status once (http.ResponseWriter).
 func (c *capture) WriteHeader(code int) {
 	if c.status == 0 {
 		c.status = code

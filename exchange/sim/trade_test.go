@@ -920,3 +920,28 @@ func TestConcurrentOrdersNoDoubles(t *testing.T) {
 		checkBalances(t, s, venue, start)
 	}
 }
+
+// TestBinanceWeightLimitBan: past 6000 weight in a minute a request gets
+// 429 with Retry-After until the minute ends; one more inside that wait is
+// the documented escalation, an HTTP 418 ban; the request log shows both.
+func TestBinanceWeightLimitBan(t *testing.T) {
+	s, clk := tradeSim(t, nil, nil)
+	clk.Add(time.Minute - time.Duration(clk.Now().Second())*time.Second + time.Second) // 1 s into a minute
+	u := mustURLs(t, s, "binance").REST + "/api/v3/exchangeInfo"                       // weight 20
+	for i := range 301 {
+		if code, hdr, _ := httpGet(t, u); code != 200 || hdr.Get("X-MBX-USED-WEIGHT-1M") != strconv.Itoa(20*(i+1)) {
+			t.Fatalf("request %d: %d %v", i, code, hdr)
+		}
+	}
+	code, hdr, _ := httpGet(t, u)
+	if code != 429 || hdr.Get("Retry-After") != "59" {
+		t.Fatalf("over the limit: %d %v", code, hdr)
+	}
+	if code, hdr, _ = httpGet(t, u); code != 418 || hdr.Get("Retry-After") != "120" {
+		t.Fatalf("inside the Retry-After: %d %v", code, hdr)
+	}
+	reqs := s.Requests("binance")
+	if last := reqs[len(reqs)-1]; !last.Limited || last.Status != 418 || last.RetryAfter != 2*time.Minute {
+		t.Fatalf("log %+v", last)
+	}
+}

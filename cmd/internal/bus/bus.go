@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -48,10 +50,13 @@ var ErrNoMsgID = errors.New("bus: publish needs a message id")
 // the rules KV bucket. Its methods are safe for concurrent use. Close it
 // before shutting down an embedded server.
 type Bus struct {
-	nc     *nats.Conn
-	js     jetstream.JetStream
-	logger *slog.Logger
-	done   chan struct{} // closed when the connection is closed for good
+	nc      *nats.Conn
+	js      jetstream.JetStream
+	logger  *slog.Logger
+	done    chan struct{} // closed when the connection is closed for good
+	health  *health
+	stream  string      // the event stream Monitor probes
+	closing atomic.Bool // Close was called: the end of the connection is no outage
 
 	closeOnce sync.Once
 }
@@ -71,7 +76,7 @@ func Connect(ctx context.Context, url string, logger *slog.Logger, opts ...nats.
 		return nil, fmt.Errorf("bus: connect %s: %w", redactURL(url), err)
 	}
 	logger = logger.With("component", "bus")
-	b := &Bus{logger: logger, done: make(chan struct{})}
+	b := &Bus{logger: logger, done: make(chan struct{}), health: newHealth(), stream: StreamName}
 	var closeDone sync.Once
 	all := []nats.Option{
 		nats.Name("arbd"),
@@ -84,14 +89,24 @@ func Connect(ctx context.Context, url string, logger *slog.Logger, opts ...nats.
 		nats.MaxPingsOutstanding(MaxPingsOut),
 		nats.DrainTimeout(DrainTimeout),
 		nats.DisconnectErrHandler(func(nc *nats.Conn, err error) {
+			b.health.connected.Store(false)
 			if err != nil { // nil: a deliberate close
+				b.health.disconnects.Add(1)
 				logger.Warn("NATS disconnected; reconnecting", "err", err)
+				b.report(fmt.Errorf("NATS disconnected: %w", err))
 			}
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
+			b.health.connected.Store(true)
+			b.health.reconnects.Add(1)
 			logger.Info("NATS reconnected", "url", nc.ConnectedUrlRedacted())
+			b.health.probeSoon() // durable again only once the stream answers
 		}),
 		nats.ClosedHandler(func(nc *nats.Conn) {
+			b.health.connected.Store(false)
+			if !b.closing.Load() {
+				b.report(errors.New("NATS connection closed"))
+			}
 			closeDone.Do(func() { close(b.done) })
 		}),
 		nats.ErrorHandler(func(nc *nats.Conn, sub *nats.Subscription, err error) {
@@ -142,6 +157,9 @@ func Connect(ctx context.Context, url string, logger *slog.Logger, opts ...nats.
 		return nil, fmt.Errorf("bus: JetStream is not available on %s: %w", redactURL(url), err)
 	}
 	b.js = js
+	b.health.connected.Store(true)
+	b.health.streamOK.Store(true) // JetStream answered; Monitor checks the stream itself
+	b.health.set(nil)
 	logger.Info("NATS connected", "url", r.nc.ConnectedUrlRedacted())
 	return b, nil
 }
@@ -179,6 +197,7 @@ func (b *Bus) Done() <-chan struct{} { return b.done }
 // plus a second. It is idempotent.
 func (b *Bus) Close() error {
 	var err error
+	b.closing.Store(true)
 	b.closeOnce.Do(func() {
 		if derr := b.nc.Drain(); derr != nil && !errors.Is(derr, nats.ErrConnectionClosed) {
 			b.nc.Close()
@@ -193,4 +212,23 @@ func (b *Bus) Close() error {
 		}
 	})
 	return err
+}
+
+// CredentialsOption returns the connect option for a credentials file:
+// either a .creds file (a user JWT and its seed, for servers run in
+// operator/JWT mode) or a bare nkey seed (for users listed by nkey in the
+// server's configuration, and the read-only user of an embedded server).
+func CredentialsOption(file string) (nats.Option, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	if strings.Contains(string(b), "BEGIN NATS USER JWT") {
+		return nats.UserCredentials(file), nil
+	}
+	opt, err := nats.NkeyOptionFromSeed(file)
+	if err != nil {
+		return nil, fmt.Errorf("%s is neither a .creds file nor an nkey seed: %w", file, err)
+	}
+	return opt, nil
 }

@@ -79,7 +79,10 @@ type target struct {
 var targets = []target{
 	{
 		name: "embedded",
-		bus:  func(t *testing.T) *Bus { return connect(t, startEmbedded(t, t.TempDir()).ClientURL()) },
+		bus: func(t *testing.T) *Bus {
+			e := startEmbedded(t, t.TempDir())
+			return connect(t, e.ClientURL(), e.InProcess())
+		},
 		spec: func(string) StreamSpec { return DefaultStream() }, // a fresh server: the real stream
 		bucket: func(string) string {
 			return "arb_rules"
@@ -164,7 +167,8 @@ func TestPublishDedup(t *testing.T) {
 }
 
 func TestPublishRefused(t *testing.T) {
-	b := connect(t, startEmbedded(t, t.TempDir()).ClientURL())
+	e := startEmbedded(t, t.TempDir())
+	b := connect(t, e.ClientURL(), e.InProcess())
 	ctx := context.Background()
 	if err := b.EnsureStreams(ctx); err != nil {
 		t.Fatal(err)
@@ -292,7 +296,8 @@ func TestWatchKV(t *testing.T) {
 // TestWatchKVEmptyBucket: a watch on a bucket that does not exist creates
 // it and delivers the first value put.
 func TestWatchKVEmptyBucket(t *testing.T) {
-	b := connect(t, startEmbedded(t, t.TempDir()).ClientURL())
+	e := startEmbedded(t, t.TempDir())
+	b := connect(t, e.ClientURL(), e.InProcess())
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	got := make(chan string, 1)
@@ -336,7 +341,7 @@ func TestEmbeddedPorts(t *testing.T) {
 		}
 		ports[u.Port()] = true
 		// Both serve JetStream at once.
-		bus := connect(t, e.ClientURL())
+		bus := connect(t, e.ClientURL(), e.InProcess())
 		if err := bus.EnsureStreams(context.Background()); err != nil {
 			t.Fatal(err)
 		}
@@ -388,7 +393,7 @@ func TestShutdownAndRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := Connect(ctx, e.ClientURL(), nil)
+	b, err := Connect(ctx, e.ClientURL(), nil, e.InProcess())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -419,7 +424,7 @@ func TestShutdownAndRestart(t *testing.T) {
 	}
 
 	e2 := startEmbedded(t, dir)
-	b2 := connect(t, e2.ClientURL())
+	b2 := connect(t, e2.ClientURL(), e2.InProcess())
 	if err := b2.EnsureStreams(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -462,7 +467,7 @@ func TestDoneAfterServerLoss(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := connect(t, e.ClientURL(), nats.MaxReconnects(1), nats.ReconnectWait(20*time.Millisecond),
+	b := connect(t, e.ClientURL(), e.InProcess(), nats.MaxReconnects(1), nats.ReconnectWait(20*time.Millisecond),
 		nats.ReconnectJitter(0, 0))
 	e.Shutdown()
 	select {

@@ -16,8 +16,45 @@
 //
 // The embedded server (StartEmbedded) listens only on 127.0.0.1 on a
 // kernel-chosen port, never on 4222 where a system NATS may run, and keeps
-// JetStream under <data dir>/jetstream. The daemon may reach it over that
-// port or through an in-memory pipe (Embedded.InProcess).
+// JetStream under <data dir>/jetstream; a store it cannot write stops the
+// start at once, naming the directory.
+//
+// # Who may do what
+//
+// The embedded server is not an open door to other local processes. Every
+// client authenticates with an nkey generated at each start:
+//
+//   - the daemon's user may do anything, but only over the in-process pipe
+//     (Embedded.InProcess); its key never leaves memory;
+//   - a read-only user, whose seed StartEmbedded writes to
+//     <data dir>/nats/reader.nk with the URL in <data dir>/nats/url (0600, in
+//     a 0700 directory), may read ARB_EVENTS (stream info, message get,
+//     consumers, acks) and subscribe to arb.>: what local tools (the ledger
+//     CLI, arb status) need to follow a running daemon (LocalReader);
+//   - anyone else is refused at connect.
+//
+// So no other process can publish or forge events, purge or delete the audit
+// stream (which also denies purge and delete through its own config), change
+// its configuration, or write the rules KV bucket. Rule sets in the bucket
+// are moreover accepted only when signed by a trusted key (cmd/internal/wire,
+// rulesig.go), which is what protects them on an external server.
+//
+// On an external NATS server or cluster the same model is built with
+// accounts and per-subject permissions: arb in an account of its own, the
+// daemon's user allowed to publish arb.> and the JetStream API subjects of
+// ARB_EVENTS and of the rules bucket (read), a rules administrator allowed
+// to publish $KV.<bucket>.rules, readers limited as above, and the stream's
+// purge, delete and update API left to an operator account. README.md
+// (NATS security) has a server configuration.
+//
+// # Durable or not
+//
+// Durable reports whether an event published now would be stored: the
+// connection is up and the last probe of the event stream (Monitor, every
+// ProbeInterval and at once after a reconnect or a failed publish) found it
+// with room for one more event. State gives the details for status pages
+// and metrics. The daemon refuses plans while it is false: no order may be
+// sent whose intent is not durable.
 //
 // Connect bounds everything an outage can grow: ReconnectBufSize of
 // buffered publishes, MaxReconnects attempts (about ten minutes), after
@@ -32,6 +69,7 @@
 //	emb, err := bus.StartEmbedded(ctx, cfg.DataDir, logger) // when nats.url is empty
 //	b, err := bus.Connect(ctx, emb.ClientURL(), logger, emb.InProcess())
 //	err = b.EnsureStreams(ctx)
+//	go b.Monitor(ctx) // keeps Durable and State current
 //	...
 //	b.Close()      // drain: flush publishes, end subscriptions
 //	emb.Shutdown() // then stop the server; JetStream flushes to disk

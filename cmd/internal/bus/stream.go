@@ -125,7 +125,11 @@ func (b *Bus) publish(ctx context.Context, subject, msgID string, data []byte) (
 		if errors.Is(err, context.DeadlineExceeded) {
 			err = fmt.Errorf("no acknowledgement in time: %w", err)
 		}
-		return nil, fmt.Errorf("bus: publish %s (id %s): %w", subject, msgID, err)
+		err = fmt.Errorf("bus: publish %s (id %s): %w", subject, msgID, err)
+		if !errors.Is(err, context.Canceled) {
+			b.failed(err)
+		}
+		return nil, err
 	}
 	return ack, nil
 }

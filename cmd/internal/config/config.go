@@ -92,6 +92,11 @@ type HTTP struct {
 	// Listen is host:port; default 127.0.0.1:7420. A non-loopback host is
 	// accepted because the operator wrote it, and logged as a warning.
 	Listen string `yaml:"listen"`
+	// AllowedHosts are host names (no port) requests may name in their
+	// Host header besides IP addresses and localhost, e.g. the name
+	// Prometheus scrapes. Any other Host is refused (403): a browser led
+	// to the API by DNS rebinding sends the attacker's name.
+	AllowedHosts []string `yaml:"allowed_hosts"`
 }
 
 // NATS configures the message bus.
@@ -101,8 +106,10 @@ type NATS struct {
 	// JetStream under DataDir. Credentials in the URL are rejected: use
 	// CredentialsFile.
 	URL string `yaml:"url"`
-	// CredentialsFile is a NATS .creds file (JWT + nkey seed) for an external
-	// server; empty for none. Resolved against the config file's directory.
+	// CredentialsFile authenticates to an external server: a NATS .creds
+	// file (user JWT + nkey seed, for servers in operator mode) or a bare
+	// nkey seed (for users listed by nkey); empty for none. Resolved
+	// against the config file's directory. It holds a secret: keep it 0600.
 	CredentialsFile string `yaml:"credentials_file"`
 }
 
@@ -244,11 +251,19 @@ type Risk struct {
 	// and arbd checks that a --config file's rules file is readable.
 	RulesFile string `yaml:"rules_file" cfg:"required"`
 	// KVBucket is a NATS KV bucket carrying fleet-wide rules; "" = off.
+	// A value is taken only if signed (arb rules sign) by one of
+	// KVTrustedKeys.
 	KVBucket string `yaml:"kv_bucket"`
+	// KVTrustedKeys are the ed25519 public keys (base64, as arb rules
+	// keygen prints them) whose signed rule sets the daemon accepts from
+	// KVBucket; at least one is required when KVBucket is set. They are
+	// public keys, not secrets.
+	KVTrustedKeys []string `yaml:"kv_trusted_keys"`
 }
 
-// Known is what only the wiring knows: the venue kinds it can build and the
-// simulated venues it runs. Passing it in keeps the lists from drifting.
+// Known is what only the wiring knows: the venue kinds it can build, the
+// simulated venues it runs, and the checks only its components can make.
+// Passing it in keeps the lists from drifting.
 type Known struct {
 	// Kinds are the accepted venue kinds, e.g. {"binance", "okx", "bybit"}.
 	// An empty list accepts none.
@@ -257,6 +272,12 @@ type Known struct {
 	// accepts any well-formed name (the wiring then runs one simulated venue
 	// per distinct name, see Config.SimVenues); a non-nil list is enforced.
 	SimVenues []string
+	// Check, if set, runs after every other check passed and reports what
+	// would otherwise fail only at run time: scales the detector cannot
+	// hold, the simulator's limits, a rules file that is missing or does
+	// not load. It must not touch the network. report locates each problem
+	// at its key path's line.
+	Check func(c *Config, report func(path, msg string))
 }
 
 // SimVenue is one simulated venue the config's sim:// URLs ask for.
@@ -343,21 +364,43 @@ func unwrapPathError(err error) error {
 // for absent keys, resolves relative paths against name's directory (a name
 // without one, such as DefaultName, resolves against the working directory)
 // and validates the result against known. Unknown keys, and keys that would
-// hold a secret, are errors. A problem with the content is an *Error whose
-// first line names the file, the line, the key path and the problem.
+// hold a secret, are errors. A problem with the content is an *Error listing
+// every problem, one line each, naming the file, the line, the key path and
+// the problem.
+//
+// Decoding problems do not hide validation problems: a value that cannot be
+// decoded keeps its default and the rest of the file is validated, leaving
+// out what only repeats a decoding problem. known.Check, the wiring's
+// run-time checks, runs once everything else is clean (it builds parts of
+// the daemon from the config, which needs a valid one).
 func Parse(name string, data []byte, known Known) (*Config, error) {
 	if len(data) > MaxFileBytes {
 		return nil, &Error{Problems: []Problem{{File: name, Msg: fmt.Sprintf("larger than %d bytes", MaxFileBytes)}}}
 	}
 	c := defaults()
 	c.Source = name
-	lines, err := decode(name, data, &c)
-	if err != nil {
-		return nil, err
+	lines, ps, walked := decode(name, data, &c)
+	if !walked {
+		return nil, ps.err()
 	}
 	c.lines = lines
 	c.resolvePaths(filepath.Dir(name))
-	if err := c.Validate(known); err != nil {
+	vs := c.newProblems()
+	c.validate(vs, known)
+	c.check(vs, known, len(ps.list) == 0)
+	for _, p := range vs.list {
+		dup := false
+		for _, d := range ps.list {
+			if related(d.Path, p.Path) {
+				dup = true
+				break
+			}
+		}
+		if !dup {
+			ps.list = append(ps.list, p)
+		}
+	}
+	if err := ps.err(); err != nil {
 		return nil, err
 	}
 	return &c, nil

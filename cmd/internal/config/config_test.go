@@ -341,5 +341,5 @@ func ExampleParse() {
 	if errors.As(err, &ce) {
 		fmt.Println(ce.First())
 	}
-	// Output: configs/arbd.yaml:48: venues[1].kind: unknown venue kind "kraken" (want binance, okx, bybit)
+	// Output: configs/arbd.yaml:50: venues[1].kind: unknown venue kind "kraken" (want binance, okx, bybit)
 }

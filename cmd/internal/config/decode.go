@@ -62,9 +62,14 @@ var secretKeys = map[string]string{
 // the walk enforces the same rule (a key not in the schema is an error) but
 // knows the full key path of every value, so each problem names
 // "venues[1].kind" and its line instead of a Go type name. It returns the
-// line of every key path it saw, for Validate's messages.
-func decode(name string, data []byte, c *Config) (lines map[string]int, err error) {
-	ps := &problems{file: name}
+// line of every key path it saw, for Validate's messages, and the problems
+// found. walked is false when there was no tree to walk (a syntax error, no
+// document, several documents): then c holds only defaults and must not be
+// validated. When walked is true, a value with a problem keeps its default
+// and every other value is decoded, so validation can still report the
+// problems of the rest of the file.
+func decode(name string, data []byte, c *Config) (lines map[string]int, ps *problems, walked bool) {
+	ps = &problems{file: name}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	if err := decodeYAML(dec, &doc); err != nil {
@@ -73,7 +78,7 @@ func decode(name string, data []byte, c *Config) (lines map[string]int, err erro
 		} else {
 			yamlProblem(ps, err)
 		}
-		return nil, ps.err()
+		return nil, ps, false
 	}
 	var extra yaml.Node
 	if err := decodeYAML(dec, &extra); !errors.Is(err, io.EOF) {
@@ -82,7 +87,7 @@ func decode(name string, data []byte, c *Config) (lines map[string]int, err erro
 		} else {
 			ps.addAt(extra.Line, "", "more than one YAML document (---); a config is one document")
 		}
-		return nil, ps.err()
+		return nil, ps, false
 	}
 	root := &doc
 	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
@@ -91,13 +96,16 @@ func decode(name string, data []byte, c *Config) (lines map[string]int, err erro
 	w := walker{ps: ps, lines: map[string]int{}}
 	if isNull(root) {
 		ps.addAt(root.Line, "", "the document is empty")
-	} else {
+		return nil, ps, false
+	}
+	if root.Kind != yaml.MappingNode {
 		w.value(root, reflect.ValueOf(c).Elem(), "")
+		return nil, ps, false
 	}
-	if err := ps.err(); err != nil {
-		return nil, err
-	}
-	return w.lines, nil
+	// The document's first line stands for keys the file leaves out.
+	w.lines[""] = root.Line
+	w.value(root, reflect.ValueOf(c).Elem(), "")
+	return w.lines, ps, true
 }
 
 // decodeYAML is yaml.Decoder.Decode with a recover: yaml.v3 has panicked on

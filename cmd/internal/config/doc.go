@@ -25,10 +25,20 @@
 //
 //	configs/arbd.yaml:14: venues[1].kind: unknown venue kind "kraken" (want binance, okx, bybit)
 //
-// Load and Parse return an *Error holding all problems found (up to a cap) in
-// file order; its first line stands alone, which is what arbd prints before it
-// exits non-zero. Decoding problems (syntax, unknown keys, wrong types) are
-// reported without running validation, which would only repeat them.
+// Load and Parse return an *Error holding every problem found (up to a cap
+// no real file reaches) in file order, one line each; arbd and `arb config
+// check` print them all and exit non-zero. Decoding problems (unknown keys,
+// wrong types) do not hide validation problems: a value that cannot be
+// decoded keeps its default, the rest of the file is validated, and a
+// validation problem at (or inside, or around) a key that failed to decode
+// is left out, since it would only repeat it. Only a file that is not YAML
+// (a syntax error, no document, several documents) stops at the first
+// problem. A key the file leaves out is reported at the line of its
+// nearest ancestor in the file, or the document's first line.
+//
+// Known.Check, the wiring's checks, runs once the file is otherwise clean:
+// it builds the daemon's parts offline and reports, at the key behind them,
+// what would otherwise fail only at start-up.
 //
 // # Why a walker rather than yaml.v3 struct decoding
 //

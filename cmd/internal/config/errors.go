@@ -7,10 +7,11 @@ import (
 	"strings"
 )
 
-// maxProblems caps the problems listed by one Error; the rest are counted. A
-// file with hundreds of mistakes is fixed from the top, and the message stays
-// readable in a terminal.
-const maxProblems = 20
+// maxProblems caps the problems listed by one Error; the rest are counted.
+// Every problem of any real file is listed (the operator fixes them in one
+// pass); the cap only bounds what a pathological input (a large generated
+// file, the wrong file) can print.
+const maxProblems = 500
 
 // Problem is one thing wrong with a config file: where it is and what is wrong.
 type Problem struct {
@@ -43,10 +44,9 @@ func (p Problem) String() string {
 	return b.String()
 }
 
-// Error is every problem found in one config file, in file order. Its first
-// line names the first problem on its own (the daemon prints it and exits
-// non-zero); the following lines list the others so an operator can fix them
-// in one pass. Load and Parse return an *Error for anything wrong with the
+// Error is every problem found in one config file, in file order, one line
+// each: the daemon and `arb config check` print them all and exit non-zero,
+// so an operator fixes them in one pass. Load and Parse return an *Error for anything wrong with the
 // content; inspect it with errors.As.
 type Error struct {
 	Problems []Problem
@@ -136,7 +136,8 @@ func (ps *problems) err() error {
 
 // lineOf returns the line of path, or of its nearest ancestor present in
 // lines ("venues[1].symbols.BTC-USDT" -> "venues[1].symbols" -> "venues[1]" ->
-// "venues"), or 0.
+// "venues"), or else the document's first line (lines[""]), or 0 for a
+// Config built in code.
 func lineOf(lines map[string]int, path string) int {
 	for path != "" {
 		if l, ok := lines[path]; ok {
@@ -144,7 +145,24 @@ func lineOf(lines map[string]int, path string) int {
 		}
 		path = parentPath(path)
 	}
-	return 0
+	return lines[""]
+}
+
+// related reports whether key paths a and b are the same key or one lies
+// inside the other ("venues[1]" and "venues[1].kind"): a validation problem
+// related to a decoding problem is its consequence (a value that could not
+// be decoded kept its default) and is not reported twice.
+func related(a, b string) bool {
+	if len(a) > len(b) {
+		a, b = b, a
+	}
+	if a == "" {
+		return true
+	}
+	if !strings.HasPrefix(b, a) {
+		return false
+	}
+	return len(b) == len(a) || b[len(a)] == '.' || b[len(a)] == '['
 }
 
 // parentPath strips the last component of a key path.

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"crypto/ed25519"
+	"encoding/base64"
 	"fmt"
 	"math"
 	"net"
@@ -37,6 +39,7 @@ var (
 	reChannel     = regexp.MustCompile(`^[A-Za-z0-9._@:-]{0,64}$`)
 	reBucket      = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 	rePGPassword  = regexp.MustCompile(`(?i)(^|\s)password\s*=`)
+	reHostName    = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,62}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}[A-Za-z0-9])?)*$`)
 )
 
 const simScheme = "sim"
@@ -45,16 +48,36 @@ const simScheme = "sim"
 // key path and, for a Config from Load or Parse, the file and line. Parse
 // calls it; call it again after changing a Config in code.
 func (c *Config) Validate(known Known) error {
+	ps := c.newProblems()
+	c.validate(ps, known)
+	c.check(ps, known, true)
+	return ps.err()
+}
+
+// newProblems returns an empty problem list locating lines in c's file.
+func (c *Config) newProblems() *problems {
 	ps := &problems{file: c.Source, lines: c.lines}
 	if ps.file == "" {
 		ps.file = "config"
 	}
+	return ps
+}
+
+// validate adds the schema's problems to ps.
+func (c *Config) validate(ps *problems, known Known) {
 	v := validator{ps: ps, c: c, known: known}
 	v.top()
 	v.instruments()
 	v.venues()
 	v.strategy()
-	return ps.err()
+}
+
+// check runs known.Check when clean is true and ps holds no problem yet.
+func (c *Config) check(ps *problems, known Known, clean bool) {
+	if known.Check == nil || !clean || len(ps.list) > 0 {
+		return
+	}
+	known.Check(c, ps.add)
 }
 
 type validator struct {
@@ -102,6 +125,19 @@ func (v *validator) top() {
 	}
 	if b := c.Risk.KVBucket; b != "" && !reBucket.MatchString(b) {
 		v.bad("risk.kv_bucket", "%q is not a NATS KV bucket name (A-Z a-z 0-9 _ -, up to 64)", clip(b))
+	}
+	if c.Risk.KVBucket != "" && len(c.Risk.KVTrustedKeys) == 0 {
+		v.bad("risk.kv_trusted_keys", "risk.kv_bucket is set: list the public keys (arb rules keygen) whose signed rule sets may replace the rules")
+	}
+	for i, k := range c.Risk.KVTrustedKeys {
+		if b, err := base64.StdEncoding.DecodeString(k); err != nil || len(b) != ed25519.PublicKeySize {
+			v.bad("risk.kv_trusted_keys["+strconv.Itoa(i)+"]", "%q is not an ed25519 public key (base64 of 32 bytes, as arb rules keygen prints)", clip(k))
+		}
+	}
+	for i, h := range c.HTTP.AllowedHosts {
+		if !reHostName.MatchString(h) {
+			v.bad("http.allowed_hosts["+strconv.Itoa(i)+"]", "%q is not a host name (letters, digits, - and ., no port)", clip(h))
+		}
 	}
 }
 
@@ -205,7 +241,23 @@ func (v *validator) venues() {
 		v.venueSymbols(ve, p)
 		v.assetAmounts(ve.WithdrawFees, p+".withdraw_fees")
 		v.assetAmounts(ve.Balances, p+".balances")
+		for _, asset := range sortedKeys(ve.Balances) {
+			if reAsset.MatchString(asset) && !v.assetUsed(asset) {
+				v.bad(p+".balances."+asset, "no configured instrument uses asset %s; a paper balance needs an instrument to trade it", asset)
+			}
+		}
 	}
+}
+
+// assetUsed reports whether asset is the base or quote of a configured
+// instrument.
+func (v *validator) assetUsed(asset string) bool {
+	for _, in := range v.c.Instruments {
+		if in.Base() == asset || in.Quote() == asset {
+			return true
+		}
+	}
+	return false
 }
 
 // venueURLs checks ws_url and rest_url: real endpoints by scheme and host,

@@ -2,10 +2,15 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 )
+
+// testKey is a valid risk.kv_trusted_keys entry.
+const testKey = "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="
 
 // kinds is what the wiring passes in production.
 var kinds = Known{Kinds: []string{"binance", "okx", "bybit"}}
@@ -281,8 +286,16 @@ func TestRules(t *testing.T) {
 			[]string{"arbd.yaml:39: strategy.quote_equivalents[0]: a group needs at least two assets, found 1"}},
 		{"asset in two quote groups", [][2]string{{"[[USDT, USDC]]", "[[USDT, USDC], [USDC, DAI]]"}}, nil,
 			[]string{`arbd.yaml:39: strategy.quote_equivalents[1][0]: "USDC" is already in strategy.quote_equivalents[0]; an asset belongs to one group`}},
-		{"kv bucket", [][2]string{{`kv_bucket: ""`, `kv_bucket: "arb.rules"`}}, nil,
+		{"kv bucket", [][2]string{{`kv_bucket: ""`, `kv_bucket: "arb.rules", kv_trusted_keys: ["` + testKey + `"]`}}, nil,
 			[]string{`arbd.yaml:40: risk.kv_bucket: "arb.rules" is not a NATS KV bucket name (A-Z a-z 0-9 _ -, up to 64)`}},
+		{"kv bucket without trusted keys", [][2]string{{`kv_bucket: ""`, `kv_bucket: arb_rules`}}, nil,
+			[]string{`arbd.yaml:40: risk.kv_trusted_keys: risk.kv_bucket is set: list the public keys (arb rules keygen) whose signed rule sets may replace the rules`}},
+		{"kv trusted key not a key", [][2]string{{`kv_bucket: ""`, `kv_bucket: arb_rules, kv_trusted_keys: [hunter2]`}}, nil,
+			[]string{`arbd.yaml:40: risk.kv_trusted_keys[0]: "hunter2" is not an ed25519 public key (base64 of 32 bytes, as arb rules keygen prints)`}},
+		{"allowed host with a port", [][2]string{{`http: {listen: "127.0.0.1:7420"}`, `http: {listen: "127.0.0.1:7420", allowed_hosts: ["arbd.internal:7420"]}`}}, nil,
+			[]string{`arbd.yaml:3: http.allowed_hosts[0]: "arbd.internal:7420" is not a host name (letters, digits, - and ., no port)`}},
+		{"balance of an unused asset", [][2]string{{`balances: {USDT: "100000", BTC: "1"}`, `balances: {USDT: "100000", BTC: "1", DOGE: "5"}`}}, nil,
+			[]string{`arbd.yaml:25: venues[0].balances.DOGE: no configured instrument uses asset DOGE; a paper balance needs an instrument to trade it`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -376,28 +389,70 @@ func TestValidVariants(t *testing.T) {
 	}
 }
 
-// TestProblemsCapped: a file with many mistakes lists the first ones and
-// counts the rest.
+// TestProblemsCapped: every problem of a real file is listed; only a
+// pathological file (hundreds of mistakes) is cut, with the rest counted.
 func TestProblemsCapped(t *testing.T) {
 	var b strings.Builder
-	for i := range 30 {
-		b.WriteString("bad_key_")
-		b.WriteString(strings.Repeat("x", i+3))
-		b.WriteString(": 1\n")
+	const n = maxProblems + 10
+	for i := range n {
+		fmt.Fprintf(&b, "bad_key_%04d: 1\n", i)
 	}
 	_, err := Parse("many.yaml", []byte(b.String()), kinds)
 	var ce *Error
 	if !errors.As(err, &ce) {
 		t.Fatalf("err = %v", err)
 	}
-	if len(ce.Problems) != maxProblems || ce.Omitted != 30-maxProblems+3 { // +3: instruments, venues and risk missing
+	if len(ce.Problems) != maxProblems || ce.Omitted != n-maxProblems+4 { // +4: instruments, venues, risk and strategy.max_notional missing
 		t.Errorf("problems %d omitted %d", len(ce.Problems), ce.Omitted)
 	}
-	if !strings.HasSuffix(err.Error(), "\n... and 13 more problems") {
+	if !strings.HasSuffix(err.Error(), fmt.Sprintf("\n... and %d more problems", n-maxProblems+4)) {
 		t.Errorf("error does not end with the count: %q", err.Error()[len(err.Error())-40:])
 	}
-	if !strings.HasPrefix(ce.First(), "many.yaml:1: bad_key_xxx: unknown key") {
+	if !strings.HasPrefix(ce.First(), "many.yaml:1: bad_key_0000: unknown key") {
 		t.Errorf("first = %q", ce.First())
+	}
+}
+
+// TestAllProblemsAtOnce: decoding problems (an unknown key, a wrong type)
+// and validation problems of the rest of the file are reported together,
+// each on its own line with file:line and key, and a validation problem
+// that only repeats a decoding one (the key left at its default) is not
+// listed twice.
+func TestAllProblemsAtOnce(t *testing.T) {
+	src := edit(t, validYAML(t), [][2]string{
+		{"paper: true", "papr: true"},                // decode: unknown key (and paper keeps its default)
+		{"taker_fee_bps: 10", "taker_fee_bps: ten"},  // decode: wrong type
+		{"log: {level: info}", "log: {level: loud}"}, // validation
+		{"kind: okx", "kind: kraken"},                // validation
+		{"age_max: 5s", "age_max: 0s"},               // validation
+	})
+	_, err := Parse("arbd.yaml", []byte(src), kinds)
+	var ce *Error
+	if !errors.As(err, &ce) {
+		t.Fatalf("err = %v", err)
+	}
+	got := strings.Split(err.Error(), "\n")
+	want := []string{
+		`arbd.yaml:2: log.level: unknown level "loud" (want debug, info, warn, error)`,
+		"arbd.yaml:6: papr: unknown key; did you mean paper?",
+	}
+	if len(got) != 5 {
+		t.Fatalf("want 5 lines, got %d:\n%s", len(got), err)
+	}
+	for i, w := range want {
+		if got[i] != w {
+			t.Errorf("line %d = %q, want %q", i, got[i], w)
+		}
+	}
+	for _, w := range []string{"taker_fee_bps: \"ten\" is not a number", ".kind: unknown venue kind \"kraken\"", ".age_max: must be positive"} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("no line with %q:\n%s", w, err)
+		}
+	}
+	for _, l := range got {
+		if !regexp.MustCompile(`^arbd\.yaml:\d+: [a-z_\[\]0-9.]+: `).MatchString(l) {
+			t.Errorf("line without file:line: key: %q", l)
+		}
 	}
 }
 

@@ -44,13 +44,28 @@ type Status interface {
 
 // StatusReport is the body of /api/v1/status.
 type StatusReport struct {
-	Mode         string        `json:"mode"` // "paper"
-	StartedAt    time.Time     `json:"started_at"`
-	Trading      bool          `json:"trading"` // plans are executed: ready and not killed
-	Killed       bool          `json:"killed"`
-	KillReason   string        `json:"kill_reason,omitempty"`
-	RulesVersion string        `json:"rules_version"`
-	Venues       []VenueStatus `json:"venues"`
+	Mode      string    `json:"mode"` // "paper"
+	Version   string    `json:"version,omitempty"`
+	Revision  string    `json:"revision,omitempty"`
+	StartedAt time.Time `json:"started_at"`
+	// Trading: plans pass to execution now: not killed, the durable log
+	// available, and fresh books on every venue that has joined.
+	Trading    bool   `json:"trading"`
+	Killed     bool   `json:"killed"`
+	KillReason string `json:"kill_reason,omitempty"`
+	// KillSwitchPersistError is set while the kill switch's state could not
+	// be saved (a halt would not survive a restart).
+	KillSwitchPersistError string        `json:"kill_switch_persist_error,omitempty"`
+	RulesVersion           string        `json:"rules_version"`
+	Venues                 []VenueStatus `json:"venues"`
+	// Journal is the durable log's (NATS JetStream's) state; zero when the
+	// daemon does not report one.
+	Journal *JournalStatus `json:"journal,omitempty"`
+	// RulesFile is the rules file's state (readable or not, what is in
+	// force).
+	RulesFile *RulesFileStatus `json:"rules_file,omitempty"`
+	// RulesKV is the NATS KV rules bucket's state, when one is configured.
+	RulesKV *KVRulesStatus `json:"rules_kv,omitempty"`
 	// Risk is the risk engine's state (rule-set version and source, kill
 	// switch, reload results), as the engine reports it.
 	Risk any `json:"risk,omitempty"`
@@ -66,7 +81,43 @@ type DetectorStatus struct {
 	Events   uint64 `json:"events"`   // book events evaluated
 	Plans    uint64 `json:"plans"`    // plans emitted
 	Approved uint64 `json:"approved"` // plans risk allowed (possibly clipped)
-	Rejected uint64 `json:"rejected"` // plans risk rejected or halted
+	Rejected uint64 `json:"rejected"` // plans risk rejected or halted, or refused below
+	// RefusedJournal counts plans the rules passed but that were refused
+	// because the durable log could not store their record.
+	RefusedJournal uint64 `json:"refused_journal_unavailable"`
+}
+
+// JournalStatus is the durable log's state: the NATS connection and
+// whether the JetStream event stream can store an event now.
+type JournalStatus struct {
+	URL         string    `json:"url"` // "embedded ..." or "external"
+	Connected   bool      `json:"connected"`
+	Status      string    `json:"status"`  // CONNECTED, RECONNECTING, CLOSED, ...
+	Durable     bool      `json:"durable"` // events can be stored; plans pass only then
+	Since       time.Time `json:"since"`   // when Durable last changed
+	LastError   string    `json:"last_error,omitempty"`
+	Disconnects uint64    `json:"disconnects"`
+	Reconnects  uint64    `json:"reconnects"`
+}
+
+// RulesFileStatus is the rules file's state. While it cannot be read the
+// running rules stay in force.
+type RulesFileStatus struct {
+	Path     string    `json:"path"`
+	Readable bool      `json:"readable"`
+	Error    string    `json:"error,omitempty"` // why not
+	Since    time.Time `json:"since"`           // when Readable last changed
+	InForce  string    `json:"in_force"`        // where the rules in force came from: file, embedded default, nats-kv
+}
+
+// KVRulesStatus is the NATS KV rules bucket's state.
+type KVRulesStatus struct {
+	Bucket          string     `json:"bucket"`
+	SignedAt        *time.Time `json:"signed_at,omitempty"` // of the newest rule set accepted
+	Accepted        uint64     `json:"accepted"`
+	Refused         uint64     `json:"refused"`
+	LastRejection   string     `json:"last_rejection,omitempty"`
+	LastRejectionAt *time.Time `json:"last_rejection_at,omitempty"`
 }
 
 // PlanStatus is one dual-leg plan as the detector emitted it and as risk
@@ -92,16 +143,21 @@ type PlanStatus struct {
 
 // VenueStatus is one venue's line in StatusReport.
 type VenueStatus struct {
-	Venue      string `json:"venue"`
-	Kind       string `json:"kind"`
-	Connected  bool   `json:"connected"`
-	Books      int    `json:"books"`
-	StaleBooks int    `json:"stale_books"`
-	Messages   uint64 `json:"messages"`
-	Rejects    uint64 `json:"rejects"`
-	Gaps       uint64 `json:"gaps"`
-	Resyncs    uint64 `json:"resyncs"`
-	Reconnects uint64 `json:"reconnects"`
+	Venue string `json:"venue"`
+	Kind  string `json:"kind"`
+	// State is "running", or "waiting" while the venue has not answered
+	// (its instrument filters are retried with backoff; Error says why).
+	State      string     `json:"state,omitempty"`
+	Error      string     `json:"error,omitempty"`
+	NextRetry  *time.Time `json:"next_retry,omitempty"`
+	Connected  bool       `json:"connected"`
+	Books      int        `json:"books"`
+	StaleBooks int        `json:"stale_books"`
+	Messages   uint64     `json:"messages"`
+	Rejects    uint64     `json:"rejects"`
+	Gaps       uint64     `json:"gaps"`
+	Resyncs    uint64     `json:"resyncs"`
+	Reconnects uint64     `json:"reconnects"`
 }
 
 // Positions lists balances for /api/v1/positions.
@@ -147,18 +203,52 @@ type PairPnL struct {
 
 // Admin carries out the authenticated commands.
 type Admin interface {
-	// Kill stops all trading at once (the kill switch); reason is logged
-	// and shown in the status.
-	Kill(ctx context.Context, reason string) error
-	// Resume lifts the kill switch. Wrap ErrRefused to refuse (409).
-	Resume(ctx context.Context) error
+	// Kill stops all trading at once (the kill switch) and persists the
+	// halted state before it returns; reason is logged and shown in the
+	// status. A kill while already halted keeps the first reason and says
+	// so (Engaged false). An error means the switch could not be engaged.
+	Kill(ctx context.Context, reason string) (KillResult, error)
+	// Resume lifts the kill switch; a resume while trading changes nothing
+	// and says so (Changed false). Wrap ErrRefused to refuse (409).
+	Resume(ctx context.Context) (ResumeResult, error)
 	// ReloadRules reloads the risk rules and returns the version now in
 	// force; a rules file that does not load is an error (422) and leaves
 	// the old rules in force.
 	ReloadRules(ctx context.Context) (version string, err error)
 }
 
+// KillResult says what a kill did.
+type KillResult struct {
+	Engaged      bool      // this kill engaged the switch; false: it was engaged already
+	Reason       string    // the reason in force (the first one if it was engaged already)
+	By           string    // who engaged it: "api", "rule", ...
+	At           time.Time // when it was engaged
+	Persisted    bool      // the halted state is saved and survives a restart
+	PersistError string    // why it is not, if it is not
+}
+
+// ResumeResult says what a resume did.
+type ResumeResult struct {
+	Changed      bool // the switch was engaged and is now released
+	Released     Halt // the halt released, when Changed
+	Persisted    bool // the released state is saved
+	PersistError string
+}
+
+// Halt describes one engagement of the kill switch.
+type Halt struct {
+	Reason string
+	By     string
+	Rule   string
+	At     time.Time
+}
+
 // ErrRefused marks an admin command the daemon refuses in its current state
 // (resume while books are stale, say): the route answers 409 Conflict with
 // the error's text. Wrap it: fmt.Errorf("%w: books are stale", ErrRefused).
 var ErrRefused = errors.New("refused")
+
+// ErrBusy marks a read the daemon cannot answer right now because it is
+// under load (its engine's control queue is full): the route answers 503
+// with Retry-After, and the failure is logged at most once a second.
+var ErrBusy = errors.New("busy; retry shortly")

@@ -10,7 +10,7 @@
 //	GET  /api/v1/status        StatusReport
 //	GET  /api/v1/positions     [Position]
 //	GET  /api/v1/pnl           PnLReport
-//	POST /api/v1/kill          admin; body {"reason":...} optional
+//	POST /api/v1/kill          admin; any body: {"reason":...}, reason=..., or text
 //	POST /api/v1/resume        admin
 //	POST /api/v1/rules/reload  admin; 200 {"version":...} or 422 {"error":...}
 //
@@ -19,7 +19,26 @@
 // disabled), without or with a wrong token 401. Errors are JSON
 // {"error":"..."}; an unknown path is 404, a wrong method 405 with Allow.
 // GET routes answer HEAD too. Prices and quantities are exact decimal
-// strings supplied by the providers; times are RFC 3339 UTC.
+// strings supplied by the providers; times are RFC 3339 UTC. A request
+// whose Host header is not an IP address, localhost or one of
+// Config.AllowedHosts is refused (403) on every route: a browser led to the
+// API by DNS rebinding sends the attacker's host name.
+//
+// # Kill and resume
+//
+// An authenticated kill always engages the switch. The body is read for a
+// reason for at most a second and MaxBodyBytes — JSON {"reason":...}, a
+// form field reason=... (curl -d), or plain text — and anything it cannot
+// use (unknown fields, a reason that is not a string, bad JSON, a body too
+// long or too slow, a reason over MaxReasonBytes) is kept as text, truncated
+// or dropped with a warning in the answer; never a 400. The answer says what
+// was done: engaged or already halted (the first reason is kept), the
+// reason in force, whether the halted state was saved (persisted). A resume
+// while trading says it changed nothing. Each is one audit line in the log.
+//
+// A provider that is under load returns ErrBusy: 503 with Retry-After, and
+// provider failures are logged at most once a second with a count of the
+// lines left out.
 //
 // # Shape
 //

@@ -10,14 +10,19 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
 	"net"
 	"net/http"
+	"net/url"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -43,6 +48,12 @@ type Config struct {
 	Listen string
 	// AdminToken is the bearer token of the admin routes; "" disables them.
 	AdminToken string
+	// AllowedHosts are the host names (without port) a request's Host
+	// header may carry besides IP literals and "localhost". A browser
+	// tricked by DNS rebinding sends the attacker's name, so a page on
+	// another site cannot read the API through it. Empty: IP literals and
+	// localhost only.
+	AllowedHosts []string
 
 	ReadHeaderTimeout time.Duration // slowloris guard; default 5s
 	ReadTimeout       time.Duration // whole request; default 10s
@@ -143,6 +154,8 @@ type Server struct {
 	metrics   http.Handler
 
 	authLogNs atomic.Int64 // last failed-auth log line, unix ns: at most one a second
+	failLog   rateLog      // provider failures: at most one line a second
+	hostLog   rateLog      // refused Host headers: at most one line a second
 	reqMu     sync.Mutex
 	requests  map[reqKey]uint64 // arb_http_requests_total; bounded by routes × status codes
 
@@ -244,6 +257,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		s.count(name, rw.code())
 	}()
+	if !s.hostAllowed(r.Host) {
+		if n, ok := s.hostLog.allow(); ok {
+			s.logger.Warn("request with a Host header that is not allowed (DNS rebinding?)", "host", clip(r.Host),
+				"path", clip(r.URL.Path), "remote", r.RemoteAddr, "suppressed", n)
+		}
+		writeError(rw, http.StatusForbidden, "host "+strconv.Quote(clip(r.Host))+" is not allowed: use an IP address, localhost, or a name in http.allowed_hosts")
+		return
+	}
 	if rt == nil {
 		writeError(rw, http.StatusNotFound, "not found: "+clip(r.URL.Path))
 		return
@@ -454,42 +475,210 @@ func fetch[T any](s *Server, w http.ResponseWriter, r *http.Request, what string
 
 func (s *Server) providerError(w http.ResponseWriter, what string, err error) {
 	code := http.StatusInternalServerError
-	if errors.Is(err, context.DeadlineExceeded) {
+	switch {
+	case errors.Is(err, ErrBusy):
+		// Load, not a fault: the client may retry shortly.
+		code = http.StatusServiceUnavailable
+		w.Header().Set("Retry-After", "1")
+	case errors.Is(err, context.DeadlineExceeded):
 		code = http.StatusServiceUnavailable
 	}
-	s.logger.Warn("provider failed", "route", what, "err", err)
+	// Under load every request may fail the same way: one line a second,
+	// with the count of the lines left out.
+	if n, ok := s.failLog.allow(); ok {
+		s.logger.Warn("provider failed", "route", what, "err", err, "status", code, "suppressed", n)
+	}
 	writeError(w, code, what+": "+err.Error())
 }
 
-// MaxReasonBytes caps the kill reason.
+// MaxReasonBytes caps the kill reason kept and shown; a longer one is
+// truncated, with a warning.
 const MaxReasonBytes = 256
 
+// killReadWait bounds how long the kill route waits for a request body: a
+// client that sends its body slowly cannot hold the kill switch off.
+const killReadWait = time.Second
+
+// DefaultKillReason is the reason of a kill whose request gives none.
+const DefaultKillReason = "killed through the HTTP API"
+
+// killBody is the kill route's answer.
+type killBody struct {
+	Killed          bool       `json:"killed"`           // trading is halted now
+	Engaged         bool       `json:"engaged"`          // this request engaged the switch
+	AlreadyHalted   bool       `json:"already_halted"`   // it was engaged before; its first reason is kept
+	Reason          string     `json:"reason"`           // the reason in force
+	RequestedReason string     `json:"requested_reason"` // the reason this request gave
+	By              string     `json:"by,omitempty"`
+	At              *time.Time `json:"at,omitempty"`
+	Persisted       bool       `json:"persisted"` // the halted state is on disk and survives a restart
+	Warnings        []string   `json:"warnings,omitempty"`
+}
+
+// kill engages the kill switch whatever the body: an authenticated kill
+// always stops trading. The body is read for a reason (JSON {"reason":...},
+// a form field reason=..., or plain text) for at most killReadWait and
+// MaxBodyBytes; whatever cannot be read as a reason is kept as text or
+// dropped, and the answer and the log say which.
 func (s *Server) kill(w http.ResponseWriter, r *http.Request) {
 	if s.deps.Admin == nil {
 		writeError(w, http.StatusServiceUnavailable, "admin not available")
 		return
 	}
-	var body struct {
-		Reason string `json:"reason"`
-	}
-	if !readJSON(w, r, &body) {
-		return
-	}
-	if len(body.Reason) > MaxReasonBytes {
-		writeError(w, http.StatusBadRequest, "reason is longer than "+strconv.Itoa(MaxReasonBytes)+" bytes")
-		return
-	}
-	if body.Reason == "" {
-		body.Reason = "killed through the HTTP API"
+	reason, warnings := readKillReason(w, r)
+	requested := reason
+	if reason == "" {
+		reason = DefaultKillReason
 	}
 	ctx, cancel := s.providerCtx(r)
 	defer cancel()
-	s.logger.Warn("admin: kill", "reason", body.Reason, "remote", r.RemoteAddr)
-	if err := s.deps.Admin.Kill(ctx, body.Reason); err != nil {
+	res, err := s.deps.Admin.Kill(ctx, reason)
+	if err != nil {
+		s.logger.Error("admin: kill failed", "requested_reason", reason, "warnings", warnings, "remote", r.RemoteAddr, "err", err)
 		s.adminError(w, "kill", err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"killed": true, "reason": body.Reason})
+	if !res.Persisted {
+		warnings = append(warnings, "the halted state could not be saved and will not survive a restart: "+res.PersistError)
+	}
+	body := killBody{Killed: true, Engaged: res.Engaged, AlreadyHalted: !res.Engaged, Reason: res.Reason,
+		RequestedReason: requested, By: res.By, Persisted: res.Persisted, Warnings: warnings}
+	if !res.At.IsZero() {
+		at := res.At.UTC()
+		body.At = &at
+	}
+	if !res.Engaged {
+		body.Warnings = append(body.Warnings, "trading was already halted; the first reason is kept")
+	}
+	s.logger.Warn("admin: kill", "engaged", res.Engaged, "already_halted", !res.Engaged, "reason_in_force", res.Reason,
+		"requested_reason", requested, "persisted", res.Persisted, "warnings", body.Warnings, "remote", r.RemoteAddr)
+	writeJSON(w, http.StatusOK, body)
+}
+
+// readKillReason reads the kill request's body, never failing: it returns
+// the reason it found ("" for none) and a warning for everything it could
+// not use.
+func readKillReason(w http.ResponseWriter, r *http.Request) (string, []string) {
+	var warnings []string
+	// The connection's read deadline bounds a body that trickles in; a
+	// ResponseWriter that cannot set it (a test recorder) has no socket.
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(killReadWait))
+	data, err := io.ReadAll(r.Body)
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		switch {
+		case errors.As(err, &tooBig):
+			warnings = append(warnings, "request body larger than "+strconv.FormatInt(tooBig.Limit, 10)+" bytes; only its beginning was read")
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			warnings = append(warnings, "request body not received within "+killReadWait.String()+"; what arrived was used")
+		default:
+			warnings = append(warnings, "request body could not be read completely: "+clip(err.Error()))
+		}
+	}
+	text := strings.TrimSpace(string(data))
+	if text == "" {
+		return "", warnings
+	}
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	var reason string
+	switch {
+	case mt == "application/json" || (mt == "" || mt == "text/plain") && strings.HasPrefix(text, "{"):
+		reason, warnings = jsonReason(text, warnings)
+	case mt == "application/x-www-form-urlencoded" && strings.Contains(text, "="):
+		reason, warnings = formReason(text, warnings)
+	default:
+		reason = text
+	}
+	return cleanReason(reason, &warnings), warnings
+}
+
+// jsonReason takes "reason" from a JSON object; anything else in it is
+// ignored with a warning, and a body that is not a JSON object is kept as
+// text.
+func jsonReason(text string, warnings []string) (string, []string) {
+	var obj map[string]json.RawMessage
+	dec := json.NewDecoder(strings.NewReader(text))
+	if err := dec.Decode(&obj); err != nil || obj == nil || dec.More() {
+		return text, append(warnings, "request body is not one JSON object; it was kept as the reason text")
+	}
+	var reason string
+	if raw, ok := obj["reason"]; ok {
+		if err := json.Unmarshal(raw, &reason); err != nil {
+			reason = string(raw)
+			warnings = append(warnings, "reason is not a JSON string; its JSON text was kept")
+		}
+		delete(obj, "reason")
+	}
+	if len(obj) > 0 {
+		keys := make([]string, 0, len(obj))
+		for k := range obj {
+			keys = append(keys, clip(k))
+		}
+		slices.Sort(keys)
+		warnings = append(warnings, "unknown fields ignored: "+clip(strings.Join(keys, ", ")))
+	}
+	return reason, warnings
+}
+
+// formReason takes the reason field of a form body (curl -d 'reason=...').
+func formReason(text string, warnings []string) (string, []string) {
+	q, err := url.ParseQuery(text)
+	if err != nil {
+		return text, append(warnings, "request body is not a valid form; it was kept as the reason text")
+	}
+	reason := q.Get("reason")
+	q.Del("reason")
+	if len(q) > 0 {
+		keys := make([]string, 0, len(q))
+		for k := range q {
+			keys = append(keys, clip(k))
+		}
+		slices.Sort(keys)
+		warnings = append(warnings, "unknown form fields ignored: "+clip(strings.Join(keys, ", ")))
+	}
+	return reason, warnings
+}
+
+// cleanReason makes a reason safe to log and show: valid UTF-8, control
+// characters as spaces, trimmed, at most MaxReasonBytes.
+func cleanReason(reason string, warnings *[]string) string {
+	if !utf8.ValidString(reason) {
+		reason = strings.ToValidUTF8(reason, "\uFFFD")
+		*warnings = append(*warnings, "reason was not valid UTF-8; invalid bytes were replaced")
+	}
+	reason = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, reason)
+	reason = strings.TrimSpace(reason)
+	if len(reason) > MaxReasonBytes {
+		cut := MaxReasonBytes
+		for cut > 0 && !utf8.RuneStart(reason[cut]) {
+			cut--
+		}
+		reason = reason[:cut]
+		*warnings = append(*warnings, "reason longer than "+strconv.Itoa(MaxReasonBytes)+" bytes; it was truncated")
+	}
+	return reason
+}
+
+// resumeBody is the resume route's answer.
+type resumeBody struct {
+	Killed    bool      `json:"killed"`  // false: trading is not halted now
+	Changed   bool      `json:"changed"` // this request released the switch
+	Message   string    `json:"message"`
+	Released  *haltJSON `json:"released,omitempty"` // the halt it released
+	Persisted bool      `json:"persisted"`
+	Warnings  []string  `json:"warnings,omitempty"`
+}
+
+type haltJSON struct {
+	Reason string    `json:"reason"`
+	By     string    `json:"by"`
+	Rule   string    `json:"rule,omitempty"`
+	At     time.Time `json:"at"`
 }
 
 func (s *Server) resume(w http.ResponseWriter, r *http.Request) {
@@ -502,12 +691,26 @@ func (s *Server) resume(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := s.providerCtx(r)
 	defer cancel()
-	s.logger.Warn("admin: resume", "remote", r.RemoteAddr)
-	if err := s.deps.Admin.Resume(ctx); err != nil {
+	res, err := s.deps.Admin.Resume(ctx)
+	if err != nil {
+		s.logger.Warn("admin: resume refused", "remote", r.RemoteAddr, "err", err)
 		s.adminError(w, "resume", err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"killed": false})
+	body := resumeBody{Changed: res.Changed, Persisted: res.Persisted}
+	if !res.Persisted {
+		body.Warnings = append(body.Warnings, "the released state could not be saved; after a restart trading would be halted again: "+res.PersistError)
+	}
+	if res.Changed {
+		body.Message = "kill switch released; trading resumes"
+		body.Released = &haltJSON{Reason: res.Released.Reason, By: res.Released.By, Rule: res.Released.Rule, At: res.Released.At.UTC()}
+		s.logger.Warn("admin: resume", "changed", true, "released_reason", res.Released.Reason, "released_by", res.Released.By,
+			"halted_at", res.Released.At, "persisted", res.Persisted, "remote", r.RemoteAddr)
+	} else {
+		body.Message = "trading was not halted; nothing changed"
+		s.logger.Info("admin: resume", "changed", false, "message", body.Message, "remote", r.RemoteAddr)
+	}
+	writeJSON(w, http.StatusOK, body)
 }
 
 func (s *Server) reloadRules(w http.ResponseWriter, r *http.Request) {
@@ -725,4 +928,46 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		return fmt.Errorf("httpapi: serve: %w", err)
 	}
 	return nil
+}
+
+// rateLog allows one log line a second and counts the lines it drops, so a
+// failure repeated by every request is reported without flooding the log.
+type rateLog struct {
+	lastNs  atomic.Int64
+	dropped atomic.Uint64
+}
+
+// allow reports whether a line may be logged now and how many were dropped
+// since the last one.
+func (l *rateLog) allow() (uint64, bool) {
+	now := time.Now().UnixNano()
+	last := l.lastNs.Load()
+	if now-last < int64(time.Second) || !l.lastNs.CompareAndSwap(last, now) {
+		l.dropped.Add(1)
+		return 0, false
+	}
+	return l.dropped.Swap(0), true
+}
+
+// hostAllowed reports whether a request's Host header names this server: an
+// IP literal, localhost, or one of Config.AllowedHosts (any port). An empty
+// Host (HTTP/1.0, a raw client) is allowed: browsers always send one.
+func (s *Server) hostAllowed(host string) bool {
+	if host == "" {
+		return true
+	}
+	h := host
+	if hh, _, err := net.SplitHostPort(host); err == nil {
+		h = hh
+	}
+	h = strings.TrimSuffix(strings.TrimPrefix(h, "["), "]")
+	if net.ParseIP(h) != nil || strings.EqualFold(h, "localhost") {
+		return true
+	}
+	for _, a := range s.cfg.AllowedHosts {
+		if strings.EqualFold(h, a) {
+			return true
+		}
+	}
+	return false
 }

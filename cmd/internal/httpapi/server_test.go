@@ -17,6 +17,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -37,6 +39,9 @@ type fake struct {
 	panicking  bool
 	killReason string
 	killed     bool
+	killedAt   time.Time
+	noPersist  bool
+	persistErr string
 	resumeErr  error
 	rulesVer   string
 	rulesErr   error
@@ -63,20 +68,26 @@ func (f *fake) Status(ctx context.Context) (StatusReport, error) {
 }
 func (f *fake) Positions(ctx context.Context) ([]Position, error) { return f.positions, f.wait(ctx) }
 func (f *fake) PnL(ctx context.Context) (PnLReport, error)        { return f.pnl, f.wait(ctx) }
-func (f *fake) Kill(ctx context.Context, reason string) error {
+func (f *fake) Kill(ctx context.Context, reason string) (KillResult, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.killed, f.killReason = true, reason
-	return nil
+	if f.killed {
+		return KillResult{Engaged: false, Reason: f.killReason, By: "api", At: f.killedAt, Persisted: true}, nil
+	}
+	f.killed, f.killReason, f.killedAt = true, reason, time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	return KillResult{Engaged: true, Reason: reason, By: "api", At: f.killedAt, Persisted: !f.noPersist, PersistError: f.persistErr}, nil
 }
-func (f *fake) Resume(ctx context.Context) error {
+func (f *fake) Resume(ctx context.Context) (ResumeResult, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.resumeErr != nil {
-		return f.resumeErr
+		return ResumeResult{}, f.resumeErr
+	}
+	if !f.killed {
+		return ResumeResult{Changed: false, Persisted: true}, nil
 	}
 	f.killed = false
-	return nil
+	return ResumeResult{Changed: true, Released: Halt{Reason: f.killReason, By: "api", At: f.killedAt}, Persisted: true}, nil
 }
 func (f *fake) ReloadRules(ctx context.Context) (string, error) { return f.rulesVer, f.rulesErr }
 
@@ -92,6 +103,7 @@ func do(t *testing.T, h http.Handler, method, path, auth, body string) *http.Res
 		rd = strings.NewReader(body)
 	}
 	req := httptest.NewRequest(method, path, rd)
+	req.Host = "127.0.0.1:7420"
 	if auth != "" {
 		req.Header.Set("Authorization", auth)
 	}
@@ -135,7 +147,7 @@ func TestRoutes(t *testing.T) {
 		{"healthz head", "HEAD", "/healthz", "", "", 200, "text/plain; charset=utf-8", "", ""},
 		{"readyz", "GET", "/readyz", "", "", 200, jsonCT, `{"ready":true}` + "\n", ""},
 		{"status", "GET", "/api/v1/status", "", "", 200, jsonCT,
-			`{"mode":"paper","started_at":"2026-03-01T11:00:00Z","trading":true,"killed":false,"rules_version":"v3","venues":[{"venue":"binance","kind":"binance","connected":true,"books":3,"stale_books":0,"messages":10,"rejects":0,"gaps":0,"resyncs":0,"reconnects":0}],"detector":{"events":0,"plans":0,"approved":0,"rejected":0},"recent_plans":null}` + "\n", ""},
+			`{"mode":"paper","started_at":"2026-03-01T11:00:00Z","trading":true,"killed":false,"rules_version":"v3","venues":[{"venue":"binance","kind":"binance","connected":true,"books":3,"stale_books":0,"messages":10,"rejects":0,"gaps":0,"resyncs":0,"reconnects":0}],"detector":{"events":0,"plans":0,"approved":0,"rejected":0,"refused_journal_unavailable":0},"recent_plans":null}` + "\n", ""},
 		{"positions", "GET", "/api/v1/positions", "", "", 200, jsonCT,
 			`[{"venue":"binance","asset":"BTC","balance":"1.5"}]` + "\n", ""},
 		{"pnl", "GET", "/api/v1/pnl", "", "", 200, jsonCT,
@@ -149,22 +161,18 @@ func TestRoutes(t *testing.T) {
 		{"delete", "DELETE", "/metrics", "", "", 405, jsonCT,
 			`{"error":"method DELETE not allowed; use GET, HEAD"}` + "\n", "GET, HEAD"},
 		{"kill", "POST", "/api/v1/kill", bearer, `{"reason":"manual"}`, 200, jsonCT,
-			`{"killed":true,"reason":"manual"}` + "\n", ""},
+			`{"killed":true,"engaged":true,"already_halted":false,"reason":"manual","requested_reason":"manual","by":"api","at":"2026-03-01T12:00:00Z","persisted":true}` + "\n", ""},
+		{"kill again keeps the first reason", "POST", "/api/v1/kill", bearer, `{"reason":"second"}`, 200, jsonCT,
+			`{"killed":true,"engaged":false,"already_halted":true,"reason":"manual","requested_reason":"second","by":"api","at":"2026-03-01T12:00:00Z","persisted":true,"warnings":["trading was already halted; the first reason is kept"]}` + "\n", ""},
+		{"resume", "POST", "/api/v1/resume", bearer, "", 200, jsonCT,
+			`{"killed":false,"changed":true,"message":"kill switch released; trading resumes","released":{"reason":"manual","by":"api","at":"2026-03-01T12:00:00Z"},"persisted":true}` + "\n", ""},
+		{"resume while running", "POST", "/api/v1/resume", bearer, "", 200, jsonCT,
+			`{"killed":false,"changed":false,"message":"trading was not halted; nothing changed","persisted":true}` + "\n", ""},
 		{"kill without a body", "POST", "/api/v1/kill", bearer, "", 200, jsonCT,
-			`{"killed":true,"reason":"killed through the HTTP API"}` + "\n", ""},
-		{"kill with an unknown field", "POST", "/api/v1/kill", bearer, `{"why":"x"}`, 400, jsonCT,
-			`{"error":"request body: json: unknown field \"why\""}` + "\n", ""},
-		{"kill with bad json", "POST", "/api/v1/kill", bearer, `{"reason":`, 400, jsonCT,
-			`{"error":"request body: unexpected EOF"}` + "\n", ""},
-		{"kill with two values", "POST", "/api/v1/kill", bearer, `{} {}`, 400, jsonCT,
-			`{"error":"request body: more than one JSON value"}` + "\n", ""},
-		{"kill with a long reason", "POST", "/api/v1/kill", bearer, `{"reason":"` + strings.Repeat("x", 257) + `"}`, 400, jsonCT,
-			`{"error":"reason is longer than 256 bytes"}` + "\n", ""},
-		{"kill with a huge body", "POST", "/api/v1/kill", bearer, `{"reason":"` + strings.Repeat("x", 70<<10) + `"}`, 413, jsonCT,
-			`{"error":"request body larger than 65536 bytes"}` + "\n", ""},
-		{"resume", "POST", "/api/v1/resume", bearer, "", 200, jsonCT, `{"killed":false}` + "\n", ""},
+			`{"killed":true,"engaged":true,"already_halted":false,"reason":"killed through the HTTP API","requested_reason":"","by":"api","at":"2026-03-01T12:00:00Z","persisted":true}` + "\n", ""},
 		{"rules reload", "POST", "/api/v1/rules/reload", bearer, "", 200, jsonCT, `{"version":"v4"}` + "\n", ""},
-		{"lower-case scheme", "POST", "/api/v1/resume", "bearer " + token, "", 200, jsonCT, `{"killed":false}` + "\n", ""},
+		{"lower-case scheme", "POST", "/api/v1/resume", "bearer " + token, "", 200, jsonCT,
+			`{"killed":false,"changed":true,"message":"kill switch released; trading resumes","released":{"reason":"killed through the HTTP API","by":"api","at":"2026-03-01T12:00:00Z"},"persisted":true}` + "\n", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -202,7 +210,7 @@ func TestAuth(t *testing.T) {
 		{"other scheme", on, "Basic " + token, 401, `{"error":"missing bearer token"}`, `Bearer realm="arb"`},
 		{"wrong", on, "Bearer " + token + "x", 401, `{"error":"invalid bearer token"}`, `Bearer realm="arb", error="invalid_token"`},
 		{"prefix of the token", on, "Bearer " + token[:len(token)-1], 401, `{"error":"invalid bearer token"}`, `Bearer realm="arb", error="invalid_token"`},
-		{"right", on, "Bearer " + token, 200, `{"killed":true,"reason":"killed through the HTTP API"}`, ""},
+		{"right", on, "Bearer " + token, 200, `{"killed":true,"engaged":true,"already_halted":false,"reason":"killed through the HTTP API","requested_reason":"","by":"api","at":"2026-03-01T12:00:00Z","persisted":true}`, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -604,5 +612,183 @@ func FuzzServeHTTP(f *testing.F) {
 		if fk.killed && !(authorized && method == "POST" && path == "/api/v1/kill") {
 			t.Fatalf("killed by %s %q with %q", method, path, auth)
 		}
+	})
+}
+
+// TestKillAlwaysEngages: whatever the body of an authenticated kill, the
+// switch engages; what could not be used as a reason is reported as a
+// warning, and what could is kept (as text when it is not JSON).
+func TestKillAlwaysEngages(t *testing.T) {
+	long := strings.Repeat("x", 300)
+	tests := []struct {
+		name, ct, body string
+		reason         string // requested_reason in the answer
+		warning        string // a substring of one warning ("" = none)
+	}{
+		{"form field (curl -d)", "application/x-www-form-urlencoded", "reason=market crash", "market crash", ""},
+		{"form field and more", "application/x-www-form-urlencoded", "reason=crash&who=me", "crash", "unknown form fields ignored: who"},
+		{"form without a field", "application/x-www-form-urlencoded", "market crash", "market crash", ""},
+		{"text/plain", "text/plain", "exchange down\n", "exchange down", ""},
+		{"no content type", "", "halt now", "halt now", ""},
+		{"unknown JSON field", "application/json", `{"reason":"r","why":"x"}`, "r", "unknown fields ignored: why"},
+		{"only an unknown JSON field", "application/json", `{"why":"x"}`, "", "unknown fields ignored: why"},
+		{"reason not a string", "application/json", `{"reason":42}`, "42", "reason is not a JSON string"},
+		{"bad JSON", "application/json", `{"reason":`, `{"reason":`, "not one JSON object"},
+		{"two JSON values", "application/json", `{} {}`, `{} {}`, "not one JSON object"},
+		{"long reason", "application/json", `{"reason":"` + long + `"}`, long[:MaxReasonBytes], "truncated"},
+		{"control characters", "text/plain", "a\x00b\x1bc", "a b c", ""},
+		{"invalid UTF-8", "text/plain", "a\xffb", "a\uFFFDb", "not valid UTF-8"},
+		{"100 KB body", "application/json", `{"reason":"` + strings.Repeat("y", 100<<10) + `"}`, `{"reason":"` + strings.Repeat("y", MaxReasonBytes-11), "larger than 65536 bytes"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := &fake{}
+			var logs bytes.Buffer
+			s := New(Config{AdminToken: token}, deps(f, nil), slog.New(slog.NewJSONHandler(&logs, nil)))
+			req := httptest.NewRequest("POST", "/api/v1/kill", strings.NewReader(tt.body))
+			req.Host = "127.0.0.1:7420"
+			req.Header.Set("Authorization", "Bearer "+token)
+			if tt.ct != "" {
+				req.Header.Set("Content-Type", tt.ct)
+			}
+			rec := httptest.NewRecorder()
+			s.ServeHTTP(rec, req)
+			var got killBody
+			if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil || rec.Code != 200 {
+				t.Fatalf("= %d %s (%v)", rec.Code, rec.Body, err)
+			}
+			if !f.killed || !got.Killed || !got.Engaged {
+				t.Fatalf("not engaged: %+v", got)
+			}
+			if got.RequestedReason != tt.reason {
+				t.Errorf("requested_reason %q, want %q", got.RequestedReason, tt.reason)
+			}
+			want := tt.reason
+			if want == "" {
+				want = DefaultKillReason
+			}
+			if f.killReason != want || got.Reason != want {
+				t.Errorf("reason in force %q / %q, want %q", f.killReason, got.Reason, want)
+			}
+			joined := strings.Join(got.Warnings, "|")
+			if tt.warning == "" && joined != "" || !strings.Contains(joined, tt.warning) {
+				t.Errorf("warnings %q, want one with %q", got.Warnings, tt.warning)
+			}
+			// The audit line says what was done, warnings included.
+			if !strings.Contains(logs.String(), `"msg":"admin: kill"`) || !strings.Contains(logs.String(), `"engaged":true`) ||
+				(tt.warning != "" && !strings.Contains(logs.String(), tt.warning)) {
+				t.Errorf("log:\n%s", logs.String())
+			}
+		})
+	}
+}
+
+// TestKillNotPersisted: a kill whose state could not be saved still stops
+// trading, and the answer says it will not survive a restart.
+func TestKillNotPersisted(t *testing.T) {
+	f := &fake{noPersist: true, persistErr: "disk full"}
+	s := New(Config{AdminToken: token}, deps(f, nil), nil)
+	r := do(t, s, "POST", "/api/v1/kill", "Bearer "+token, "")
+	body := readBody(t, r)
+	if r.StatusCode != 200 || !f.killed || !strings.Contains(body, `"persisted":false`) ||
+		!strings.Contains(body, "will not survive a restart: disk full") {
+		t.Errorf("= %d %s", r.StatusCode, body)
+	}
+}
+
+// TestSlowKillBody: a client that sends its kill body slowly cannot hold
+// the switch off for longer than killReadWait.
+func TestSlowKillBody(t *testing.T) {
+	f := &fake{}
+	s := New(Config{AdminToken: token}, deps(f, nil), nil)
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	req, _ := http.NewRequest("POST", srv.URL+"/api/v1/kill", pr)
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "text/plain")
+	go pw.Write([]byte("slow reas")) // and never the rest
+	start := time.Now()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !f.killed || !strings.Contains(string(b), "not received within") {
+		t.Errorf("= %d %s", resp.StatusCode, b)
+	}
+	if d := time.Since(start); d > killReadWait+4*time.Second {
+		t.Errorf("kill took %v", d)
+	}
+}
+
+// TestBusyProvider: a provider under load answers 503 with Retry-After,
+// and the failures are logged at most once a second, with a count.
+func TestBusyProvider(t *testing.T) {
+	f := &fake{err: fmt.Errorf("engine: %w", ErrBusy)}
+	var logs bytes.Buffer
+	s := New(Config{}, deps(f, nil), slog.New(slog.NewJSONHandler(&lockedWriter{mu: &sync.Mutex{}, w: &logs}, nil)))
+	for range 50 {
+		r := do(t, s, "GET", "/api/v1/positions", "", "")
+		readBody(t, r)
+		if r.StatusCode != 503 || r.Header.Get("Retry-After") != "1" {
+			t.Fatalf("= %d Retry-After %q", r.StatusCode, r.Header.Get("Retry-After"))
+		}
+	}
+	if n := strings.Count(logs.String(), "provider failed"); n < 1 || n > 3 {
+		t.Errorf("%d log lines for 50 failures:\n%s", n, logs.String())
+	}
+}
+
+// TestHostHeader: a request whose Host names another site (a browser led
+// there by DNS rebinding) is refused on every route; IP literals, localhost
+// and the configured names are served.
+func TestHostHeader(t *testing.T) {
+	f := &fake{ready: true, positions: []Position{{Venue: "binance", Asset: "BTC", Balance: "1"}}}
+	s := New(Config{AllowedHosts: []string{"arbd.internal"}}, deps(f, nil), nil)
+	for host, code := range map[string]int{
+		"127.0.0.1:7420": 200, "localhost:7420": 200, "[::1]:7420": 200, "10.1.2.3": 200, "LOCALHOST": 200,
+		"arbd.internal:7420": 200, "": 200,
+		"evil.example:7420": 403, "arbd.internal.evil.example": 403, "127.0.0.1.nip.io": 403,
+	} {
+		req := httptest.NewRequest("GET", "/api/v1/positions", nil)
+		req.Host = host
+		rec := httptest.NewRecorder()
+		s.ServeHTTP(rec, req)
+		if rec.Code != code {
+			t.Errorf("Host %q: %d %s, want %d", host, rec.Code, rec.Body, code)
+		}
+		if code == 403 && strings.Contains(rec.Body.String(), "BTC") {
+			t.Errorf("Host %q: data leaked: %s", host, rec.Body)
+		}
+	}
+}
+
+// FuzzKillReason: any kill body yields a reason that is valid UTF-8,
+// without control characters, at most MaxReasonBytes — and never a panic.
+func FuzzKillReason(f *testing.F) {
+	f.Add("application/json", `{"reason":"x","y":1}`)
+	f.Add("application/x-www-form-urlencoded", "reason=market crash&x=%zz")
+	f.Add("text/plain", "a\x00\xff")
+	f.Add("", `{"reason":[1,2]}`)
+	f.Add("application/json; charset=utf-8", "{}{}")
+	f.Fuzz(func(t *testing.T, ct, body string) {
+		req := httptest.NewRequest("POST", "/api/v1/kill", strings.NewReader(body))
+		req.Header.Set("Content-Type", ct)
+		reason, warnings := readKillReason(httptest.NewRecorder(), req)
+		if len(reason) > MaxReasonBytes || !utf8.ValidString(reason) {
+			t.Fatalf("reason %q", reason)
+		}
+		for _, r := range reason {
+			if unicode.IsControl(r) {
+				t.Fatalf("control character in %q", reason)
+			}
+		}
+		if reason != strings.TrimSpace(reason) {
+			t.Fatalf("untrimmed %q", reason)
+		}
+		_ = warnings
 	})
 }

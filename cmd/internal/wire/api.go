@@ -2,24 +2,33 @@ package wire
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
 
+	"arb/cmd/internal/bus"
 	"arb/cmd/internal/config"
 	"arb/cmd/internal/httpapi"
 	"arb/exchange/num"
+	"arb/strategy"
 	"arb/strategy/spread"
 )
 
-func natsOptions(cfg *config.Config) []nats.Option {
-	if cfg.NATS.CredentialsFile != "" {
-		return []nats.Option{nats.UserCredentials(cfg.NATS.CredentialsFile)}
+// natsOptions returns the connect options for an external NATS server
+// (nats.credentials_file; see bus.CredentialsOption).
+func natsOptions(cfg *config.Config) ([]nats.Option, error) {
+	f := cfg.NATS.CredentialsFile
+	if f == "" {
+		return nil, nil
 	}
-	return nil
+	opt, err := bus.CredentialsOption(f)
+	if err != nil {
+		return nil, fmt.Errorf("nats.credentials_file: %w", err)
+	}
+	return []nats.Option{opt}, nil
 }
 
 // apiProvider answers the HTTP API from the daemon's components. Book data
@@ -28,9 +37,21 @@ func natsOptions(cfg *config.Config) []nats.Option {
 // goroutines.
 type apiProvider struct{ d *Daemon }
 
+// snapshot returns the current engine's book snapshot, nil before any
+// venue has joined.
+func (d *Daemon) snapshot() *strategy.Snapshot {
+	if e := d.engine(); e != nil {
+		return e.loop.Books()
+	}
+	return nil
+}
+
 // Books implements httpapi.Books.
 func (a *apiProvider) Books(context.Context) ([]httpapi.Book, error) {
-	snap := a.d.loop.Books()
+	snap := a.d.snapshot()
+	if snap == nil {
+		return []httpapi.Book{}, nil
+	}
 	out := make([]httpapi.Book, 0, len(snap.Rows))
 	for _, r := range snap.Rows {
 		b := httpapi.Book{
@@ -50,78 +71,144 @@ func (a *apiProvider) Books(context.Context) ([]httpapi.Book, error) {
 	return out, nil
 }
 
-// Ready implements httpapi.Readiness: ready once every configured venue ×
-// instrument has a fresh book.
+// Ready implements httpapi.Readiness: ready once the durable log can store
+// events, every configured venue has joined, and every venue × instrument
+// has a fresh book. The reason names everything that is missing.
 func (a *apiProvider) Ready(context.Context) (bool, string) {
-	snap := a.d.loop.Books()
-	if snap.Ready {
+	d := a.d
+	var why []string
+	if ok, reason := d.JournalReady(); !ok {
+		why = append(why, "durable log (JetStream) unavailable: "+reason)
+	}
+	if p := d.pending(); len(p) > 0 {
+		var names []string
+		for _, v := range p {
+			st := v.state.Load()
+			names = append(names, fmt.Sprintf("%s (%s)", v.cfg.Name, st.Err))
+		}
+		why = append(why, "feeds missing: "+strings.Join(names, ", "))
+	}
+	snap := d.snapshot()
+	switch {
+	case snap == nil:
+		why = append(why, "no venue has answered yet")
+	case len(snap.Rows) == 0:
+		why = append(why, "no book received yet")
+	case !snap.Ready:
+		var stale []string
+		for _, r := range snap.Rows {
+			if r.Stale {
+				stale = append(stale, r.Venue+" "+r.Symbol)
+			}
+		}
+		why = append(why, fmt.Sprintf("books not fresh: %v", stale))
+	}
+	if len(why) == 0 {
 		return true, ""
 	}
-	var missing []string
-	for _, r := range snap.Rows {
-		if r.Stale {
-			missing = append(missing, r.Venue+" "+r.Symbol)
-		}
-	}
-	if len(snap.Rows) == 0 {
-		return false, "no book received yet"
-	}
-	return false, fmt.Sprintf("books not fresh: %v", missing)
+	return false, strings.Join(why, "; ")
 }
 
 // Status implements httpapi.Status.
 func (a *apiProvider) Status(context.Context) (httpapi.StatusReport, error) {
 	d := a.d
-	snap := d.loop.Books()
+	e := d.engine()
+	snap := d.snapshot()
 	halt, killed := d.desk.risk.Halted()
-	rep := httpapi.StatusReport{Mode: "paper", StartedAt: d.started.UTC(), Killed: killed, Risk: d.desk.risk.Status()}
+	rep := httpapi.StatusReport{Mode: "paper", Version: d.build.Version, Revision: d.build.Revision,
+		StartedAt: d.started.UTC(), Killed: killed, Risk: d.desk.risk.Status(),
+		KillSwitchPersistError: d.desk.halts.lastError()}
 	if killed {
 		rep.KillReason = halt.Reason
 	}
 	if v, ok := d.desk.risk.Version(); ok {
 		rep.RulesVersion = v.String()
 	}
-	rep.Trading = snap.Ready && !rep.Killed
-	for _, f := range d.feeds {
-		st := f.md.Stats()
-		vs := httpapi.VenueStatus{
-			Venue: f.name, Kind: f.kind, Connected: st.Connected.Load() > 0,
-			Messages: st.Messages.Load(), Gaps: st.Gaps.Load(), Resyncs: st.Resyncs.Load(), Reconnects: st.Reconnects.Load(),
+	rep.Trading = snap != nil && snap.Ready && !rep.Killed && d.journalReady()
+	js := d.journalStatus()
+	rep.Journal = &js
+	rf := d.desk.rules.status()
+	rep.RulesFile = &rf
+	if d.desk.kv != nil {
+		rep.RulesKV = d.desk.kv.status()
+	}
+	for _, v := range d.venues {
+		vs := httpapi.VenueStatus{Venue: v.cfg.Name, Kind: v.cfg.Kind}
+		var f *feedEntry
+		if e != nil {
+			for i := range e.feeds {
+				if e.feeds[i].id == v.id {
+					f = &e.feeds[i]
+				}
+			}
 		}
+		if f == nil {
+			st := v.state.Load()
+			vs.State, vs.Error = "waiting", st.Err
+			if !st.NextRetry.IsZero() {
+				t := st.NextRetry
+				vs.NextRetry = &t
+			}
+			rep.Venues = append(rep.Venues, vs)
+			continue
+		}
+		st := f.md.Stats()
+		vs.State, vs.Connected = "running", st.Connected.Load() > 0
+		vs.Messages, vs.Gaps, vs.Resyncs, vs.Reconnects = st.Messages.Load(), st.Gaps.Load(), st.Resyncs.Load(), st.Reconnects.Load()
 		for r := 1; r < exchangeNumRejects(); r++ {
 			vs.Rejects += st.Rejects(rejectReason(r))
 		}
-		for _, r := range snap.Rows {
-			if r.Venue == f.name {
-				vs.Books++
-				if r.Stale {
-					vs.StaleBooks++
+		if snap != nil {
+			for _, r := range snap.Rows {
+				if r.Venue == f.name {
+					vs.Books++
+					if r.Stale {
+						vs.StaleBooks++
+					}
 				}
 			}
 		}
 		rep.Venues = append(rep.Venues, vs)
 	}
 	rep.Plans = d.desk.recent()
-	ds := d.det.Stats()
-	rep.Detector = httpapi.DetectorStatus{Events: ds.Events.Load(), Plans: ds.Plans.Load(),
-		Approved: d.desk.approved.Load(), Rejected: d.desk.rejected.Load()}
+	events, plans := d.detectorTotals()
+	rep.Detector = httpapi.DetectorStatus{Events: events, Plans: plans,
+		Approved: d.desk.approved.Load(), Rejected: d.desk.rejected.Load(), RefusedJournal: d.desk.refusedJournal.Load()}
 	return rep, nil
+}
+
+// detectorTotals returns the events and plans of every engine so far.
+func (d *Daemon) detectorTotals() (events, plans uint64) {
+	d.retired.mu.Lock()
+	events, plans = d.retired.events[0], d.retired.plans
+	d.retired.mu.Unlock()
+	if e := d.engine(); e != nil {
+		s := e.det.Stats()
+		events += s.Events.Load()
+		plans += s.Plans.Load()
+	}
+	return events, plans
 }
 
 // Positions implements httpapi.Positions: the paper balances per venue and
 // asset (balance = total held, locked = reserved by plans in flight), copied
-// on the loop goroutine.
+// on the loop goroutine. A loop too busy to take the request makes it a
+// 503 with Retry-After (httpapi.ErrBusy).
 func (a *apiProvider) Positions(ctx context.Context) ([]httpapi.Position, error) {
 	type bal struct {
 		venue, asset string
 		total, res   int64
 		dec          uint8
 	}
+	e := a.d.engine()
+	if e == nil {
+		return []httpapi.Position{}, nil
+	}
 	res := make(chan []bal, 1)
-	ok := a.d.loop.Do(func(det *spread.Detector) {
+	ok := e.loop.Do(func(det *spread.Detector) {
 		inv := det.Inventory()
 		var out []bal
-		for _, f := range a.d.feeds {
+		for _, f := range e.feeds {
 			for as := 0; as < inv.NumAssets(); as++ {
 				id := spread.AssetID(as)
 				if inv.AssetName(id) == "" {
@@ -133,7 +220,7 @@ func (a *apiProvider) Positions(ctx context.Context) ([]httpapi.Position, error)
 		res <- out
 	})
 	if !ok {
-		return nil, errors.New("engine busy: control queue full")
+		return nil, fmt.Errorf("engine control queue full: %w", httpapi.ErrBusy)
 	}
 	select {
 	case bs := <-res:
@@ -171,21 +258,40 @@ func (a *apiProvider) PnL(context.Context) (httpapi.PnLReport, error) {
 	return httpapi.PnLReport{Currency: "USDT", Realized: "0", Fees: "0", Net: "0", AsOf: time.Now().UTC()}, nil
 }
 
-// Kill implements httpapi.Admin.
-func (a *apiProvider) Kill(_ context.Context, reason string) error {
-	if reason == "" {
-		reason = "operator kill via API"
+// Kill implements httpapi.Admin: the switch engages first, then its state is
+// written to data_dir before the answer, so the halt survives a crash or a
+// restart. A kill while halted keeps the first reason (the state written
+// is the one in force).
+func (a *apiProvider) Kill(_ context.Context, reason string) (httpapi.KillResult, error) {
+	k := a.d.desk
+	engaged := k.risk.Halt(reason, "api")
+	h, _ := k.risk.Halted()
+	res := httpapi.KillResult{Engaged: engaged, Reason: h.Reason, By: h.By, At: h.At, Persisted: true}
+	if err := k.halts.sync(k.risk); err != nil {
+		res.Persisted, res.PersistError = false, err.Error()
+		k.log.Error("kill switch engaged but its state was not saved; it will not survive a restart", "err", err)
+		select { // the writer retries
+		case k.dirty <- struct{}{}:
+		default:
+		}
 	}
-	a.d.desk.risk.Halt(reason, "api")
-	a.d.log.Warn("kill switch engaged", "reason", reason)
-	return nil
+	return res, nil
 }
 
-// Resume implements httpapi.Admin.
-func (a *apiProvider) Resume(context.Context) error {
-	a.d.desk.risk.Resume("api")
-	a.d.log.Warn("kill switch released by operator")
-	return nil
+// Resume implements httpapi.Admin: the only way a halt is released. The
+// released state is written before the answer.
+func (a *apiProvider) Resume(context.Context) (httpapi.ResumeResult, error) {
+	k := a.d.desk
+	prev, changed := k.risk.Resume("api")
+	res := httpapi.ResumeResult{Changed: changed, Persisted: true}
+	if changed {
+		res.Released = httpapi.Halt{Reason: prev.Reason, By: prev.By, Rule: prev.Rule, At: prev.At}
+	}
+	if err := k.halts.sync(k.risk); err != nil {
+		res.Persisted, res.PersistError = false, err.Error()
+		k.log.Error("kill switch released but the state was not saved; after a restart trading would be halted again", "err", err)
+	}
+	return res, nil
 }
 
 // ReloadRules implements httpapi.Admin.

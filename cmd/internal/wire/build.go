@@ -16,7 +16,6 @@ import (
 	"arb/exchange"
 	"arb/exchange/num"
 	"arb/exchange/sim"
-	"arb/ringbuf"
 	"arb/strategy/spread"
 )
 
@@ -26,9 +25,10 @@ import (
 const RingCapacity = 4096
 
 // Known returns what config validation needs from the wiring: the venue
-// kinds this build speaks and the names of the simulated venues it can run.
+// kinds this build speaks, the names of the simulated venues it can run,
+// and the checks that build parts of the daemon offline (preflight).
 func Known() config.Known {
-	return config.Known{Kinds: Kinds(), SimVenues: []string{"binance", "okx", "bybit"}}
+	return config.Known{Kinds: Kinds(), SimVenues: []string{"binance", "okx", "bybit"}, Check: preflight}
 }
 
 // registry interns the config's venues (in file order) and instruments.
@@ -61,16 +61,37 @@ func assetID(reg *exchange.Registry, symbol string) (exchange.InstrumentID, bool
 // names (sim://<name>), over the config's instruments. The simulator knows a
 // market for each instrument it has a default for; others are an error.
 func startSim(cfg *config.Config, logger *slog.Logger, tune func(*sim.Config)) (*sim.Sim, error) {
+	sc, ok, err := simConfig(cfg)
+	if err != nil || !ok {
+		return nil, err
+	}
+	sc.Logger = logger
+	if tune != nil {
+		tune(&sc)
+	}
+	s, err := sim.New(sc)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Start(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// simConfig returns the simulator's config for cfg, and false when no venue
+// is simulated. Its Symbols are in the order of cfg.Instruments and its
+// Venues in the order of cfg.SimVenues (preflight maps problems back).
+func simConfig(cfg *config.Config) (sim.Config, bool, error) {
 	want := cfg.SimVenues()
 	if len(want) == 0 {
-		return nil, nil
+		return sim.Config{}, false, nil
 	}
 	sc := sim.DefaultConfig()
 	sc.Seed = cfg.Sim.Seed
 	if cfg.Sim.Step > 0 {
 		sc.StepInterval = cfg.Sim.Step
 	}
-	sc.Logger = logger
 	defaults := sc.Symbols
 	sc.Symbols = nil
 	for _, in := range cfg.Instruments {
@@ -81,7 +102,7 @@ func startSim(cfg *config.Config, logger *slog.Logger, tune func(*sim.Config)) (
 			}
 		}
 		if found == nil {
-			return nil, fmt.Errorf("sim: no simulated market for instrument %s (the simulator has %s)", in.Symbol, simSymbols(defaults))
+			return sim.Config{}, true, fmt.Errorf("sim: no simulated market for instrument %s (the simulator has %s)", in.Symbol, simSymbols(defaults))
 		}
 		s := *found
 		s.Scale = in.Scale()
@@ -95,22 +116,12 @@ func startSim(cfg *config.Config, logger *slog.Logger, tune func(*sim.Config)) (
 	for _, w := range want {
 		v, ok := byKind[w.Kind]
 		if !ok {
-			return nil, fmt.Errorf("sim: no simulated venue of kind %q", w.Kind)
+			return sim.Config{}, true, fmt.Errorf("sim: no simulated venue of kind %q", w.Kind)
 		}
 		v.Name = w.Name
 		sc.Venues = append(sc.Venues, v)
 	}
-	if tune != nil {
-		tune(&sc)
-	}
-	s, err := sim.New(sc)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.Start(); err != nil {
-		return nil, err
-	}
-	return s, nil
+	return sc, true, nil
 }
 
 func simSymbols(ss []sim.SymbolConfig) string {
@@ -138,16 +149,16 @@ func resolveURLs(v config.Venue, s *sim.Sim) (ws, rest string, err error) {
 	return u.WSBase, u.REST, nil
 }
 
-// instruments builds one venue's listings: canonical ids and scales from the
-// config, filters from the config's overrides or, for any filter not
-// overridden, from the venue's documented instruments endpoint.
-func instruments(ctx context.Context, reg *exchange.Registry, vid exchange.VenueID, v config.Venue, restURL string, hc *http.Client) ([]exchange.Instrument, error) {
-	var want []exchange.Instrument
-	needFetch := false
+// venueListings returns one venue's listings as the config describes them:
+// canonical ids and scales from the instruments, the venue's symbols, and
+// the filters the config overrides. needFetch says whether some filter is
+// not overridden and must come from the venue (fetchFilters); until then it
+// is zero.
+func venueListings(reg *exchange.Registry, vid exchange.VenueID, v config.Venue) (want []exchange.Instrument, needFetch bool, err error) {
 	for canon, sym := range v.Symbols {
 		id, ok := assetID(reg, canon)
 		if !ok {
-			return nil, fmt.Errorf("venue %s: symbol %s is not a configured instrument", v.Name, canon)
+			return nil, false, fmt.Errorf("venue %s: symbol %s is not a configured instrument", v.Name, canon)
 		}
 		a := reg.Asset(id)
 		want = append(want, exchange.Instrument{
@@ -159,25 +170,27 @@ func instruments(ctx context.Context, reg *exchange.Registry, vid exchange.Venue
 		}
 	}
 	sortInstruments(want)
-	got := want
-	if needFetch {
-		k := kinds[v.Kind]
-		var err error
-		for attempt := 0; ; attempt++ {
-			fctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-			got, err = k.fetch(fctx, hc, restURL, v.Name, want)
-			cancel()
-			if err == nil || attempt == 2 || ctx.Err() != nil {
-				break
-			}
-			time.Sleep(time.Duration(attempt+1) * 500 * time.Millisecond)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("venue %s: fetching instrument filters from %s: %w", v.Name, restURL, err)
-		}
+	out, err := applyOverrides(v, want)
+	return out, needFetch, err
+}
+
+// fetchFilters asks the venue's documented instruments endpoint for the
+// filters of want (one attempt, bounded by ctx) and applies the config's
+// overrides on top.
+func fetchFilters(ctx context.Context, hc *http.Client, v config.Venue, restURL string, want []exchange.Instrument) ([]exchange.Instrument, error) {
+	k := kinds[v.Kind]
+	got, err := k.fetch(ctx, hc, restURL, v.Name, want)
+	if err != nil {
+		return nil, fmt.Errorf("venue %s: fetching instrument filters from %s: %w", v.Name, restURL, err)
 	}
-	out := make([]exchange.Instrument, len(got))
-	copy(out, got)
+	return applyOverrides(v, got)
+}
+
+// applyOverrides returns a copy of in with the config's filter overrides
+// set (validation guarantees they convert exactly).
+func applyOverrides(v config.Venue, in []exchange.Instrument) ([]exchange.Instrument, error) {
+	out := make([]exchange.Instrument, len(in))
+	copy(out, in)
 	for i := range out {
 		f, has := v.Filters[out[i].Canonical]
 		if !has {
@@ -267,27 +280,27 @@ func spreadConfig(cfg *config.Config, reg *exchange.Registry, listings []exchang
 	return sc
 }
 
-// newFeeds builds one market-data feed per configured venue.
-func newFeeds(cfg *config.Config, reg *exchange.Registry, urls [][2]string, listings [][]exchange.Instrument,
-	ring *ringbuf.MPSC[exchange.BookTop], logger *slog.Logger, hc *http.Client) ([]feedEntry, error) {
-	var out []feedEntry
-	for i, v := range cfg.Venues {
-		k, ok := kinds[v.Kind]
-		if !ok {
-			return nil, fmt.Errorf("venue %s: unknown kind %q", v.Name, v.Kind)
-		}
-		md, err := k.newFeed(feedSetup{
-			venue: exchange.VenueID(i + 1), name: v.Name, wsURL: urls[i][0], restURL: urls[i][1],
-			instruments: listings[i], channel: v.Channel, depth: v.Depth, ageMax: v.AgeMax, ring: ring,
-			logger: logger, now: func() int64 { return time.Now().UnixNano() },
-			rand: rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(i+1))), http: hc,
-		})
-		if err != nil {
-			return nil, fmt.Errorf("venue %s: %w", v.Name, err)
-		}
-		out = append(out, feedEntry{name: v.Name, kind: v.Kind, id: exchange.VenueID(i + 1), md: md, listings: listings[i]})
+// newFeed builds the market-data feed of a venue whose listings are known
+// (not running).
+func (d *Daemon) newFeed(v *venue, listings []exchange.Instrument) (feedEntry, error) {
+	k, ok := kinds[v.cfg.Kind]
+	if !ok {
+		return feedEntry{}, fmt.Errorf("venue %s: unknown kind %q", v.cfg.Name, v.cfg.Kind)
 	}
-	return out, nil
+	md, err := k.newFeed(feedSetup{
+		venue: v.id, name: v.cfg.Name, wsURL: v.ws, restURL: v.rest,
+		instruments: listings, channel: v.cfg.Channel, depth: v.cfg.Depth, ageMax: v.cfg.AgeMax, ring: d.ring,
+		logger: d.log, now: func() int64 { return time.Now().UnixNano() },
+		rand: rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(v.idx+1))), http: d.hc,
+	})
+	if err != nil {
+		return feedEntry{}, fmt.Errorf("venue %s: %w", v.cfg.Name, err)
+	}
+	e := feedEntry{name: v.cfg.Name, kind: v.cfg.Kind, id: v.id, md: md, listings: listings}
+	if err := setTaps([]feedEntry{e}, d.tap); err != nil {
+		return feedEntry{}, err
+	}
+	return e, nil
 }
 
 // feedEntry is one running venue feed.
@@ -298,12 +311,18 @@ type feedEntry struct {
 	listings   []exchange.Instrument
 }
 
-// setBalances loads the paper starting balances into the detector's
-// inventory (before the loop runs, so no other goroutine touches it yet).
-func setBalances(cfg *config.Config, inv *spread.Inventory) error {
+// setBalances loads the paper starting balances into a detector's
+// inventory (before its loop runs, so no other goroutine touches it yet).
+// With partial set, a balance of an asset the inventory does not know is
+// skipped: its instruments are on venues that have not joined yet (config
+// validation checks that some instrument uses every asset).
+func setBalances(cfg *config.Config, inv *spread.Inventory, partial bool) error {
 	for i, v := range cfg.Venues {
 		for asset, amt := range v.Balances {
 			if _, ok := inv.Asset(asset); !ok {
+				if partial {
+					continue
+				}
 				return fmt.Errorf("venues[%d].balances.%s: no configured instrument uses asset %s", i, asset, asset)
 			}
 			if err := inv.SetDecimal(exchange.VenueID(i+1), asset, amt.String()); err != nil {

@@ -5,10 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/nats-io/nats.go"
 
 	"arb/cmd/internal/bus"
 	"arb/cmd/internal/config"
@@ -17,9 +21,7 @@ import (
 	"arb/exchange/sim"
 	"arb/exchange/tap"
 	"arb/ringbuf"
-	"arb/strategy"
 	"arb/strategy/book"
-	"arb/strategy/spread"
 )
 
 // Daemon is a built arbd: every component constructed and connected, nothing
@@ -30,18 +32,28 @@ type Daemon struct {
 	log     *slog.Logger
 	reg     *exchange.Registry
 	started time.Time
+	build   BuildInfo
+	hc      *http.Client
+	tap     tap.Sink // recorder hook (Options.Tap); nil = off
+	planIDs uint64   // Options.PlanIDBase
 
-	sim   *sim.Sim
-	emb   *bus.Embedded
-	bus   *bus.Bus
-	ring  *ringbuf.MPSC[exchange.BookTop]
-	feeds []feedEntry
-	det   *spread.Detector
-	loop  *strategy.Loop
-	desk  *desk
-	http  *httpapi.Server
-	prom  *prometheusSet
-	lock  *os.File // exclusive lock on data_dir
+	sim    *sim.Sim
+	emb    *bus.Embedded
+	bus    *bus.Bus
+	ring   *ringbuf.MPSC[exchange.BookTop]
+	store  *book.Store // every book; shared by successive engines
+	venues []*venue    // every configured venue, in config order
+	desk   *desk
+	http   *httpapi.Server
+	prom   *prometheusSet
+	lock   *os.File // exclusive lock on data_dir
+
+	// The engine (detector, loop, joined feeds) is replaced when a venue
+	// joins late; engMu serialises the swaps.
+	eng     atomic.Pointer[engine]
+	engMu   sync.Mutex
+	retired retired
+	run     func(string, func(context.Context) error) // Run's goroutine starter
 }
 
 // Options are the daemon's start-up choices that are not in the config file.
@@ -54,26 +66,30 @@ type Options struct {
 	// TuneSim, if set, adjusts the in-process simulator's config before it
 	// starts (tests switch off random dislocations to make their own).
 	TuneSim func(*sim.Config)
-	// Tap, if set, records what the venues send (arbd --record): every
-	// feed's connections and frames, the snapshots and the instruments
-	// replies (see exchange/tap, exchange/recording).
+	// Tap, if set, records what the venues send (a recording for arb
+	// backtest): every feed's connections and frames, the depth snapshots
+	// and the instruments replies (see exchange/tap, exchange/recording).
 	Tap tap.Sink
-	// PlanIDBase, if nonzero, is the detector's plan id base instead of
-	// the time-based one (a recording stores it, so a backtest of the
+	// PlanIDBase, if nonzero, is the first engine's plan id base instead
+	// of the time-based one (a recording stores it, so a backtest of the
 	// session numbers its plans the same way).
 	PlanIDBase uint64
 }
 
 // Build constructs the daemon from a validated config: the simulated venues
 // (if any sim:// URL is used), NATS (embedded when no URL is set), the
-// instrument filters, the feeds, the detector and its loop, the risk engine,
-// the HTTP API and the metrics. It fails with an error naming the part.
+// instrument filters of every venue that answers, the feeds, the risk
+// engine with the kill switch as it was saved, the detector and its loop,
+// the HTTP API and the metrics. A venue that does not answer does not stop
+// the start: it is retried in the background once Run starts. Build fails
+// with an error naming the part for anything else.
 func Build(ctx context.Context, cfg *config.Config, opt Options) (d *Daemon, err error) {
 	log := opt.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	built := &Daemon{cfg: cfg, log: log, started: time.Now()}
+	built := &Daemon{cfg: cfg, log: log, started: time.Now(), build: ReadBuildInfo(), hc: &http.Client{Timeout: fetchTimeout},
+		tap: opt.Tap, planIDs: opt.PlanIDBase}
 	d = built
 	defer func() {
 		if err != nil { // release whatever was started before the failure
@@ -90,12 +106,16 @@ func Build(ctx context.Context, cfg *config.Config, opt Options) (d *Daemon, err
 		return nil, err
 	}
 	if cfg.NATS.URL == "" {
-		if d.emb, err = bus.StartEmbedded(ctx, cfg.DataDir, log.With("component", "nats")); err != nil {
+		if d.emb, err = bus.StartEmbedded(ctx, cfg.DataDir, log); err != nil {
 			return nil, fmt.Errorf("embedded NATS: %w", err)
 		}
 		d.bus, err = bus.Connect(ctx, d.emb.ClientURL(), log, d.emb.InProcess())
 	} else {
-		d.bus, err = bus.Connect(ctx, cfg.NATS.URL, log, natsOptions(cfg)...)
+		var opts []nats.Option
+		if opts, err = natsOptions(cfg); err != nil {
+			return nil, err
+		}
+		d.bus, err = bus.Connect(ctx, cfg.NATS.URL, log, opts...)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("NATS: %w", err)
@@ -104,45 +124,49 @@ func Build(ctx context.Context, cfg *config.Config, opt Options) (d *Daemon, err
 		return nil, fmt.Errorf("NATS JetStream: %w", err)
 	}
 
-	hc := &http.Client{Timeout: 10 * time.Second}
-	urls := make([][2]string, len(cfg.Venues))
-	listings := make([][]exchange.Instrument, len(cfg.Venues))
-	var all []exchange.Instrument
-	for i, v := range cfg.Venues {
-		ws, rest, err := resolveURLs(v, d.sim)
-		if err != nil {
-			return nil, err
-		}
-		urls[i] = [2]string{ws, rest}
-		if listings[i], err = instruments(ctx, d.reg, exchange.VenueID(i+1), v, rest, tappedClient(hc, opt.Tap, i)); err != nil {
-			return nil, err
-		}
-		all = append(all, listings[i]...)
-	}
-
 	d.ring = ringbuf.NewMPSC[exchange.BookTop](RingCapacity)
-	if d.feeds, err = newFeeds(cfg, d.reg, urls, listings, d.ring, log, hc); err != nil {
-		return nil, err
+	d.store = book.New(d.reg)
+	for i, v := range cfg.Venues {
+		ve := &venue{idx: i, id: exchange.VenueID(i + 1), cfg: v}
+		if ve.ws, ve.rest, err = resolveURLs(v, d.sim); err != nil {
+			return nil, err
+		}
+		if ve.want, ve.needFetch, err = venueListings(d.reg, ve.id, v); err != nil {
+			return nil, err
+		}
+		d.venues = append(d.venues, ve)
 	}
-	if err = setTaps(d.feeds, opt.Tap); err != nil {
-		return nil, err
-	}
-	store := book.New(d.reg)
-	sc := spreadConfig(cfg, d.reg, all)
-	if opt.PlanIDBase != 0 {
-		sc.PlanIDBase = opt.PlanIDBase
-	}
-	if d.det, err = spread.New(d.reg, store, sc); err != nil {
-		return nil, fmt.Errorf("strategy: %w", err)
-	}
-	if err = setBalances(cfg, d.det.Inventory()); err != nil {
-		return nil, err
-	}
+	// The desk (risk engine, kill switch restored from disk, rules) before
+	// any engine: no plan can be taken before the saved halt is in force.
 	if d.desk, err = newDesk(ctx, d, opt); err != nil {
 		return nil, err
 	}
-	if d.loop, err = strategy.New(strategy.DefaultConfig(), d.reg, d.ring, d.det, d.desk, func() int64 { return time.Now().UnixNano() }); err != nil {
-		return nil, fmt.Errorf("strategy loop: %w", err)
+	listings, err := d.fetchAtStart(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var feeds []feedEntry
+	for i, v := range d.venues {
+		if listings[i] == nil {
+			continue
+		}
+		f, err := d.newFeed(v, listings[i])
+		if err != nil {
+			return nil, err
+		}
+		feeds = append(feeds, f)
+		v.state.Store(&venueState{Joined: true, Since: time.Now().UTC()})
+	}
+	if len(feeds) > 0 {
+		e, err := d.buildEngine(feeds)
+		if err != nil {
+			return nil, err
+		}
+		if err := e.newLoop(d); err != nil {
+			return nil, fmt.Errorf("strategy loop: %w", err)
+		}
+		d.desk.attach(e)
+		d.eng.Store(e)
 	}
 	d.prom = newPrometheusSet(d)
 
@@ -151,14 +175,14 @@ func Build(ctx context.Context, cfg *config.Config, opt Options) (d *Daemon, err
 		return nil, err
 	}
 	hcfg := httpapi.DefaultConfig()
-	hcfg.Listen, hcfg.AdminToken = cfg.HTTP.Listen, tok
+	hcfg.Listen, hcfg.AdminToken, hcfg.AllowedHosts = cfg.HTTP.Listen, tok, cfg.HTTP.AllowedHosts
 	if err = hcfg.Validate(); err != nil {
 		return nil, fmt.Errorf("http: %w", err)
 	}
 	api := &apiProvider{d: d}
 	d.http = httpapi.New(hcfg, httpapi.Deps{
 		Metrics: d.prom.reg, Books: api, Readiness: api, Status: api, Positions: api, PnL: api, Admin: api,
-	}, log.With("component", "http"))
+	}, log)
 	return d, nil
 }
 
@@ -170,7 +194,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	var wg sync.WaitGroup
-	run := func(name string, f func(context.Context) error) {
+	d.run = func(name string, f func(context.Context) error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -179,14 +203,35 @@ func (d *Daemon) Run(ctx context.Context) error {
 			}
 		}()
 	}
+	run := d.run
 	run("http", d.http.ListenAndServe)
-	run("strategy", d.loop.Run)
-	for _, f := range d.feeds {
-		run("feed "+f.name, f.md.Run)
-	}
+	run("nats monitor", func(ctx context.Context) error {
+		if err := d.bus.Monitor(ctx); !errors.Is(err, context.Canceled) {
+			return err
+		}
+		return nil
+	})
 	d.desk.start(ctx, run)
-	d.log.Info("arbd running", "http", d.cfg.HTTP.Listen, "venues", len(d.feeds), "instruments", len(d.reg.Assets)-1,
-		"nats", d.natsURL(), "sim", d.sim != nil)
+	if e := d.engine(); e != nil {
+		e.start(ctx, run)
+		for _, f := range e.feeds {
+			run("feed "+f.name, f.md.Run)
+		}
+	}
+	rnd := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
+	for _, v := range d.pending() {
+		seed := rnd.Uint64()
+		run("venue "+v.cfg.Name, func(ctx context.Context) error {
+			return d.retryVenue(ctx, v, rand.New(rand.NewPCG(seed, uint64(v.id))))
+		})
+	}
+	run("feed states", d.watchFeeds)
+	var missing []string
+	for _, v := range d.pending() {
+		missing = append(missing, v.cfg.Name)
+	}
+	d.log.Info("arbd running", "http", d.cfg.HTTP.Listen, "venues", len(d.venues), "venues_waiting", missing,
+		"instruments", len(d.reg.Assets)-1, "nats", d.natsURL(), "sim", d.sim != nil)
 	select {
 	case <-ctx.Done():
 	case <-d.bus.Done():

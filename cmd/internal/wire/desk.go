@@ -3,9 +3,7 @@ package wire
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"math"
 	"sync"
@@ -14,6 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"arb/cmd/internal/config"
 	"arb/cmd/internal/httpapi"
 	"arb/exchange"
 	"arb/exchange/num"
@@ -34,17 +33,23 @@ const (
 // hands a plan event to the JetStream publisher without blocking. With no
 // executor yet, every plan's reservation is released right after the
 // decision: plans are decided and recorded, never sent.
+//
+// Two gates sit beside the rules: the kill switch, whose state is persisted
+// (killswitch.go) so that it survives a restart, and the durable log: while
+// JetStream cannot store an event, no plan passes (journal.go), since no
+// order may be sent whose intent is not durable.
 type desk struct {
 	d    *Daemon
 	risk *risk.Engine
 	log  *slog.Logger
 
-	rulesPath         string
-	fallback          []byte
-	fallbackName      string
-	usingFallbackFile bool
+	rules *rulesFile    // the operator's rules file (rulesfile.go)
+	halts *haltStore    // the kill switch on disk (killswitch.go)
+	dirty chan struct{} // a halt to persist (from OnHalt, which must not block)
+	kv    *kvRules      // rule sets from the NATS KV bucket, when configured (rulesig.go)
 
-	// Owned by the loop goroutine.
+	// Owned by the loop goroutine (set by attach while no loop runs).
+	eng       *engine
 	in        risk.Input
 	day       risk.DayTracker
 	acct      string           // account currency (the first instrument's quote)
@@ -56,6 +61,7 @@ type desk struct {
 	ring   []httpapi.PlanStatus // recent plans, newest last
 
 	approved, rejected              atomic.Uint64
+	refusedJournal                  atomic.Uint64
 	published, publishErr, overflow atomic.Uint64
 }
 
@@ -76,7 +82,8 @@ type planEvent struct {
 
 func newDesk(ctx context.Context, d *Daemon, opt Options) (*desk, error) {
 	k := &desk{d: d, log: d.log.With("component", "desk"), events: make(chan planEvent, eventQueue),
-		rulesPath: d.cfg.Risk.RulesFile, fallback: opt.RulesFallback, fallbackName: opt.RulesFallbackName}
+		rules: newRulesFile(d.cfg.Risk.RulesFile, opt.RulesFallback, opt.RulesFallbackName),
+		halts: newHaltStore(d.cfg.DataDir), dirty: make(chan struct{}, 1)}
 	names := make([]string, len(d.reg.Venues))
 	for i, v := range d.reg.Venues {
 		names[i] = v.Name
@@ -84,51 +91,34 @@ func newDesk(ctx context.Context, d *Daemon, opt Options) (*desk, error) {
 	var err error
 	k.risk, err = risk.New(risk.Config{
 		Logger: d.log.With("component", "risk"), Venues: names,
-		OnHalt: func(h risk.HaltState) { k.log.Error("trading halted", "reason", h.Reason, "by", h.By, "rule", h.Rule) },
+		OnHalt: func(h risk.HaltState) {
+			k.log.Error("trading halted", "reason", h.Reason, "by", h.By, "rule", h.Rule)
+			select { // persisted by the halt writer; Kill persists before it answers
+			case k.dirty <- struct{}{}:
+			default:
+			}
+		},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("risk: %w", err)
 	}
-	if _, err := k.reloadFile(); err != nil {
+	// The kill switch first: a halt saved before a crash or a restart is in
+	// force before any rule set is loaded and before the loop takes a plan.
+	if h, halted, err := k.halts.restore(k.risk); err != nil {
+		k.log.Error("kill switch state unreadable; trading halted until an operator resumes", "err", err)
+	} else if halted {
+		k.log.Warn("kill switch restored: trading stays halted until an explicit resume",
+			"reason", h.Reason, "by", h.By, "rule", h.Rule, "halted_at", h.At, "file", k.halts.path)
+	}
+	if err := k.loadRulesAtStart(); err != nil {
 		return nil, fmt.Errorf("risk rules: %w", err)
 	}
-	if err := k.prepareValuation(); err != nil {
-		return nil, err
-	}
-	k.steps = map[stepKey]num.Qty{}
-	for _, f := range d.feeds {
-		for _, l := range f.listings {
-			k.steps[stepKey{l.Venue, l.ID}] = l.Step
+	if b := d.cfg.Risk.KVBucket; b != "" {
+		if k.kv, err = newKVRules(d.cfg, k); err != nil {
+			return nil, err
 		}
 	}
 	return k, nil
-}
-
-// rulesSource returns the rules bytes and their name: the configured file,
-// or the embedded default when the file does not exist.
-func (k *desk) rulesSource() ([]byte, string, error) {
-	b, err := risk.ReadFile(k.rulesPath)
-	if err == nil {
-		k.usingFallbackFile = false
-		return b, k.rulesPath, nil
-	}
-	if errors.Is(err, fs.ErrNotExist) && k.fallback != nil {
-		if !k.usingFallbackFile {
-			k.log.Warn("rules file not found; using the embedded default rules", "rules_file", k.rulesPath)
-		}
-		k.usingFallbackFile = true
-		return k.fallback, k.fallbackName, nil
-	}
-	return nil, "", err
-}
-
-// reloadFile (re)loads the rules file; on error the running rules stay.
-func (k *desk) reloadFile() (string, error) {
-	b, name, err := k.rulesSource()
-	if err != nil {
-		return "", err
-	}
-	return k.reload(b, name)
 }
 
 func (k *desk) reload(b []byte, source string) (string, error) {
@@ -143,21 +133,31 @@ func (k *desk) reload(b []byte, source string) (string, error) {
 	return v.String(), nil
 }
 
-// prepareValuation decides, once, how every inventory asset is valued.
-func (k *desk) prepareValuation() error {
-	d := k.d
-	k.acct = d.reg.Assets[1].Quote
-	equiv := map[string]bool{k.acct: true}
-	for _, class := range d.cfg.Strategy.QuoteEquivalents {
-		for _, q := range class {
-			if q == k.acct {
-				for _, q2 := range class {
-					equiv[q2] = true
-				}
-			}
+// attach makes e the engine whose plans the desk decides: how every
+// inventory asset is valued and each listing's order step. It is called
+// while no loop runs (before e's loop starts), so the loop goroutine's
+// fields are not being read.
+func (k *desk) attach(e *engine) {
+	k.eng = e
+	k.prepareValuation(e)
+	k.steps = map[stepKey]num.Qty{}
+	for _, f := range e.feeds {
+		for _, l := range f.listings {
+			k.steps[stepKey{l.Venue, l.ID}] = l.Step
 		}
 	}
-	inv := d.det.Inventory()
+}
+
+// prepareValuation decides how every inventory asset of e is valued. An
+// asset no joined venue prices (its instruments are on a venue that has not
+// answered yet) has no valuation: its price is NaN, which makes the rules
+// reading equity reject (no valuation, no trading). Config validation
+// checks that every asset can be valued once every venue has joined.
+func (k *desk) prepareValuation(e *engine) {
+	d := k.d
+	k.acct = d.reg.Assets[1].Quote
+	equiv := quoteEquivalents(d.cfg, k.acct)
+	inv := e.det.Inventory()
 	k.valuation = make([]assetValuation, inv.NumAssets())
 	for a := 0; a < inv.NumAssets(); a++ {
 		name := inv.AssetName(spread.AssetID(a))
@@ -168,18 +168,30 @@ func (k *desk) prepareValuation() error {
 			k.valuation[a].one = true
 			continue
 		}
-		for _, l := range d.det.Listings() {
+		for _, l := range e.det.Listings() {
 			asset := d.reg.Asset(l.Inst)
 			if asset.Base == name && equiv[asset.Quote] {
 				k.valuation[a].slots = append(k.valuation[a].slots, l.Slot)
 				k.valuation[a].scale = asset.Scale
 			}
 		}
-		if len(k.valuation[a].slots) == 0 {
-			return fmt.Errorf("balances: asset %s cannot be valued in %s: no %s-%s instrument is configured", name, k.acct, name, k.acct)
+	}
+}
+
+// quoteEquivalents returns acct's equivalence class (acct itself and the
+// quote assets configured as equal to it).
+func quoteEquivalents(cfg *config.Config, acct string) map[string]bool {
+	equiv := map[string]bool{acct: true}
+	for _, class := range cfg.Strategy.QuoteEquivalents {
+		for _, q := range class {
+			if q == acct {
+				for _, q2 := range class {
+					equiv[q2] = true
+				}
+			}
 		}
 	}
-	return nil
+	return equiv
 }
 
 // price returns the asset's value in the account currency from the freshest
@@ -190,7 +202,7 @@ func (k *desk) price(a int) float64 {
 	if v.one {
 		return 1
 	}
-	store := k.d.det.Books()
+	store := k.d.store
 	var best *exchange.BookTop
 	for _, s := range v.slots {
 		b := store.At(s)
@@ -201,7 +213,7 @@ func (k *desk) price(a int) float64 {
 			best = b
 		}
 	}
-	if best == nil {
+	if best == nil { // no fresh book, or no joined venue prices the asset
 		return math.NaN()
 	}
 	mid := (num.Float(int64(best.Bids[0].Px), v.scale.Px) + num.Float(int64(best.Asks[0].Px), v.scale.Px)) / 2
@@ -211,7 +223,7 @@ func (k *desk) price(a int) float64 {
 // equity values every balance on every venue; baseValue is the part held in
 // asset base.
 func (k *desk) equity(base string) (equity, baseValue float64) {
-	inv := k.d.det.Inventory()
+	inv := k.eng.det.Inventory()
 	for a := 0; a < inv.NumAssets(); a++ {
 		id := spread.AssetID(a)
 		name := inv.AssetName(id)
@@ -219,7 +231,7 @@ func (k *desk) equity(base string) (equity, baseValue float64) {
 			continue
 		}
 		var units float64
-		for _, f := range k.d.feeds {
+		for _, f := range k.eng.feeds {
 			units += num.Float(inv.Total(f.id, id), inv.Decimals(id))
 		}
 		if units == 0 {
@@ -243,7 +255,8 @@ func (k *desk) mark(now int64) {
 // OnPlan implements strategy.Sink (loop goroutine).
 func (k *desk) OnPlan(p *spread.Plan) {
 	d := k.d
-	inv := d.det.Inventory()
+	det := k.eng.det
+	inv := det.Inventory()
 	now := time.Now().UnixNano()
 	in := &k.in
 	*in = risk.Input{UnixNano: now}
@@ -263,13 +276,16 @@ func (k *desk) OnPlan(p *spread.Plan) {
 		if q, ok := inv.Asset(la.Quote); ok {
 			lv.QuoteBalance = num.Float(inv.Balance(l.Venue, q), inv.Decimals(q))
 		}
-		if book := d.det.Books().Book(l.Venue, l.Inst); book != nil {
+		if book := d.store.Book(l.Venue, l.Inst); book != nil {
 			lv.Stale = book.Stale()
 		}
 	}
 	leg(&p.Buy, &in.Buy)
 	leg(&p.Sell, &in.Sell)
-	for _, f := range d.feeds {
+	for _, v := range d.venues { // a venue that has not joined yet is not connected
+		in.Venues[v.id] = risk.VenueView{Name: v.cfg.Name}
+	}
+	for _, f := range k.eng.feeds {
 		in.Venues[f.id] = risk.VenueView{Name: f.name, Connected: f.md.Stats().Connected.Load() > 0}
 	}
 	eq, baseValue := k.equity(asset.Base)
@@ -290,7 +306,16 @@ func (k *desk) OnPlan(p *spread.Plan) {
 		NetQuote: num.Format(int64(p.NetQuote), sc.Px), Decision: dec.Verdict.String(),
 		RulesVersion: dec.Version(),
 	}
-	if dec.Verdict.Pass() {
+	durable := d.journalReady()
+	switch {
+	case dec.Verdict.Pass() && !durable:
+		// The durable log cannot take the plan's record: no order may be
+		// sent whose intent is not durable, so the plan is refused whatever
+		// the rules said. The kill switch keeps precedence (below).
+		k.rejected.Add(1)
+		k.refusedJournal.Add(1)
+		st.Decision, st.Rule, st.Message = risk.Reject.String(), RuleJournalUnavailable, journalRefusal
+	case dec.Verdict.Pass():
 		k.approved.Add(1)
 		if dec.Verdict == risk.Clip {
 			if q, ok := risk.ClipQty(dec.Qty, sc.Qty, k.stepOf(p)); ok {
@@ -298,7 +323,7 @@ func (k *desk) OnPlan(p *spread.Plan) {
 			}
 			st.Rule, st.Message = dec.Rule(), dec.Message()
 		}
-	} else {
+	default:
 		k.rejected.Add(1)
 		st.Rule, st.Message = dec.Rule(), dec.Message()
 	}
@@ -357,31 +382,15 @@ func (k *desk) recent() []httpapi.PlanStatus {
 	return out
 }
 
-// start runs the desk's goroutines: the JetStream publisher, the rules file
-// watcher, the optional NATS KV watcher, and the equity marker.
+// start runs the desk's goroutines: the JetStream publisher, the kill
+// switch writer, the rules file watcher, the NATS KV watcher (when
+// configured), and the equity marker.
 func (k *desk) start(ctx context.Context, run func(string, func(context.Context) error)) {
 	run("plan publisher", k.publish)
-	if !k.usingFallbackFile {
-		run("rules watcher", func(ctx context.Context) error {
-			err := risk.WatchFile(ctx, k.rulesPath, rulesPollWait,
-				func(b []byte) { _, _ = k.reload(b, k.rulesPath) },
-				func(err error) { k.log.Warn("rules file unreadable; the running rules stay", "err", err) })
-			if errors.Is(err, context.Canceled) {
-				return nil
-			}
-			return err
-		})
-	}
-	if b := k.d.cfg.Risk.KVBucket; b != "" {
-		run("rules kv", func(ctx context.Context) error {
-			err := k.d.bus.WatchKV(ctx, b, "rules", func(v []byte, rev uint64) {
-				_, _ = k.reload(v, fmt.Sprintf("nats-kv:%s/rules@%d", b, rev))
-			})
-			if errors.Is(err, context.Canceled) {
-				return nil
-			}
-			return err
-		})
+	run("kill switch writer", k.persistHalts)
+	run("rules watcher", k.watchRules)
+	if k.kv != nil {
+		run("rules kv", k.kv.watch)
 	}
 	run("equity marks", func(ctx context.Context) error {
 		t := time.NewTicker(markEvery)
@@ -391,10 +400,40 @@ func (k *desk) start(ctx context.Context, run func(string, func(context.Context)
 			case <-ctx.Done():
 				return nil
 			case <-t.C:
-				k.d.loop.Do(func(*spread.Detector) { k.mark(time.Now().UnixNano()) })
+				if e := k.d.engine(); e != nil {
+					e.loop.Do(func(*spread.Detector) { k.mark(time.Now().UnixNano()) })
+				}
 			}
 		}
 	})
+}
+
+// persistHalts writes the kill switch whenever it changes by a halt rule
+// (OnHalt signals it; it must not block the loop goroutine). A write that
+// fails is retried every second until it succeeds: a halt that is not on
+// disk would not survive a restart.
+func (k *desk) persistHalts(ctx context.Context) error {
+	retry := time.NewTicker(time.Second)
+	defer retry.Stop()
+	failed := false
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-k.dirty:
+		case <-retry.C:
+			if !failed {
+				continue
+			}
+		}
+		err := k.halts.sync(k.risk)
+		if err != nil && !failed {
+			k.log.Error("kill switch state not saved; retrying", "err", err)
+		} else if err == nil && failed {
+			k.log.Info("kill switch state saved")
+		}
+		failed = err != nil
+	}
 }
 
 // publish writes plan events to JetStream with the plan id as the
@@ -427,7 +466,8 @@ func (k *desk) publish(ctx context.Context) error {
 	}
 }
 
-// Reload re-reads the rules file (SIGHUP).
+// Reload re-reads the rules file (SIGHUP). A file that cannot be read or
+// does not load is an error and the running rules stay in force.
 func (d *Daemon) Reload() (string, error) { return d.desk.reloadFile() }
 
 func (k *desk) registerMetrics(reg *prometheus.Registry) {
@@ -458,6 +498,24 @@ func (k *desk) registerMetrics(reg *prometheus.Registry) {
 			}
 			emit(v)
 		}))
+	reg.MustRegister(httpapi.NewGaugeFamily("arb_risk_rules_file_readable",
+		"1 while the rules file can be read; 0 while it is missing or unreadable (the running rules stay in force).",
+		nil, func(emit httpapi.Emit) {
+			v := 0.0
+			if k.rules.status().Readable {
+				v = 1
+			}
+			emit(v)
+		}))
+	reg.MustRegister(httpapi.NewCounterFamily("arb_killswitch_persist_errors_total",
+		"Failed writes of the kill switch state to data_dir (a halt that is not on disk would not survive a restart).",
+		nil, func(emit httpapi.Emit) { emit(float64(k.halts.errs.Load())) }))
+	reg.MustRegister(httpapi.NewCounterFamily("arb_plans_refused_total",
+		"Plans the rules passed but the desk refused, by reason (journal_unavailable: the durable log could not store their record).",
+		[]string{"reason"}, func(emit httpapi.Emit) { emit(float64(k.refusedJournal.Load()), RuleJournalUnavailable) }))
+	if k.kv != nil {
+		k.kv.registerMetrics(reg)
+	}
 	reg.MustRegister(httpapi.NewCounterFamily("arb_plan_events_total",
 		"Plan records for JetStream by result: published, failed, or dropped because the publisher queue was full.",
 		[]string{"result"}, func(emit httpapi.Emit) {

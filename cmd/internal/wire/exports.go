@@ -25,13 +25,25 @@ func SpreadConfig(cfg *config.Config, reg *exchange.Registry, listings []exchang
 }
 
 // SetBalances loads the configured starting balances into inv.
-func SetBalances(cfg *config.Config, inv *spread.Inventory) error { return setBalances(cfg, inv) }
+func SetBalances(cfg *config.Config, inv *spread.Inventory) error {
+	return setBalances(cfg, inv, false)
+}
 
 // Listings returns venue index i's listings: the config's symbols and
 // overrides, the other filters from the venue's instruments endpoint at
 // restURL through hc (a backtest's hc answers from the recording).
 func Listings(ctx context.Context, cfg *config.Config, reg *exchange.Registry, i int, restURL string, hc *http.Client) ([]exchange.Instrument, error) {
-	return instruments(ctx, reg, exchange.VenueID(i+1), cfg.Venues[i], restURL, hc)
+	return listingsOf(ctx, reg, i, cfg.Venues[i], restURL, hc)
+}
+
+// listingsOf is venueListings, then fetchFilters when a filter is not
+// overridden.
+func listingsOf(ctx context.Context, reg *exchange.Registry, i int, v config.Venue, restURL string, hc *http.Client) ([]exchange.Instrument, error) {
+	want, needFetch, err := venueListings(reg, exchange.VenueID(i+1), v)
+	if err != nil || !needFetch {
+		return want, err
+	}
+	return fetchFilters(ctx, hc, v, restURL, want)
 }
 
 // StartSim starts the in-process simulator the config names (nil when it

@@ -20,18 +20,33 @@ func rejectReason(i int) exchange.RejectReason { return exchange.RejectReason(i)
 
 func newPrometheusSet(d *Daemon) *prometheusSet {
 	reg := httpapi.NewRegistry()
-	name := d.reg.VenueName
 
 	reg.MustRegister(httpapi.NewFeedCollector(func(emit func(venue string, s *exchange.FeedStats)) {
-		for _, f := range d.feeds {
-			emit(f.name, f.md.Stats())
+		if e := d.engine(); e != nil {
+			for _, f := range e.feeds {
+				emit(f.name, f.md.Stats())
+			}
 		}
 	}))
+	reg.MustRegister(httpapi.NewGaugeFamily("arb_venue_up",
+		"1 once the venue has joined (its instrument filters are known and its feed runs); 0 while it is retried.",
+		[]string{"venue"}, func(emit httpapi.Emit) {
+			for _, v := range d.venues {
+				x := 0.0
+				if v.joined() {
+					x = 1
+				}
+				emit(x, v.cfg.Name)
+			}
+		}))
 
 	reg.MustRegister(httpapi.NewGaugeFamily("arb_book_age_seconds",
 		"Seconds since the last event of each book (venue, symbol), as of the last book snapshot.",
 		[]string{"venue", "symbol"}, func(emit httpapi.Emit) {
-			snap := d.loop.Books()
+			snap := d.snapshot()
+			if snap == nil {
+				return
+			}
 			now := time.Now().UnixNano()
 			for _, r := range snap.Rows {
 				if r.RecvTS > 0 {
@@ -42,7 +57,11 @@ func newPrometheusSet(d *Daemon) *prometheusSet {
 	reg.MustRegister(httpapi.NewGaugeFamily("arb_book_stale",
 		"1 when the book may not be traded (stale flag or over its age limit).",
 		[]string{"venue", "symbol"}, func(emit httpapi.Emit) {
-			for _, r := range d.loop.Books().Rows {
+			snap := d.snapshot()
+			if snap == nil {
+				return
+			}
+			for _, r := range snap.Rows {
 				v := 0.0
 				if r.Stale {
 					v = 1
@@ -52,53 +71,106 @@ func newPrometheusSet(d *Daemon) *prometheusSet {
 		}))
 
 	pairLabels := []string{"symbol", "buy_venue", "sell_venue"}
-	pairs := d.det.Pairs()
 	reg.MustRegister(httpapi.NewCounterFamily("arb_opportunities_total",
 		"Episodes in which the sell venue's best bid rose above the buy venue's best ask, both books usable.",
 		pairLabels, func(emit httpapi.Emit) {
-			for _, p := range pairs {
-				emit(float64(d.det.PairStats(p.ID).Opportunities.Load()), p.Symbol, name(p.BuyVenue), name(p.SellVenue))
+			for k, n := range d.pairCounts(func(ps *spread.PairStats) uint64 { return ps.Opportunities.Load() }, func(r *retired) map[pairKey]uint64 { return r.opps }) {
+				emit(float64(n), k.symbol, k.buy, k.sell)
 			}
 		}))
 	reg.MustRegister(httpapi.NewCounterFamily("arb_plans_total",
 		"Dual-leg plans emitted by the detector.",
 		pairLabels, func(emit httpapi.Emit) {
-			for _, p := range pairs {
-				emit(float64(d.det.PairStats(p.ID).Plans()), p.Symbol, name(p.BuyVenue), name(p.SellVenue))
+			for k, n := range d.outcomeCounts() {
+				if k.outcome == spread.OutcomePlan {
+					emit(float64(n), k.symbol, k.buy, k.sell)
+				}
 			}
 		}))
 	reg.MustRegister(httpapi.NewCounterFamily("arb_opportunity_evaluations_total",
 		"Evaluations of a crossed pair by outcome (plan, below_threshold, cooldown, ...): counted, not logged.",
 		append(pairLabels, "result"), func(emit httpapi.Emit) {
-			for _, p := range pairs {
-				ps := d.det.PairStats(p.ID)
-				for o := spread.Outcome(0); int(o) < spread.NumOutcomes; o++ {
-					if n := ps.Outcome(o); n > 0 {
-						emit(float64(n), p.Symbol, name(p.BuyVenue), name(p.SellVenue), o.String())
-					}
+			for k, n := range d.outcomeCounts() {
+				if n > 0 {
+					emit(float64(n), k.symbol, k.buy, k.sell, k.outcome.String())
 				}
 			}
 		}))
 	reg.MustRegister(httpapi.NewCounterFamily("arb_detector_events_total",
 		"Book events the detector processed, by result.",
 		[]string{"result"}, func(emit httpapi.Emit) {
-			s := d.det.Stats()
-			emit(float64(s.Events.Load()), "all")
-			emit(float64(s.StaleEvents.Load()), "stale")
-			emit(float64(s.AgedBooks.Load()), "aged")
-			emit(float64(s.BadBooks.Load()), "bad")
-			emit(float64(s.UnknownBooks.Load()), "unknown")
+			d.retired.mu.Lock()
+			t := d.retired.events
+			d.retired.mu.Unlock()
+			if e := d.engine(); e != nil {
+				s := e.det.Stats()
+				for i, v := range []uint64{s.Events.Load(), s.StaleEvents.Load(), s.AgedBooks.Load(), s.BadBooks.Load(), s.UnknownBooks.Load()} {
+					t[i] += v
+				}
+			}
+			for i, name := range []string{"all", "stale", "aged", "bad", "unknown"} {
+				emit(float64(t[i]), name)
+			}
 		}))
 	reg.MustRegister(httpapi.NewCounterFamily("arb_loop_events_total",
 		"Events taken off the ring by the strategy loop, and how many were conflated away within a batch.",
 		[]string{"result"}, func(emit httpapi.Emit) {
-			s := d.loop.Stats()
-			emit(float64(s.Events.Load()), "read")
-			emit(float64(s.Conflated.Load()), "conflated")
+			d.retired.mu.Lock()
+			t := d.retired.loop
+			d.retired.mu.Unlock()
+			if e := d.engine(); e != nil {
+				s := e.loop.Stats()
+				t[0] += s.Events.Load()
+				t[1] += s.Conflated.Load()
+			}
+			emit(float64(t[0]), "read")
+			emit(float64(t[1]), "conflated")
 		}))
 	reg.MustRegister(httpapi.NewGaugeFamily("arb_ring_depth",
 		"Events waiting in the feed ring.", nil, func(emit httpapi.Emit) { emit(float64(d.ring.Len())) }))
 
+	d.registerJournalMetrics(reg)
 	d.desk.registerMetrics(reg)
 	return &prometheusSet{reg: reg}
+}
+
+// pairCounts sums one per-pair counter over the current engine and the
+// retired ones, by pair labels.
+func (d *Daemon) pairCounts(cur func(*spread.PairStats) uint64, old func(*retired) map[pairKey]uint64) map[pairKey]uint64 {
+	out := map[pairKey]uint64{}
+	d.retired.mu.Lock()
+	for k, n := range old(&d.retired) {
+		out[k] += n
+	}
+	d.retired.mu.Unlock()
+	if e := d.engine(); e != nil {
+		for _, p := range e.det.Pairs() {
+			out[pairKey{p.Symbol, d.reg.VenueName(p.BuyVenue), d.reg.VenueName(p.SellVenue)}] += cur(e.det.PairStats(p.ID))
+		}
+	}
+	return out
+}
+
+// outcomeCounts sums the per-pair evaluation outcomes over the current
+// engine and the retired ones. Every pair of the current engine appears
+// with its plan count, even at zero.
+func (d *Daemon) outcomeCounts() map[pairOutcome]uint64 {
+	out := map[pairOutcome]uint64{}
+	d.retired.mu.Lock()
+	for k, n := range d.retired.outcomes {
+		out[k] += n
+	}
+	d.retired.mu.Unlock()
+	if e := d.engine(); e != nil {
+		for _, p := range e.det.Pairs() {
+			k := pairKey{p.Symbol, d.reg.VenueName(p.BuyVenue), d.reg.VenueName(p.SellVenue)}
+			ps := e.det.PairStats(p.ID)
+			for o := spread.Outcome(0); int(o) < spread.NumOutcomes; o++ {
+				if n := ps.Outcome(o); n > 0 || o == spread.OutcomePlan {
+					out[pairOutcome{k, o}] += n
+				}
+			}
+		}
+	}
+	return out
 }

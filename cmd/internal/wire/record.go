@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
 	"sync"
 	"time"
@@ -127,15 +128,24 @@ func StartFeeds(ctx context.Context, cfg *config.Config, sink tap.Sink, tune fun
 			return nil, err
 		}
 		urls[i] = [2]string{ws, rest}
-		if listings[i], err = instruments(ctx, reg, exchange.VenueID(i+1), v, rest, tappedClient(hc, sink, i)); err != nil {
+		if listings[i], err = listingsOf(ctx, reg, i, v, rest, tappedClient(hc, sink, i)); err != nil {
 			f.Close()
 			return nil, err
 		}
 	}
 	f.ring = ringbuf.NewMPSC[exchange.BookTop](RingCapacity)
-	if f.feeds, err = newFeeds(cfg, reg, urls, listings, f.ring, logger, hc); err != nil {
-		f.Close()
-		return nil, err
+	for i, v := range cfg.Venues {
+		md, err := kinds[v.Kind].newFeed(feedSetup{
+			venue: exchange.VenueID(i + 1), name: v.Name, wsURL: urls[i][0], restURL: urls[i][1],
+			instruments: listings[i], channel: v.Channel, depth: v.Depth, ageMax: v.AgeMax, ring: f.ring,
+			logger: logger, now: func() int64 { return time.Now().UnixNano() },
+			rand: rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(i+1))), http: hc,
+		})
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("venue %s: %w", v.Name, err)
+		}
+		f.feeds = append(f.feeds, feedEntry{name: v.Name, kind: v.Kind, id: exchange.VenueID(i + 1), md: md, listings: listings[i]})
 	}
 	if err := setTaps(f.feeds, sink); err != nil {
 		f.Close()

@@ -17,6 +17,7 @@ import (
 	"errors"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -42,6 +43,9 @@ type DialConfig struct {
 	// message written, the close) for a recorder; nil is off and costs a
 	// nil check per frame.
 	Tap *tap.Conn
+	// NetDialContext, if set, dials the TCP connection (proxies, tests
+	// that observe the wire).
+	NetDialContext func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 func (c *DialConfig) defaults() {
@@ -94,6 +98,7 @@ func Dial(ctx context.Context, url string, cfg DialConfig) (*Conn, error) {
 		ReadBufferSize:   64 << 10,
 		WriteBufferSize:  4 << 10,
 		Proxy:            http.ProxyFromEnvironment,
+		NetDialContext:   cfg.NetDialContext,
 	}
 	ws, resp, err := d.DialContext(ctx, url, cfg.Header)
 	if resp != nil && resp.Body != nil {

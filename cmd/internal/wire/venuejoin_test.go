@@ -1,0 +1,192 @@
+package wire
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"arb/exchange/sim"
+)
+
+// waitFor polls cond every 50 ms until it holds or the deadline passes.
+func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %v", what, d)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// getStatus fetches /api/v1/status.
+func getStatus(t *testing.T, base string) map[string]any {
+	t.Helper()
+	resp, err := http.Get(base + "/api/v1/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var st map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+func venueStatus(t *testing.T, base, name string) map[string]any {
+	t.Helper()
+	for _, v := range getStatus(t, base)["venues"].([]any) {
+		if m := v.(map[string]any); m["venue"] == name {
+			return m
+		}
+	}
+	t.Fatalf("no venue %s in the status", name)
+	return nil
+}
+
+func readyz(t *testing.T, base string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(base + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// TestOneVenueDownAtStart: a venue that does not answer at start does not
+// stop the daemon: it runs the others (books, plans), shows the missing
+// venue in the status with the reason, and readiness names it.
+func TestOneVenueDownAtStart(t *testing.T) {
+	start := time.Now()
+	d, base := startDaemonWait(t, func(d *Daemon) bool {
+		e := d.engine()
+		return e != nil && e.loop.Ready()
+	}, "ws_url: sim://okx\n    rest_url: sim://okx", "ws_url: ws://127.0.0.1:1\n    rest_url: http://127.0.0.1:1")
+	t.Logf("running with binance and bybit after %v", time.Since(start).Round(time.Millisecond))
+
+	code, body := readyz(t, base)
+	if code != 503 || !strings.Contains(body, "feeds missing: okx (") || !strings.Contains(body, "127.0.0.1:1") {
+		t.Errorf("readyz = %d %s", code, body)
+	}
+	okx := venueStatus(t, base, "okx")
+	if okx["state"] != "waiting" || !strings.Contains(okx["error"].(string), "http://127.0.0.1:1") || okx["next_retry"] == nil {
+		t.Errorf("okx status %v", okx)
+	}
+	for _, v := range []string{"binance", "bybit"} {
+		if st := venueStatus(t, base, v); st["state"] != "running" || st["books"].(float64) != 3 {
+			t.Errorf("%s status %v", v, st)
+		}
+	}
+	// The others trade: a dislocation between them becomes a plan.
+	_, p0 := pairCounts(d, "ETH-USDT", "binance", "bybit")
+	if err := d.Sim().Dislocate("bybit", "ETH-USDT", 80, 30); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a binance/bybit plan", 5*time.Second, func() bool {
+		_, p := pairCounts(d, "ETH-USDT", "binance", "bybit")
+		return p > p0
+	})
+	if m := scrape(t, base); !strings.Contains(m, `arb_venue_up{venue="okx"} 0`) || !strings.Contains(m, `arb_venue_up{venue="binance"} 1`) {
+		t.Errorf("arb_venue_up missing or wrong")
+	}
+}
+
+// TestVenueJoinsLate: the venue that did not answer at start is retried
+// with backoff; once its instruments endpoint answers it joins (a new
+// engine over all three venues, its feed running), readiness turns 200, and
+// the counters carry over the swap.
+func TestVenueJoinsLate(t *testing.T) {
+	// OKX from a simulator of its own, its REST behind a gate that answers
+	// 503 until opened.
+	sc := sim.DefaultConfig()
+	sc.Dislocation.Prob, sc.Quiet.Prob = 0, 0
+	var okxOnly []sim.VenueConfig
+	for _, v := range sc.Venues {
+		if v.Kind == "okx" {
+			okxOnly = append(okxOnly, v)
+		}
+	}
+	sc.Venues = okxOnly
+	okxSim, err := sim.New(sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := okxSim.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer okxSim.Close()
+	u, _ := okxSim.URLs(okxOnly[0].Name)
+	target, _ := url.Parse(u.REST)
+	var open atomic.Bool
+	var asked atomic.Int64
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	gate := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked.Add(1)
+		if !open.Load() {
+			http.Error(w, "maintenance", http.StatusServiceUnavailable)
+			return
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	defer gate.Close()
+
+	d, base := startDaemonWait(t, func(d *Daemon) bool {
+		e := d.engine()
+		return e != nil && e.loop.Ready()
+	}, "ws_url: sim://okx\n    rest_url: sim://okx", "ws_url: "+u.WSBase+"\n    rest_url: "+gate.URL)
+	if st := venueStatus(t, base, "okx"); st["state"] != "waiting" || !strings.Contains(st["error"].(string), "503") {
+		t.Fatalf("okx status %v", st)
+	}
+	first := d.engine()
+	ev0, _ := d.detectorTotals()
+	// Retried in the background, with backoff: more requests arrive.
+	n0 := asked.Load()
+	waitFor(t, "a retry", 10*time.Second, func() bool { return asked.Load() > n0 })
+
+	open.Store(true)
+	waitFor(t, "okx joined", 20*time.Second, func() bool { return venueStatus(t, base, "okx")["state"] == "running" })
+	if d.engine() == first {
+		t.Fatal("the engine was not replaced")
+	}
+	waitFor(t, "ready with all three venues", 20*time.Second, func() bool { c, _ := readyz(t, base); return c == 200 })
+	for _, v := range []string{"binance", "okx", "bybit"} {
+		if st := venueStatus(t, base, v); st["books"].(float64) != 3 || st["stale_books"].(float64) != 0 {
+			t.Errorf("%s status %v", v, st)
+		}
+	}
+	if ev1, _ := d.detectorTotals(); ev1 < ev0 {
+		t.Errorf("detector events went back from %d to %d over the swap", ev0, ev1)
+	}
+	// The new engine pairs okx with the others.
+	found := false
+	for _, p := range d.engine().det.Pairs() {
+		if d.reg.VenueName(p.BuyVenue) == "okx" || d.reg.VenueName(p.SellVenue) == "okx" {
+			found = true
+		}
+	}
+	if !found {
+		t.Error("no okx pair in the new engine")
+	}
+}
+
+func scrape(t *testing.T, base string) string {
+	t.Helper()
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
