@@ -14,6 +14,7 @@ import (
 	"arb/exchange/internal/feed"
 	"arb/exchange/internal/gate"
 	"arb/exchange/internal/wsx"
+	"arb/exchange/tap"
 )
 
 // maxSnapshotAttempts bounds the retries of one snapshot request; after it
@@ -39,6 +40,7 @@ type Feed struct {
 	sleep func(ctx context.Context, d time.Duration) error
 	// admitted, if set (tests), is told the time of every admitted request.
 	admitted func(at time.Time)
+	tap      *tap.Venue // recorder hook (SetTap); nil = off
 
 	running     atomic.Bool
 	open        atomic.Int64 // open connections
@@ -214,6 +216,7 @@ type conn struct {
 	f        *Feed
 	gen      uint64
 	ws       *wsx.Conn
+	tap      *tap.Conn // recorder hook; nil = off
 	sess     *Session
 	pub      *feed.Publisher
 	started  time.Time
@@ -247,14 +250,15 @@ type snapResult struct {
 }
 
 func (f *Feed) dial(ctx context.Context, gen uint64, handover bool) (*conn, error) {
-	ws, err := wsx.Dial(ctx, f.url, wsx.DialConfig{MaxFrame: f.cfg.MaxFrame, Now: f.cfg.Now})
+	tc := f.tap.Conn(gen, handover)
+	ws, err := wsx.Dial(ctx, f.url, wsx.DialConfig{MaxFrame: f.cfg.MaxFrame, Now: f.cfg.Now, Tap: tc})
 	if err != nil {
 		return nil, err
 	}
 	n := len(f.cfg.Instruments)
 	pub := feed.New(f.cfg.Ring, &f.stats, &f.owner, gen, n, int64(f.cfg.AgeMax/3))
 	c := &conn{
-		f: f, gen: gen, ws: ws, pub: pub, sess: NewSession(&f.cfg, pub), started: time.Now(),
+		f: f, gen: gen, ws: ws, tap: tc, pub: pub, sess: NewSession(&f.cfg, pub), started: time.Now(),
 		rng: rand.New(rand.NewPCG(f.cfg.Rand.Uint64(), f.cfg.Rand.Uint64())),
 		req: make(chan int, n), res: make(chan snapResult, n),
 		took: make(chan struct{}), shutdown: make(chan struct{}), done: make(chan struct{}),
@@ -333,6 +337,9 @@ func (c *conn) poll(now int64) {
 	for {
 		select {
 		case r := <-c.res:
+			if c.tap != nil {
+				c.tap.SnapshotReply(now, c.f.cfg.Instruments[r.i].Symbol, r.body, r.err)
+			}
 			if r.err != nil {
 				c.sess.SnapshotFailed(r.i)
 			} else {
@@ -352,6 +359,10 @@ func (c *conn) request() {
 		i, ok := c.sess.NeedSnapshot()
 		if !ok {
 			return
+		}
+		if c.tap != nil {
+			sym := c.f.cfg.Instruments[i].Symbol
+			c.tap.SnapshotRequest(c.f.cfg.Now(), sym, depthURL(c.f.cfg.RESTURL, sym, c.f.cfg.Depth))
 		}
 		select {
 		case c.req <- i:

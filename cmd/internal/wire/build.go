@@ -296,7 +296,11 @@ func (d *Daemon) newFeed(v *venue, listings []exchange.Instrument) (feedEntry, e
 	if err != nil {
 		return feedEntry{}, fmt.Errorf("venue %s: %w", v.cfg.Name, err)
 	}
-	return feedEntry{name: v.cfg.Name, kind: v.cfg.Kind, id: v.id, md: md, listings: listings}, nil
+	e := feedEntry{name: v.cfg.Name, kind: v.cfg.Kind, id: v.id, md: md, listings: listings}
+	if err := setTaps([]feedEntry{e}, d.tap); err != nil {
+		return feedEntry{}, err
+	}
+	return e, nil
 }
 
 // feedEntry is one running venue feed.
