@@ -52,9 +52,13 @@ type recorder struct {
 	fills  []exchange.Fill
 }
 
-func (r *recorder) OnOrder(s exchange.OrderState) { r.mu.Lock(); r.orders = append(r.orders, s); r.mu.Unlock() }
-func (r *recorder) OnFill(f exchange.Fill)        { r.mu.Lock(); r.fills = append(r.fills, f); r.mu.Unlock() }
-func (r *recorder) OnStream(bool)                 {}
+func (r *recorder) OnOrder(s exchange.OrderState) {
+	r.mu.Lock()
+	r.orders = append(r.orders, s)
+	r.mu.Unlock()
+}
+func (r *recorder) OnFill(f exchange.Fill) { r.mu.Lock(); r.fills = append(r.fills, f); r.mu.Unlock() }
+func (r *recorder) OnStream(bool)          {}
 
 type clock struct{ t int64 }
 
