@@ -3,6 +3,7 @@ package bus
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -157,4 +158,38 @@ func TestJournalFailure(t *testing.T) {
 	if b.Durable() {
 		t.Error("bus still durable after a failed append")
 	}
+}
+
+// BenchmarkJournalAppend: one executor open (three records: open and two
+// intents) appended and acknowledged, on the embedded server in process —
+// the write-ahead cost in front of every trade's first order.
+func BenchmarkJournalAppend(b *testing.B) {
+	e, err := StartEmbedded(context.Background(), b.TempDir(), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer e.Shutdown()
+	bs, err := Connect(context.Background(), e.ClientURL(), nil, e.InProcess())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer bs.Close()
+	if err := bs.EnsureStreams(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	j := bs.Journal()
+	ctx := context.Background()
+	lat := make([]int64, 0, b.N)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		t0 := time.Now()
+		if err := j.Append(ctx, entries(3*i, 3)); err != nil {
+			b.Fatal(err)
+		}
+		lat = append(lat, int64(time.Since(t0)))
+	}
+	b.StopTimer()
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2]), "p50-ns")
+	b.ReportMetric(float64(lat[len(lat)*99/100]), "p99-ns")
 }

@@ -287,7 +287,9 @@ type Execution struct {
 	// /api/v1/trades and late fills; default 1024.
 	KeepClosed int `yaml:"keep_closed"`
 	// PaperLatency is how long a paper venue takes to fill an order (from
-	// the call to the fill against the live book); default 20ms.
+	// the call to the fill against the live book); default 50ms, at least
+	// twice the daemon's book snapshot interval (20 ms), which the paper
+	// venue fills from.
 	PaperLatency time.Duration `yaml:"paper_latency"`
 	// BalanceRefresh is how often every trading venue's balances are
 	// fetched besides at start and after every trade; default 30s.
@@ -407,7 +409,7 @@ func defaults() Config {
 		HTTP:    HTTP{Listen: "127.0.0.1:7420"},
 		Paper:   true,
 		Sim:     Sim{Enabled: false, Seed: 1, Step: 100 * time.Millisecond},
-		Execution: Execution{Prefix: "arb", MaxOpen: 64, KeepClosed: 1024, PaperLatency: 20 * time.Millisecond,
+		Execution: Execution{Prefix: "arb", MaxOpen: 64, KeepClosed: 1024, PaperLatency: 50 * time.Millisecond,
 			BalanceRefresh: 30 * time.Second},
 		Strategy: Strategy{
 			MinNetEdgeBps:   2,

@@ -41,6 +41,7 @@ type Daemon struct {
 	store  *book.Store // every book; shared by successive engines
 	venues []*venue    // every configured venue, in config order
 	desk   *desk
+	exec   *execution // the executor and the trading clients (exec.go)
 	http   *httpapi.Server
 	prom   *prometheusSet
 	lock   *os.File // exclusive lock on data_dir
@@ -115,10 +116,12 @@ func Build(ctx context.Context, cfg *config.Config, opt Options) (d *Daemon, err
 	d.ring = ringbuf.NewMPSC[exchange.BookTop](RingCapacity)
 	d.store = book.New(d.reg)
 	for i, v := range cfg.Venues {
-		ve := &venue{idx: i, id: exchange.VenueID(i + 1), cfg: v}
-		if ve.ws, ve.rest, err = resolveURLs(v, d.sim); err != nil {
+		ve := &venue{idx: i, id: exchange.VenueID(i + 1), cfg: v, mode: tradingMode(cfg, i)}
+		u, err := resolveURLs(v, d.sim)
+		if err != nil {
 			return nil, err
 		}
+		ve.ws, ve.rest, ve.privateURL, ve.tradeURL = u.ws, u.rest, u.private, u.trade
 		if ve.want, ve.needFetch, err = venueListings(d.reg, ve.id, v); err != nil {
 			return nil, err
 		}
@@ -128,6 +131,12 @@ func Build(ctx context.Context, cfg *config.Config, opt Options) (d *Daemon, err
 	// any engine: no plan can be taken before the saved halt is in force.
 	if d.desk, err = newDesk(ctx, d, opt); err != nil {
 		return nil, err
+	}
+	if d.exec, err = newExecution(d); err != nil {
+		return nil, err
+	}
+	if err = d.exec.jr.Check(ctx); err != nil {
+		return nil, fmt.Errorf("executor journal: %w", err)
 	}
 	listings, err := d.fetchAtStart(ctx)
 	if err != nil {
@@ -140,6 +149,9 @@ func Build(ctx context.Context, cfg *config.Config, opt Options) (d *Daemon, err
 		}
 		f, err := d.newFeed(v, listings[i])
 		if err != nil {
+			return nil, err
+		}
+		if err := d.exec.addVenue(v, listings[i]); err != nil {
 			return nil, err
 		}
 		feeds = append(feeds, f)
@@ -169,7 +181,7 @@ func Build(ctx context.Context, cfg *config.Config, opt Options) (d *Daemon, err
 	}
 	api := &apiProvider{d: d}
 	d.http = httpapi.New(hcfg, httpapi.Deps{
-		Metrics: d.prom.reg, Books: api, Readiness: api, Status: api, Positions: api, PnL: api, Admin: api,
+		Metrics: d.prom.reg, Books: api, Readiness: api, Status: api, Positions: api, PnL: api, Trades: api, Admin: api,
 	}, log)
 	return d, nil
 }
@@ -206,6 +218,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 			run("feed "+f.name, f.md.Run)
 		}
 	}
+	d.exec.start(ctx, run)
 	rnd := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
 	for _, v := range d.pending() {
 		seed := rnd.Uint64()

@@ -72,7 +72,7 @@ func TestOneVenueDownAtStart(t *testing.T) {
 	d, base := startDaemonWait(t, func(d *Daemon) bool {
 		e := d.engine()
 		return e != nil && e.loop.Ready()
-	}, "ws_url: sim://okx\n    rest_url: sim://okx", "ws_url: ws://127.0.0.1:1\n    rest_url: http://127.0.0.1:1")
+	}, "ws_url: sim://okx\n    rest_url: sim://okx", "ws_url: ws://127.0.0.1:1\n    rest_url: http://127.0.0.1:1\n    paper: true")
 	t.Logf("running with binance and bybit after %v", time.Since(start).Round(time.Millisecond))
 
 	code, body := readyz(t, base)
@@ -144,7 +144,7 @@ func TestVenueJoinsLate(t *testing.T) {
 	d, base := startDaemonWait(t, func(d *Daemon) bool {
 		e := d.engine()
 		return e != nil && e.loop.Ready()
-	}, "ws_url: sim://okx\n    rest_url: sim://okx", "ws_url: "+u.WSBase+"\n    rest_url: "+gate.URL)
+	}, "ws_url: sim://okx\n    rest_url: sim://okx", "ws_url: "+u.WSBase+"\n    rest_url: "+gate.URL+"\n    paper: true")
 	if st := venueStatus(t, base, "okx"); st["state"] != "waiting" || !strings.Contains(st["error"].(string), "503") {
 		t.Fatalf("okx status %v", st)
 	}
