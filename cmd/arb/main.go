@@ -7,8 +7,8 @@
 //	arb rules sign --key KEYFILE FILE               print FILE as a signed rule set for the NATS KV bucket
 //	arb version                                     module version and VCS revision
 //
-// Recording, backtesting and ledger queries (arb record, arb backtest,
-// arb ledger) arrive with their own issues; until then this command says so
+// Recording and backtesting (arb record, arb backtest) arrive with their
+// own issues; until then this command says so
 // instead of pretending.
 package main
 
@@ -38,11 +38,12 @@ const usage = `usage:
   arb rules check FILE [--sample FILE.json]        validate a risk rules file and evaluate it on a sample plan
   arb rules keygen --out KEYFILE                   make a key to sign rule sets for the NATS KV bucket
   arb rules sign --key KEYFILE FILE                print a signed rule set for the NATS KV bucket
+  arb ledger pnl|balances|trades|fills|check|reconcile|export [flags]   the books (arb ledger help)
   arb version
 `
 
 // pending are verbs of the design that later issues implement.
-var pending = map[string]bool{"record": true, "backtest": true, "ledger": true}
+var pending = map[string]bool{"record": true, "backtest": true}
 
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
@@ -54,6 +55,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runSim(args[1:], stdout, stderr)
 	case "config":
 		return configCmd(args[1:], stdout, stderr)
+	case "ledger":
+		return runLedger(args[1:], stdout, stderr)
 	case "rules":
 		return rulesCmd(args[1:], stdout, stderr)
 	case "version":

@@ -1,8 +1,12 @@
-// Package bybit is the Bybit v5 spot market-data adapter: one websocket to
+// Package bybit is the Bybit v5 spot adapter. Market data: one websocket to
 // the public spot stream, the venue's L2 books kept in sync by the procedure
 // Bybit documents, and exchange.BookTop events (top 10 levels per side, in
-// each instrument's num.Scale) published into the daemon's ring. It also
-// holds the instruments fetch (filters) and Bybit's request signing.
+// each instrument's num.Scale) published into the daemon's ring; the
+// instruments fetch (filters). Trading: Client, which signs and places
+// orders (REST and the WebSocket trade API), looks them up by client order
+// id, keeps the private order/execution stream, reconciles after every
+// reconnect, reports balances and obeys the venue's rate limits (the
+// "Trading" section below).
 //
 // # Shape
 //
@@ -144,10 +148,103 @@
 //   - Rejections are logged through a feed.LogLimiter with venue, reason,
 //     symbol and a 160-byte excerpt of the frame (public data only).
 //
+// # Trading (Client)
+//
+// Sources: venue-docs README §3 and §4.3 and the files of
+// /work/shared/venue-docs/bybit (bybit-exchange/docs @ 072c197d).
+//
+// Requests. REST requests are signed as docs/v5/guide.mdx says: hex
+// HMAC-SHA256 over timestamp + api_key + recv_window + (query string as
+// sent | raw JSON body), in X-BAPI-API-KEY/-TIMESTAMP/-SIGN/-RECV-WINDOW.
+// The timestamp comes from the local clock plus the offset measured with
+// GET /v5/market/time at Start and every TimeSyncEvery; the offset is the
+// server time minus the local time the answer arrived, a lower bound, so a
+// timestamp is never ahead of the venue's clock (Bybit refuses ts ≥ server
+// + 1000 and accepts down to server − recv_window). A 10002 answer
+// re-measures the offset and the request is sent once more: the venue
+// refused it before doing anything. The sockets authenticate with
+// {"op":"auth","args":[key, expires, hex HMAC("GET/realtime"+expires)]}.
+//
+// Orders. PlaceOrder rounds the request to the instrument's tick and step
+// never against the caller (buy limit down, sell limit up, quantity down),
+// checks MinQty and MinNotional and refuses without sending what fails
+// (exact integer arithmetic in the instrument's scale, checked against
+// shopspring/decimal in tests; decimal itself would allocate per order).
+// The caller's ClientID is the orderLinkId. Over the trade socket
+// (order.create on /v5/trade, OrderEntry auto or ws) the reply is matched
+// by reqId (client prefix, slot, sequence); over REST it is POST
+// /v5/order/create. Bybit acknowledges asynchronously: PlaceOrder returns
+// the order as new, and its fills and final state come from the private
+// stream or QueryOrder.
+//
+// Unknown outcomes. A request written without an answer that says what
+// became of it — transport error or timeout after the write, HTTP 5XX, the
+// socket dropping, retCode 10000/10016/10019/170007/170146/170147/429/
+// 170001/170234/10014 (none says whether the order reached the engine) —
+// returns KindUnknownOutcome and is never resent by the client. The
+// tracker (tracker.go) remembers every client id sent: an id whose order
+// is known to exist is refused locally as KindDuplicate (Bybit's
+// "orderLinkId is always unique" does not say whether among open orders or
+// forever), and an id whose last request is unknown may not be sent again
+// until recv_window + 2 s after it was sent, when the venue would refuse
+// that request for its timestamp (KindRetryable with RetryAfter).
+// QueryOrder (GET /v5/order/realtime by orderLinkId, then
+// /v5/order/history) resolves it.
+//
+// Errors. Duplicates 110072/170141 → KindDuplicate; order not found or
+// already final (110001/110008/110010/170139/170142/170143/170190/170213)
+// → KindNotFound, except in CancelOrder, which then returns the order as
+// queried; auth (10003/10004/10005/10007/10008/10009/10010/10027/33004/
+// -2015, HTTP 401) → KindAuth; 10006/10018/170005/170222/10429/10403/20003 and
+// HTTP 429 → KindRateLimited with RetryAfter from X-Bapi-Limit-Reset-
+// Timestamp or Retry-After (default 1 s: the limits are per second); HTTP
+// 403 ("access too frequent", Bybit asks for at least 10 minutes) and 418
+// are bans; everything else refused is KindRejected.
+//
+// Rate limits (exchange/internal/gate). Budgets as documented in
+// docs/v5/rate-limit: 600 REST requests per 5 s per IP, and per UID
+// order/create and order/cancel 20/s (spot), order/realtime,
+// order/history, execution/list and wallet-balance 50/s, with Headroom
+// kept back. X-Bapi-Limit-Status (what is left for the endpoint) raises a
+// budget's count; a rate-limit answer blocks every request until its
+// reset time; a ban opens the circuit until it ends; BreakerThreshold
+// consecutive failures (transport, 5XX, unknown outcomes) open it for
+// BreakerCooldown. Nothing is sent while blocked: the refusal is a
+// KindRateLimited error with the wait. Circuit reports it.
+//
+// Private stream (RunPrivate). /v5/private, auth, subscribe order.spot and
+// execution.spot. After every subscription a REST reconciliation (open
+// orders; fills since ReconcileOverlap before the last fill seen, in ≤ 7-day
+// windows of GET /v5/execution/list, following cursors; the state of every
+// order in flight) because Bybit replays nothing; only then the sink hears
+// OnStream(true). While the stream is down, and for an order the stream
+// has said nothing about for PollStaleAfter (a silent stream), the orders
+// this client placed are polled by client id with their fills. A frame
+// that cannot be read ends the connection (it may have held a fill; the
+// reconciliation recovers it). Fills: the execution id is the trade id,
+// execFee is positive when paid (Bybit prints it so); a spot execution
+// without feeCurrency (the documented examples have none) is charged in
+// the asset received, base on a buy and quote on a sell (counted in
+// FeeAssetInferred). An execution of a configured instrument that cannot
+// be read or whose numbers do not fit the instrument's scale (a fill that
+// would be lost), and an order whose numbers do not fit, are broken
+// invariants: logged at error level, counted, and the circuit opens until
+// Resume (orders refused; cancels and lookups work).
+//
+// Fast path. Each of MaxInFlight order slots owns its buffers, a keyed
+// HMAC state, and a reusable POST request whose header map and in-memory
+// body are rewritten in place: building and signing allocate nothing but
+// the header string net/http needs and the request copy that carries ctx;
+// the trade socket path allocates nothing of its own. Answers are read
+// with jsonscan (tradeparse.go), keys in any order. BENCHMARKS.md has the
+// figures.
+//
 // # Not covered
 //
-// Private streams, order placement (signing is here, tested, unused), RSA
-// keys, more topics than one connection may carry (21,000 characters), the
-// 500-connections-per-5-minutes limit beyond what the backoff gives, and
-// depth 1000 end to end (exchange/sim serves 1, 50 and 200 only).
+// RSA keys; order.create-batch, amend, cancel over the socket; execution.fast
+// (no fees) and the wallet topic (balances are fetched); markets other
+// than spot; depth 1000 end to end (exchange/sim serves 1, 50 and 200
+// only); more topics than one public connection may carry (21,000
+// characters) and the 500-connections-per-5-minutes limit beyond what the
+// backoff gives.
 package bybit

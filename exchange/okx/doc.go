@@ -1,9 +1,11 @@
-// Package okx is the OKX v5 public market-data adapter: it keeps OKX's L2
-// books exactly in sync by the procedure OKX documents, and publishes each
-// book's top exchange.TopK levels per side as fixed-size exchange.BookTop
-// events into the daemon's ring. It also parses OKX's instrument filters
-// (REST) and implements OKX's request signing as pure functions. Order
-// placement is not here yet.
+// Package okx is the OKX v5 adapter. Its public market-data feed keeps
+// OKX's L2 books exactly in sync by the procedure OKX documents and
+// publishes each book's top exchange.TopK levels per side as fixed-size
+// exchange.BookTop events into the daemon's ring; it parses OKX's
+// instrument filters (REST) and implements OKX's request signing. Its
+// trading Client places, cancels and queries spot orders (REST and
+// WebSocket order entry), reads open orders, fills and balances, and runs
+// the private order stream (see "Trading" below).
 //
 // Sources: https://www.okx.com/docs-v5/en/ — #overview-websocket-subscribe,
 // #overview-websocket-login, #order-book-trading-market-data-ws-order-book-channel,
@@ -180,9 +182,99 @@
 //
 // # Not covered
 //
-// Private channels and login flow beyond building the request, order entry,
 // books-l2-tbt/books50-l2-tbt, OKX's "tickers" channel, and sequence resets
 // on bbo-tbt/books5 being told apart from replays (both handled as above).
 // Levels beyond Depth are dropped by the l2 book, which then may report
 // fewer levels than OKX holds after many deletions, never wrong ones.
+//
+// # Trading
+//
+// Client (trade_*.go) implements exchange.Trader, Reconciler, Accounts,
+// PrivateStream and CircuitReporter for one OKX account, spot only (tdMode
+// cash). Sources: README §2 and §4.2 of shared/venue-docs and the files
+// in shared/venue-docs/okx (tests read them there at run time).
+//
+// Lifecycle and goroutines: NewClient (no I/O) → Start (server clock,
+// instIdCodes) → Run in one goroutine (WebSocket order-entry connection,
+// clock re-measure every ResyncEvery, which also keeps a REST connection
+// warm) and RunPrivate in another (private stream); every other method is
+// safe for concurrent use.
+//
+// Orders. PlaceOrder refuses without sending (KindRejected) what cannot
+// be sent as asked: an invalid client id, an unknown instrument, a halted
+// venue, and an order that after rounding — buy limit down to the tick,
+// sell limit up, quantity down to the step, never worse than the request —
+// is below the minimum size or notional. The rounding is integer
+// arithmetic in the instrument's scale, exactly equal to shopspring/decimal
+// on the same values (TestRoundMatchesDecimal), because tick and step are
+// integers there (FetchInstruments refuses finer filters). The body is
+// {"instId","tdMode":"cash","clOrdId","side","ordType":"ioc|fok|limit",
+// "px","sz"} written into pooled buffers, signed (base64 HMAC-SHA256 over
+// timestamp+METHOD+path+body, the MAC reused) and sent with the
+// OK-ACCESS-* headers, expTime = venue clock + Expiry (OKX discards a
+// request still unprocessed then, which bounds an unknown outcome) and, in
+// demo mode, x-simulated-trading: 1. Over WebSocket the order is
+// {"id","op":"order","expTime","args":[{"instIdCode",…}]} on a logged-in
+// /ws/v5/private connection (instId is ignored by OKX's WS order
+// operations since 2026; instIdCode comes from public/instruments). With
+// OrderEntry auto (the default, the faster path by BENCHMARKS.md) orders
+// take the socket while it is logged in and REST while it is down.
+//
+// Outcomes. The acknowledgement (code 0, sCode 0, our clOrdId, an ordId)
+// is Status New; fills arrive on the private stream. A timeout, a
+// connection lost after the write, HTTP 5XX, an unreadable reply, 50004
+// (OKX's explicit "unknown"), 50001, 50013, 50026, 51054 and 51149 are
+// KindUnknownOutcome: the order is never resent by the client; the caller
+// queries its client id. 51016 is KindDuplicate, 51603/51400 KindNotFound,
+// 50100–50119 and the WS login codes KindAuth, 50011/50061/60014 and HTTP
+// 429/418 KindRateLimited (with RetryAfter), 50102 (timestamp) KindRetryable
+// after the clock was re-measured, every other venue code KindRejected.
+// OKX keeps a clOrdId unique only among pending orders, so it would take a
+// finished IOC order's id again: the client remembers the last 65536 ids
+// it sent and refuses to resend one whose order exists (KindDuplicate) or
+// may exist (KindUnknownOutcome with the wait until a query can prove it
+// absent: after expTime plus the request timeout); an id the venue
+// refused, or did not know after that, may be sent again.
+//
+// Clock. The offset to the venue's clock is measured with GET
+// /api/v5/public/time at start (three samples), every ResyncEvery, and after
+// 50102 or a WS timestamp error. It is a lower bound (server ts minus the
+// local time the reply arrived), so no timestamp we send is ahead of the
+// venue's clock; OKX accepts 30 s of difference. The WS login timestamp is
+// in seconds.
+//
+// Rate limits (exchange/internal/gate). Per instrument 60 requests per 2 s
+// each for place (REST and WS share it), cancel and order details; per
+// account 1000 orders per 2 s (sub-account), orders-pending 60, fills 60,
+// fills-history 10, balance 10, public/time 10, instruments 20; 10% kept
+// back (Headroom). OKX sends no usage headers: a 50011/50061/60014 marks the
+// request's budgets spent for the window. HTTP 429 blocks every request for
+// Retry-After (OKX documents none: its 2 s window); HTTP 418 — not an OKX
+// code, but what a proxy or ban would send — opens the circuit until
+// Retry-After or BanWait. BreakerThreshold failures in a row (transport,
+// 5XX, unknown outcome, auth, unreadable) open it for BreakerCooldown.
+// Circuit reports all of these, and a halt.
+//
+// Private stream. RunPrivate logs in on /ws/v5/private, subscribes to
+// {"channel":"orders","instType":"SPOT"}, reconciles over REST (fills since
+// the newest fill seen minus ReconcileOverlap, open orders, every in-flight
+// order of this client that is not open), reports OnStream(true), and
+// delivers every push: the order's state and, when the update carries a
+// trade (tradeId, fillSz > 0), a Fill (fillFee negative = charged → Fee
+// positive). OKX warns pushes repeat and replays nothing after a drop: a
+// fill already delivered (the last 8192 by instrument and trade id) is not
+// delivered again, and every reconnect reconciles. While the stream is down
+// the orders this client placed are polled by client id every PollEvery
+// (GET trade/order, and GET trade/fills?ordId= when the order filled more)
+// so their states and fills still arrive. A push that cannot be read (or
+// whose fill cannot) ends the session, so the reconnect's reconciliation
+// reads what it carried over REST. A fill whose price or size does
+// not fit the instrument's scale is a broken invariant: logged at error
+// level, counted (ScaleViolations), not delivered, and the client halts —
+// orders refused, Circuit open with the reason — until Resume.
+//
+// Not covered by the trading client: margin and derivatives, amend, batch
+// orders, the fills channel (VIP4+ only), and order lookup beyond OKX's
+// retention (canceled unfilled orders are kept about 2 hours, so a later
+// lookup says 51603 for an order that existed without fills).
 package okx

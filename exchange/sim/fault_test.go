@@ -390,7 +390,7 @@ func TestFaultBybitStaleSnapshot(t *testing.T) {
 	c1.next(time.Second)
 	topics := map[string]*bybitTopic{"orderbook.50.BTCUSDT": {n: 50}, "orderbook.1.BTCUSDT": {n: 1}}
 	steps(s, 3)
-	for _, m := range c1.drain(20 * time.Millisecond) {
+	for _, m := range bybitFlush(c1) {
 		p := bybitPushOf(t, m)
 		topics[p.Topic].follow(t, s, "BTC-USDT", p)
 	}
@@ -398,7 +398,7 @@ func TestFaultBybitStaleSnapshot(t *testing.T) {
 		t.Fatal(err)
 	}
 	steps(s, 5)
-	if m := c1.drain(20 * time.Millisecond); len(m) != 0 {
+	if m := bybitFlush(c1); len(m) != 0 {
 		t.Fatalf("%d pushes during the pause", len(m))
 	}
 	cur, _ := s.Seq("bybit", "BTC-USDT")

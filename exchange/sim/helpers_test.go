@@ -161,6 +161,24 @@ func (w *wsClient) drain(idle time.Duration) [][]byte {
 	}
 }
 
+// bybitFlush returns every frame a Bybit connection was sent before now:
+// a ping is answered on the same queue after everything already queued
+// (steps and control messages are handled under the simulator's lock), so
+// the frames read before its pong are exactly those. It waits on the pong,
+// not on a quiet period, so it holds on a loaded machine.
+func bybitFlush(w *wsClient) [][]byte {
+	w.t.Helper()
+	w.sendText(`{"op":"ping","req_id":"flush"}`)
+	var out [][]byte
+	for {
+		m := w.next(10 * time.Second)
+		if bytes.Contains(m, []byte(`"req_id":"flush"`)) && bytes.Contains(m, []byte(`"op":"ping"`)) {
+			return out
+		}
+		out = append(out, m)
+	}
+}
+
 // waitClosed reports whether the server closed the connection within d.
 func (w *wsClient) waitClosed(d time.Duration) bool {
 	select {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -211,4 +212,23 @@ func (b *Bus) Close() error {
 		}
 	})
 	return err
+}
+
+// CredentialsOption returns the connect option for a credentials file:
+// either a .creds file (a user JWT and its seed, for servers run in
+// operator/JWT mode) or a bare nkey seed (for users listed by nkey in the
+// server's configuration, and the read-only user of an embedded server).
+func CredentialsOption(file string) (nats.Option, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	if strings.Contains(string(b), "BEGIN NATS USER JWT") {
+		return nats.UserCredentials(file), nil
+	}
+	opt, err := nats.NkeyOptionFromSeed(file)
+	if err != nil {
+		return nil, fmt.Errorf("%s is neither a .creds file nor an nkey seed: %w", file, err)
+	}
+	return opt, nil
 }

@@ -3,13 +3,13 @@ package wire
 import (
 	"context"
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
 
+	"arb/cmd/internal/bus"
 	"arb/cmd/internal/config"
 	"arb/cmd/internal/httpapi"
 	"arb/exchange"
@@ -19,25 +19,16 @@ import (
 	"arb/strategy/spread"
 )
 
-// natsOptions returns the connect options for an external NATS server:
-// nats.credentials_file is either a .creds file (a user JWT and its seed,
-// for servers run in operator/JWT mode) or a bare nkey seed (for users
-// listed by nkey in the server's configuration, see README.md).
+// natsOptions returns the connect options for an external NATS server
+// (nats.credentials_file; see bus.CredentialsOption).
 func natsOptions(cfg *config.Config) ([]nats.Option, error) {
 	f := cfg.NATS.CredentialsFile
 	if f == "" {
 		return nil, nil
 	}
-	b, err := os.ReadFile(f)
+	opt, err := bus.CredentialsOption(f)
 	if err != nil {
 		return nil, fmt.Errorf("nats.credentials_file: %w", err)
-	}
-	if strings.Contains(string(b), "BEGIN NATS USER JWT") {
-		return []nats.Option{nats.UserCredentials(f)}, nil
-	}
-	opt, err := nats.NkeyOptionFromSeed(f)
-	if err != nil {
-		return nil, fmt.Errorf("nats.credentials_file %s is neither a .creds file nor an nkey seed: %w", f, err)
 	}
 	return []nats.Option{opt}, nil
 }

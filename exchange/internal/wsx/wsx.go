@@ -17,6 +17,7 @@ import (
 	"errors"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -36,6 +37,9 @@ type DialConfig struct {
 	MaxFrame         int           // largest message accepted; default 4 MiB
 	Header           http.Header   // extra handshake headers
 	Now              func() int64  // clock for receive stamps, Unix ns; default time.Now
+	// NetDialContext, if set, dials the TCP connection (proxies, tests
+	// that observe the wire).
+	NetDialContext func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 func (c *DialConfig) defaults() {
@@ -87,6 +91,7 @@ func Dial(ctx context.Context, url string, cfg DialConfig) (*Conn, error) {
 		ReadBufferSize:   64 << 10,
 		WriteBufferSize:  4 << 10,
 		Proxy:            http.ProxyFromEnvironment,
+		NetDialContext:   cfg.NetDialContext,
 	}
 	ws, resp, err := d.DialContext(ctx, url, cfg.Header)
 	if resp != nil && resp.Body != nil {

@@ -1,0 +1,194 @@
+package pgstore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/shopspring/decimal"
+
+	"arb/ledger"
+	"arb/ledger/pgstore/pgtest"
+)
+
+// benchFills makes n fills, two per trade (buy on one venue, sell on
+// another, fee in quote and in BNB), applied to a ledger: the changes and
+// raw events a writer stores.
+func benchFills(tb testing.TB, n int) ([]RawEvent, []ledger.Change) {
+	l := ledger.New()
+	venues := []string{"binance", "okx", "bybit"}
+	evs := make([]RawEvent, 0, n)
+	chs := make([]ledger.Change, 0, n)
+	for i := range n {
+		f := ledger.Fill{Venue: venues[i%3], VenueFillID: fmt.Sprintf("%d", 1000000+i), ClientOrderID: fmt.Sprintf("c%d", i),
+			TradeID: fmt.Sprintf("T%d", i/2), Symbol: "BTC-USDT", Base: "BTC", Quote: "USDT", Side: []string{"buy", "sell"}[i%2],
+			Price: decimal.New(6400012+int64(i%100), -2), Qty: decimal.New(1500+int64(i%7), -6), TS: t0.Add(time.Duration(i) * time.Millisecond)}
+		if i%2 == 0 {
+			f.Fee, f.FeeAsset = d("0.096"), "USDT"
+		} else {
+			f.Fee, f.FeeAsset, f.FeeQuoteRate = d("0.00016"), "BNB", d("600.1")
+		}
+		body, err := json.Marshal(f)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		ch, err := l.Apply(ledger.Event{Seq: uint64(i + 1), Kind: ledger.KindFill, Fill: &f})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		evs = append(evs, RawEvent{Seq: uint64(i + 1), Subject: ledger.FillSubject("arb", f.Venue), MsgID: f.MsgID(), Kind: ledger.KindFill, Body: body})
+		chs = append(chs, ch)
+	}
+	return evs, chs
+}
+
+// BenchmarkFillWrites: fills recorded per second by Write in batches of
+// 1000 (one transaction per batch) against the plain way, one INSERT per
+// row and one transaction per fill, in the same run on the same server.
+// Each op is one fill; "fills/s" is the figure BENCHMARKS.md quotes.
+func BenchmarkFillWrites(b *testing.B) {
+	for _, mode := range []string{"batch1000", "one-insert-per-fill"} {
+		b.Run(mode, func(b *testing.B) {
+			ctx := context.Background()
+			s, err := Open(ctx, pgtest.NewDB(b))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			evs, chs := benchFills(b, b.N)
+			if err := s.Ping(ctx); err != nil {
+				b.Fatal(err)
+			}
+			pg0, go0 := serverCPU(b, s), processCPU()
+			b.ResetTimer()
+			start := time.Now()
+			if mode == "batch1000" {
+				for i := 0; i < len(chs); i += 1000 {
+					end := min(i+1000, len(chs))
+					if err := s.Write(ctx, &Batch{Stream: "BENCH", Events: evs[i:end], Changes: chs[i:end], LastSeq: evs[end-1].Seq}); err != nil {
+						b.Fatal(err)
+					}
+				}
+			} else {
+				for i := range chs {
+					if err := writeOne(ctx, s.pool, &evs[i], &chs[i]); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			el := time.Since(start)
+			b.StopTimer()
+			b.ReportMetric(float64(b.N)/el.Seconds(), "fills/s")
+			// CPU spent per fill by the PostgreSQL backends and by this
+			// process: what the machine's load does not change much, so
+			// the capacity of an idle machine can be estimated from it.
+			pgCPU, goCPU := serverCPU(b, s)-pg0, processCPU()-go0
+			b.ReportMetric(float64(pgCPU.Microseconds())/float64(b.N), "pg-cpu-us/fill")
+			b.ReportMetric(float64(goCPU.Microseconds())/float64(b.N), "go-cpu-us/fill")
+			if n, err := s.FillCount(ctx); err != nil || n != int64(b.N) {
+				b.Fatalf("%d fills stored, want %d (%v)", n, b.N, err)
+			}
+			if v, err := s.Check(ctx); err != nil || len(v) > 0 {
+				b.Fatalf("check: %v %v", v, err)
+			}
+		})
+	}
+}
+
+// writeOne is the baseline: what a writer without batching does — one
+// transaction per fill, one INSERT (or upsert) statement per row, each its
+// own round trip.
+func writeOne(ctx context.Context, pool *pgxpool.Pool, ev *RawEvent, ch *ledger.Change) error {
+	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		for _, t := range ch.Txs {
+			if _, err := tx.Exec(ctx, `INSERT INTO transactions (id, kind, ts, venue, trade_id, memo, stream_seq) VALUES ($1,$2,$3,$4,$5,$6,$7)`,
+				t.ID, t.Kind.String(), t.TS, t.Venue, t.TradeID, t.Memo, int64(t.Seq)); err != nil {
+				return err
+			}
+			for n, e := range t.Entries {
+				if _, err := tx.Exec(ctx, `INSERT INTO accounts (name, kind, venue, asset) VALUES ($1,$2,$3,$4) ON CONFLICT DO NOTHING`,
+					e.Account.String(), e.Account.Kind.String(), e.Account.Venue, e.Account.Asset); err != nil {
+					return err
+				}
+				if _, err := tx.Exec(ctx, `INSERT INTO entries (tx_id, n, account, asset, amount) VALUES ($1,$2,$3,$4,$5)`,
+					t.ID, int16(n), e.Account.String(), e.Account.Asset, numeric(e.Amount)); err != nil {
+					return err
+				}
+				if _, err := tx.Exec(ctx, `INSERT INTO balances (account, asset, balance) VALUES ($1,$2,$3)
+					ON CONFLICT (account) DO UPDATE SET balance = balances.balance + excluded.balance, updated_at = now()`,
+					e.Account.String(), e.Account.Asset, numeric(e.Amount)); err != nil {
+					return err
+				}
+			}
+		}
+		f := ch.Fill
+		if _, err := tx.Exec(ctx, `INSERT INTO fills (venue, venue_fill_id, client_order_id, trade_id, symbol, base, quote, side, price, qty,
+			fee, fee_asset, fee_quote_rate, fee_quote, ts, ts_unix_ns, tx_id, stream_seq) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18)`,
+			f.Venue, f.VenueFillID, f.ClientOrderID, f.TradeID, f.Symbol, f.Base, f.Quote, f.Side, numeric(f.Price), numeric(f.Qty),
+			numeric(f.Fee), f.FeeAsset, numeric(f.FeeQuoteRate), numeric(f.FeeQuote), f.TS, f.TS.UnixNano(), f.TxID, int64(f.Seq)); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO ledger_events (stream, seq, subject, msg_id, kind, body) VALUES ($1,$2,$3,$4,$5,$6)`,
+			"BENCH", int64(ev.Seq), ev.Subject, ev.MsgID, "fill", ev.Body); err != nil {
+			return err
+		}
+		b := &pgx.Batch{}
+		queueTrades(b, []*ledger.TradeRow{ch.Trade})
+		for i := 0; i < b.Len(); i++ { // one statement per round trip, as the plain writer does
+			q := b.QueuedQueries[i]
+			if _, err := tx.Exec(ctx, q.SQL, q.Arguments...); err != nil {
+				return err
+			}
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO consumer_state (stream, last_seq) VALUES ($1, $2)
+			ON CONFLICT (stream) DO UPDATE SET last_seq = greatest(consumer_state.last_seq, excluded.last_seq)`, "BENCH", int64(ev.Seq))
+		return err
+	})
+}
+
+// serverCPU sums the CPU time (user + system) of the PostgreSQL backends
+// connected to the store's database, from /proc (the server runs on this
+// machine in the tests); 0 when it cannot be read.
+func serverCPU(b *testing.B, s *Store) time.Duration {
+	rows, err := s.pool.Query(context.Background(), `SELECT pid FROM pg_stat_activity WHERE datname = current_database()`)
+	if err != nil {
+		b.Fatal(err)
+	}
+	pids, err := pgx.CollectRows(rows, pgx.RowTo[int32])
+	if err != nil {
+		b.Fatal(err)
+	}
+	var total time.Duration
+	for _, pid := range pids {
+		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue
+		}
+		// Fields after the command (in parentheses): utime and stime are
+		// the 12th and 13th, in clock ticks of 1/100 s.
+		f := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+1:]))
+		if len(f) > 12 {
+			u, _ := strconv.ParseInt(f[11], 10, 64)
+			st, _ := strconv.ParseInt(f[12], 10, 64)
+			total += time.Duration(u+st) * 10 * time.Millisecond
+		}
+	}
+	return total
+}
+
+// processCPU is this process's CPU time.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
