@@ -12,7 +12,9 @@ import (
 	"arb/cmd/internal/config"
 	"arb/exchange"
 	"arb/exchange/binance"
+	"arb/exchange/bybit"
 	"arb/exchange/num"
+	"arb/exchange/okx"
 	"arb/exchange/paper"
 	"arb/strategy/execute"
 )
@@ -73,6 +75,46 @@ func newBinanceTrader(s traderSetup) (trader, error) {
 		Credentials: creds, Instruments: s.instruments, Logger: s.logger, OnOrderWrite: s.onWrite,
 		ReconcileFrom: s.reconcileFrom,
 	})
+}
+
+func newOKXTrader(s traderSetup) (trader, error) {
+	return okx.NewClient(okx.ClientConfig{
+		Venue: s.venue, Name: s.name, RESTURL: s.restURL, PrivateWSURL: s.privateURL, OrderWSURL: s.tradeURL,
+		Credentials: okx.NewCredentials(s.keys.key, s.keys.secret, s.keys.passphrase), Demo: s.demo,
+		Instruments: s.instruments, Logger: s.logger, OnOrderWrite: s.onWrite,
+		FillsFrom: time.Unix(0, s.reconcileFrom),
+	})
+}
+
+func newBybitTrader(s traderSetup) (trader, error) {
+	creds, err := bybit.NewCredentials(s.keys.key, s.keys.secret)
+	if err != nil {
+		return nil, err
+	}
+	c, err := bybit.NewClient(bybit.ClientConfig{
+		Venue: s.venue, Name: s.name, RESTURL: s.restURL, PrivateURL: s.privateURL, TradeURL: s.tradeURL,
+		Credentials: creds, Instruments: s.instruments, Logger: s.logger, OnOrderWrite: s.onWrite,
+		ReconcileFrom: s.reconcileFrom,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return bybitTrader{c}, nil
+}
+
+// bybitTrader gives the Bybit client (Start/Close) the Run of the others.
+type bybitTrader struct{ *bybit.Client }
+
+// Run starts the client's background work and stops it when ctx ends.
+func (b bybitTrader) Run(ctx context.Context) error {
+	if err := b.Start(ctx); err != nil && ctx.Err() == nil {
+		// Start retries in the background; the first measurement failing
+		// is not fatal.
+		b.Config().Logger.Warn("bybit: first server-time measurement failed; retrying", "venue", b.Config().Name, "err", err)
+	}
+	<-ctx.Done()
+	b.Close()
+	return ctx.Err()
 }
 
 // tradingMode says how venue i trades.

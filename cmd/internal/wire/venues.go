@@ -68,7 +68,9 @@ var kinds = map[string]kind{
 				Ring: s.ring, Logger: s.logger, Now: s.now, Rand: s.rand, HTTPClient: s.http,
 			})
 		},
-		fetch: okx.FetchInstruments,
+		fetch:     okx.FetchInstruments,
+		newTrader: newOKXTrader,
+		simKeys:   keys{key: sim.TestOKXKey, secret: sim.TestOKXSecret, passphrase: sim.TestOKXPassphrase},
 	},
 	"bybit": {
 		newFeed: func(s feedSetup) (exchange.MarketData, error) {
@@ -78,7 +80,9 @@ var kinds = map[string]kind{
 				Ring: s.ring, Logger: s.logger, Now: s.now, Rand: s.rand, HTTPClient: s.http,
 			})
 		},
-		fetch: bybit.FetchInstruments,
+		fetch:     bybit.FetchInstruments,
+		newTrader: newBybitTrader,
+		simKeys:   keys{key: sim.TestBybitKey, secret: sim.TestBybitSecret},
 	},
 }
 
