@@ -345,7 +345,7 @@ func TestBadConfigExits(t *testing.T) {
 		{"secret in yaml", ok("    taker_fee_bps: 10\n", "    taker_fee_bps: 10\n    api_secret: hunter2\n"), 1, []string{"api_secret", "environment"}},
 		{"five mistakes", ok(
 			"log: {level: info}", "log: {level: loud}", // validation
-			"paper: true", "papr: true", // decoding: unknown key
+			"\npaper: false", "\npapr: false", // decoding: unknown key
 			"kind: okx", "kind: kraken", // validation
 			"age_max: 3s", "age_max: 3", // decoding: a duration without a unit
 			`balances: {USDT: "100000", BTC: "0.5", ETH: "10", SOL: "200"}`, `balances: {USDT: "100000", BTC: "0.5", ETH: "10", SOL: "200", DOGE: "5"}`, // was a run-time failure
@@ -451,7 +451,7 @@ func TestDaemonEndToEnd(t *testing.T) {
 		}
 	}
 	st := p.status()
-	if st["rules_version"] == "" || st["mode"] != "paper" || st["revision"] != testRevision {
+	if st["rules_version"] == "" || st["mode"] != "sim" || st["revision"] != testRevision {
 		t.Errorf("status: %v", st)
 	}
 

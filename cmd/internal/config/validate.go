@@ -206,8 +206,13 @@ func (v *validator) venues() {
 			}
 			v.bad(p+".kind", "unknown venue kind %q (%s)", clip(ve.Kind), want)
 		}
+		before := len(v.ps.list)
 		v.venueURLs(ve, p, simKinds)
-		v.venueTrading(i, ve, p)
+		if len(v.ps.list) == before {
+			// What trading needs depends on whether the venue is simulated:
+			// checked once its URLs are right.
+			v.venueTrading(i, ve, p)
+		}
 		for _, e := range []struct{ key, val string }{
 			{"api_key_env", ve.APIKeyEnv}, {"api_secret_env", ve.APISecretEnv}, {"api_passphrase_env", ve.APIPassphraseEnv},
 		} {

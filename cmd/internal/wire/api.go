@@ -213,8 +213,8 @@ func (d *Daemon) detectorTotals() (events, plans uint64) {
 // Positions implements httpapi.Positions: per venue and asset, the
 // balance as the venue last reported it (a paper venue: its own account;
 // before the first report, the configured starting balance), the part
-// reserved by plans in flight, and the net amount arb's fills moved
-// (exec.go, pnl.go). The inventory is copied on the loop goroutine; a loop
+// reserved by plans in flight, and the ledger's holdings there: the net
+// amount arb's fills moved (exec.go, ledger.go). The inventory is copied on the loop goroutine; a loop
 // too busy to take the request makes it a 503 with Retry-After
 // (httpapi.ErrBusy).
 func (a *apiProvider) Positions(ctx context.Context) ([]httpapi.Position, error) {
@@ -250,9 +250,10 @@ func (a *apiProvider) Positions(ctx context.Context) ([]httpapi.Position, error)
 	select {
 	case bs := <-res:
 		out := make([]httpapi.Position, 0, len(bs))
+		held := a.d.exec.ledger.holdings()
 		for _, b := range bs {
 			p := httpapi.Position{Venue: b.venue, Asset: b.asset, Balance: num.Format(b.avail+b.res, b.dec), Locked: num.Format(b.res, b.dec)}
-			if f, ok := a.d.exec.pnl.position(b.id, b.asset); ok {
+			if f, ok := held[posKey{b.venue, b.asset}]; ok {
 				p.Filled = f.String()
 			}
 			out = append(out, p)
@@ -279,13 +280,15 @@ func cmpStr(a, b string) int {
 	return 0
 }
 
-// PnL implements httpapi.PnL: realized PnL of the trades arb executed,
-// from their fills (pnl.go).
+// PnL implements httpapi.PnL: the ledger's PnL of the trades arb
+// executed, from their fills (ledger.go); 503 while the ledger catches up
+// with the stream.
 func (a *apiProvider) PnL(context.Context) (httpapi.PnLReport, error) {
-	if !a.d.exec.pnlReady.Load() {
-		return httpapi.PnLReport{}, fmt.Errorf("reading the journal: %w", httpapi.ErrBusy)
+	rep, ok := a.d.exec.ledger.report()
+	if !ok {
+		return httpapi.PnLReport{}, fmt.Errorf("the ledger is catching up with the event stream: %w", httpapi.ErrBusy)
 	}
-	return a.d.exec.pnl.report(), nil
+	return rep, nil
 }
 
 // Trades implements httpapi.Trades.

@@ -328,7 +328,7 @@ func (k *desk) OnPlan(p *spread.Plan) {
 	in.Account = risk.AccountView{Equity: eq, BaseValue: baseValue,
 		OpenTrades:       max(k.inflight.Load(), x.openTrades.Load()),
 		ResidualExposure: math.Float64frombits(x.exposure.Load()),
-		RealizedPnlToday: x.pnl.realizedToday(now)}
+		RealizedPnlToday: x.ledger.realizedToday()}
 	k.day.Fill(&in.Account)
 
 	dec := k.risk.Evaluate(in)

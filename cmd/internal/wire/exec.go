@@ -50,7 +50,7 @@ type execution struct {
 	balanced [exchange.MaxVenues + 1]atomic.Bool // the venue's balances were fetched once
 	balErrs  [exchange.MaxVenues + 1]atomic.Uint64
 	lat      latencies
-	pnl      *pnlBook
+	ledger   *ledgerLink
 
 	flat, residual atomic.Uint64 // trades closed since start, by result
 	exposure       atomic.Uint64 // float64 bits: residual exposure in the account currency
@@ -179,7 +179,7 @@ func newExecution(d *Daemon) (*execution, error) {
 	ec.Quotes, ec.FeeRates = d.quotes, d.feeRate
 	x := &execution{d: d, log: d.log.With("component", "execution"), jr: d.bus.Journal(), cfg: ec,
 		started: make(chan struct{})}
-	x.pnl = newPnLBook(d.reg, d.cfg)
+	x.ledger = newLedgerLink(d, x.jr)
 	for v := range x.sinks {
 		x.sinks[v] = forwardSink{x: x, v: exchange.VenueID(v)}
 		x.refresh[v] = make(chan struct{}, 1)
@@ -263,32 +263,16 @@ func canceledOK(f func(context.Context) error) func(context.Context) error {
 	}
 }
 
-// start runs everything: each trading venue, the PnL book's replay of the
-// journal, then the service.
+// start runs everything: each trading venue, the ledger link, the
+// service.
 func (x *execution) start(ctx context.Context, run func(string, func(context.Context) error)) {
 	for _, v := range x.d.venues {
 		if v.joined() {
 			x.startVenue(v, run)
 		}
 	}
+	x.ledger.start(ctx, run)
 	run("execution", func(ctx context.Context) error {
-		// The PnL book first reads what the journal holds, then follows
-		// the service's records: no record is seen twice or missed.
-		for ctx.Err() == nil {
-			err := x.pnl.replay(ctx, x.jr)
-			if err == nil {
-				break
-			}
-			x.log.Error("reading the journal for PnL failed; retrying", "err", err)
-			select {
-			case <-ctx.Done():
-			case <-time.After(time.Second):
-			}
-		}
-		if ctx.Err() != nil {
-			return nil
-		}
-		x.pnlReady.Store(true)
 		if err := x.startService(ctx); err != nil {
 			return err
 		}
@@ -349,8 +333,6 @@ func (x *execution) service() *execute.Service {
 func (x *execution) ready() (bool, string) {
 	svc := x.service()
 	switch {
-	case !x.pnlReady.Load():
-		return false, "executor: reading the journal"
 	case svc == nil:
 		return false, "executor: starting"
 	case !svc.Ready():
@@ -387,7 +369,7 @@ func (x *execution) resume(ctx context.Context) {
 
 // Hooks and callbacks (the service's goroutines).
 
-func (x *execution) persisted(rec *execute.Record) { x.pnl.record(rec) }
+func (x *execution) persisted(rec *execute.Record) { x.ledger.record(rec) }
 
 // closed is Hooks.Closed: count the trade, then fetch both venues'
 // balances and, on the loop, apply them and release the plan's
@@ -395,6 +377,7 @@ func (x *execution) persisted(rec *execute.Record) { x.pnl.record(rec) }
 // this run: only the balances).
 func (x *execution) closed(t *execute.Trade) {
 	op := t.Opening()
+	x.ledger.closed(t)
 	if t.State() == execute.StateClosedFlat {
 		x.flat.Add(1)
 	} else {
