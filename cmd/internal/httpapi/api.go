@@ -191,8 +191,8 @@ type VenueStatus struct {
 	Circuit *CircuitStatus `json:"circuit,omitempty"`
 	// OrderErrorRate and OrderLatencyMs are the recent order outcomes the
 	// risk rules read (error_rate, latency_ms).
-	OrderErrorRate float64 `json:"order_error_rate"`
-	OrderLatencyMs float64 `json:"order_latency_ms"`
+	OrderErrorRate float64 `json:"order_error_rate,omitempty"`
+	OrderLatencyMs float64 `json:"order_latency_ms,omitempty"`
 	// State is "running", or "waiting" while the venue has not answered
 	// (its instrument filters are retried with backoff; Error says why).
 	State      string     `json:"state,omitempty"`

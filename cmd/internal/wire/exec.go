@@ -591,29 +591,43 @@ func (x *execution) value(exps []execute.Exposure) float64 {
 	return total
 }
 
-// venueHealth is one venue's recent order outcomes: an exponentially
-// weighted error fraction and acknowledgement latency over its place calls
-// (the risk rules' venue error_rate and latency_ms), and the latency
-// histogram (arb_order_ack_seconds).
+// venueHealth is one venue's recent order outcomes, for the risk rules'
+// venue error_rate and latency_ms: time-decayed sums over its place calls
+// (weights halving every healthHalfLife), so a venue that stops being
+// asked (the rules skip it) recovers as time passes instead of staying
+// judged by its last call. The error rate is errors ÷ calls, with at least
+// healthMinCalls calls in the denominator (one failure in a quiet hour is
+// not a 100 % error rate); the latency is the weighted mean of answered
+// calls, 0 when their weight has decayed below one half (unknown). The
+// histogram is arb_order_ack_seconds.
 type venueHealth struct {
-	mu        sync.Mutex
-	errRate   float64
-	latencyMs float64
-	n         uint64
-	ack       exchange.Hist
-	ok, fail  atomic.Uint64
-	kinds     [8]atomic.Uint64 // failures by exchange.ErrorKind
+	mu             sync.Mutex
+	at             int64 // time of the last decay, Unix ns
+	calls, errs    float64
+	latW, latSumMs float64
+	ack            exchange.Hist
+	ok, fail       atomic.Uint64
+	kinds          [8]atomic.Uint64 // failures by exchange.ErrorKind
 }
 
-// healthWeight is the weight of the newest call in the averages: about the
-// last ten orders.
-const healthWeight = 0.1
+const (
+	healthHalfLife = time.Minute
+	healthMinCalls = 10
+)
+
+// decay ages the sums to now (mu held).
+func (h *venueHealth) decay(now int64) {
+	if h.at != 0 && now > h.at {
+		f := math.Exp2(-float64(now-h.at) / float64(healthHalfLife))
+		h.calls, h.errs, h.latW, h.latSumMs = h.calls*f, h.errs*f, h.latW*f, h.latSumMs*f
+	}
+	if now > h.at {
+		h.at = now
+	}
+}
 
 func (h *venueHealth) observe(took time.Duration, err error) {
-	ms := float64(took) / 1e6
-	e := 0.0
 	if err != nil {
-		e = 1
 		h.fail.Add(1)
 		if k := exchange.KindOf(err); int(k) < len(h.kinds) {
 			h.kinds[k].Add(1)
@@ -624,22 +638,26 @@ func (h *venueHealth) observe(took time.Duration, err error) {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.n == 0 {
-		h.errRate, h.latencyMs = e, ms
-	} else {
-		h.errRate += healthWeight * (e - h.errRate)
-		if err == nil {
-			h.latencyMs += healthWeight * (ms - h.latencyMs)
-		}
+	h.decay(time.Now().UnixNano())
+	h.calls++
+	if err != nil {
+		h.errs++
+		return
 	}
-	h.n++
+	h.latW++
+	h.latSumMs += float64(took) / 1e6
 }
 
 // view returns the error fraction and the acknowledgement latency (ms).
 func (h *venueHealth) view() (errRate, latencyMs float64) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return h.errRate, h.latencyMs
+	h.decay(time.Now().UnixNano())
+	errRate = h.errs / max(h.calls, healthMinCalls)
+	if h.latW >= 0.5 {
+		latencyMs = h.latSumMs / h.latW
+	}
+	return errRate, latencyMs
 }
 
 // status is the executor's part of /api/v1/status.
