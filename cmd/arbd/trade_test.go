@@ -536,4 +536,3 @@ func okxOrBinanceFirst(e *tradeEnv) string {
 	}
 	return ""
 }
-
