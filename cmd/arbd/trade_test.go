@@ -44,6 +44,7 @@ type tradeEnv struct {
 	sim    *sim.Sim
 	setup  setup
 	env    []string
+	args   []string // extra arbd arguments
 	p      *proc
 	before map[string]decimal.Decimal // venue/asset → total at the start
 }
@@ -54,6 +55,13 @@ var tradeVenues = []string{"binance", "okx"}
 // execution.policy, each indented four spaces) and waits until it is
 // ready.
 func newTradeEnv(t *testing.T, policy string) *tradeEnv {
+	t.Helper()
+	return newTradeEnvWith(t, policy, nil)
+}
+
+// newTradeEnvWith is newTradeEnv with edits to the config (old, new pairs)
+// and extra arbd arguments.
+func newTradeEnvWith(t *testing.T, policy string, edits []string, args ...string) *tradeEnv {
 	t.Helper()
 	sc := sim.DefaultConfig()
 	sc.Seed = 11
@@ -124,6 +132,13 @@ execution:
 %s
 risk: {rules_file: %s}
 `, filepath.Join(dir, "data"), e.setup.addr, bu.WSBase, bu.REST, bu.Private, ou.WSBase, ou.REST, ou.Private, policy, e.setup.rules)
+	for i := 0; i+1 < len(edits); i += 2 {
+		if !strings.Contains(cfg, edits[i]) {
+			t.Fatalf("config has no %q", edits[i])
+		}
+		cfg = strings.Replace(cfg, edits[i], edits[i+1], 1)
+	}
+	e.args = args
 	e.setup.cfg = writeFile(t, dir, "arbd.yaml", cfg)
 	e.env = []string{"ARB_TEST_BINANCE_KEY=" + sim.TestBinanceKey, "ARB_TEST_BINANCE_SECRET=" + sim.TestBinanceSecret,
 		"ARB_TEST_OKX_KEY=" + sim.TestOKXKey, "ARB_TEST_OKX_SECRET=" + sim.TestOKXSecret, "ARB_TEST_OKX_PASSPHRASE=" + sim.TestOKXPassphrase}
@@ -142,7 +157,7 @@ const defaultPolicy = `    ack_timeout: 1s
     deadline: 40s`
 
 func (e *tradeEnv) start() {
-	e.p = start(e.t, e.setup.addr, e.env, nil, "--config", e.setup.cfg)
+	e.p = start(e.t, e.setup.addr, e.env, nil, append([]string{"--config", e.setup.cfg}, e.args...)...)
 	e.p.waitReady(60 * time.Second)
 }
 

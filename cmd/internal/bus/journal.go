@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"arb/exchange"
 	"arb/strategy/execute"
 )
 
@@ -40,6 +41,12 @@ type Journal struct {
 	b      *Bus
 	stream string
 	prefix string // subject prefix, ending with '.'
+	// AppendLatency is the time of each successful Append, from the call
+	// to the last acknowledgement (arb_journal_append_seconds).
+	AppendLatency exchange.Hist
+	// OnAppend, if set, sees each successful Append's duration (set it
+	// before the first Append).
+	OnAppend func(d time.Duration)
 }
 
 var _ execute.Journal = (*Journal)(nil)
@@ -94,6 +101,7 @@ func (j *Journal) Append(ctx context.Context, entries []execute.Entry) error {
 	if len(entries) == 0 {
 		return nil
 	}
+	start := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, PublishTimeout)
 	defer cancel()
 	var futs [16]jetstream.PubAckFuture
@@ -118,6 +126,11 @@ func (j *Journal) Append(ctx context.Context, entries []execute.Entry) error {
 		case <-ctx.Done():
 			return j.failed(fmt.Errorf("bus: journal append (id %s): no acknowledgement in time: %w", entries[i].ID, ctx.Err()))
 		}
+	}
+	d := time.Since(start)
+	j.AppendLatency.Observe(int64(d))
+	if j.OnAppend != nil {
+		j.OnAppend(d)
 	}
 	return nil
 }

@@ -42,6 +42,7 @@ type Daemon struct {
 	venues []*venue    // every configured venue, in config order
 	desk   *desk
 	exec   *execution // the executor and the trading clients (exec.go)
+	probe  *ringProbe // Options.LatencyProbe, else nil
 	http   *httpapi.Server
 	prom   *prometheusSet
 	lock   *os.File // exclusive lock on data_dir
@@ -64,6 +65,9 @@ type Options struct {
 	// TuneSim, if set, adjusts the in-process simulator's config before it
 	// starts (tests switch off random dislocations to make their own).
 	TuneSim func(*sim.Config)
+	// LatencyProbe measures the ring hand-off against a Go channel's in
+	// the same run (arbd --latency-probe; latency.go). Measurement only.
+	LatencyProbe bool
 }
 
 // Build constructs the daemon from a validated config: the simulated venues
@@ -114,6 +118,10 @@ func Build(ctx context.Context, cfg *config.Config, opt Options) (d *Daemon, err
 	}
 
 	d.ring = ringbuf.NewMPSC[exchange.BookTop](RingCapacity)
+	if opt.LatencyProbe {
+		d.probe = newRingProbe()
+		d.ring.SetPushHook(d.probe.onPush)
+	}
 	d.store = book.New(d.reg)
 	for i, v := range cfg.Venues {
 		ve := &venue{idx: i, id: exchange.VenueID(i + 1), cfg: v, mode: tradingMode(cfg, i)}
@@ -219,6 +227,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 	}
 	d.exec.start(ctx, run)
+	if d.probe != nil {
+		run("latency probe", d.probe.run)
+	}
 	rnd := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
 	for _, v := range d.pending() {
 		seed := rnd.Uint64()

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -445,6 +446,12 @@ func (k *desk) submit(p *spread.Plan, qty num.Qty) refusal {
 		k.onLoop(func(det *spread.Detector) { k.release(det, id) })
 	})
 	if err == nil {
+		// Let the executor's goroutine take the plan now: woken by this
+		// goroutine, it would otherwise wait for the loop to finish its
+		// batch and park (Go runs a goroutine woken by a channel send on
+		// the sender's processor next, not at once). Plans are rare; the
+		// loop loses microseconds.
+		runtime.Gosched()
 		return refusedNone
 	}
 	delete(k.reserved, id)

@@ -64,6 +64,9 @@ func (e *engine) newLoop(d *Daemon) error {
 	var err error
 	lc := strategy.DefaultConfig()
 	lc.SnapshotInterval = SnapshotEvery
+	if d.probe != nil {
+		lc.Observe = d.probe.observe
+	}
 	e.loop, err = strategy.New(lc, d.reg, d.ring, e.det, d.desk, func() int64 { return time.Now().UnixNano() })
 	return err
 }

@@ -179,6 +179,7 @@ func newExecution(d *Daemon) (*execution, error) {
 	ec.Quotes, ec.FeeRates = d.quotes, d.feeRate
 	x := &execution{d: d, log: d.log.With("component", "execution"), jr: d.bus.Journal(), cfg: ec,
 		started: make(chan struct{})}
+	x.jr.OnAppend = x.lat.appended
 	x.ledger = newLedgerLink(d, x.jr)
 	for v := range x.sinks {
 		x.sinks[v] = forwardSink{x: x, v: exchange.VenueID(v)}
@@ -663,6 +664,9 @@ func (h *venueHealth) view() (errRate, latencyMs float64) {
 // status is the executor's part of /api/v1/status.
 func (x *execution) status() *httpapi.ExecutionStatus {
 	lat := x.lat.report()
+	if x.d.probe != nil {
+		lat.Handoff = x.d.probe.report()
+	}
 	st := &httpapi.ExecutionStatus{PlansInFlight: x.d.desk.inflight.Load(), Halted: x.halted.Load(),
 		ResidualExposure: round2(math.Float64frombits(x.exposure.Load())), Latency: lat}
 	if svc := x.service(); svc != nil {
@@ -755,6 +759,9 @@ func (x *execution) registerMetrics(reg *prometheus.Registry) {
 				}
 			}
 		}))
+	reg.MustRegister(httpapi.NewHistogramFamily("arb_journal_append_seconds",
+		"Write-ahead appends of the executor's records to JetStream, from the call to the last acknowledgement.",
+		nil, func(emit httpapi.EmitHistogram) { emit(httpapi.HistogramFromHist(&x.jr.AppendLatency)) }))
 	reg.MustRegister(httpapi.NewHistogramFamily("arb_plan_to_send_seconds",
 		"From a plan's decision to each of its entry orders' calls.", nil, func(emit httpapi.EmitHistogram) {
 			emit(httpapi.HistogramFromHist(&x.lat.planH))

@@ -1,8 +1,11 @@
 package wire
 
 import (
+	"context"
 	"slices"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"arb/exchange"
 	"arb/strategy/execute"
@@ -29,6 +32,14 @@ type latencies struct {
 	next                            int
 	tickToOrder, planToSend, toBoth samples
 	tickH, planH, bothH             exchange.Hist
+	appends                         samples // journal appends (all, not only entries')
+}
+
+// appended records one journal append's duration.
+func (l *latencies) appended(d time.Duration) {
+	l.mu.Lock()
+	l.appends.add(int64(d))
+	l.mu.Unlock()
 }
 
 type sendRec struct {
@@ -127,6 +138,13 @@ type LatencyReport struct {
 	PlanToBothP50  int64  `json:"plan_to_both_legs_p50_ns"`
 	PlanToBothP99  int64  `json:"plan_to_both_legs_p99_ns"`
 	PlanToBothN    uint64 `json:"plan_to_both_legs_samples"`
+	// JournalAppend is every write-ahead append (records of one executor
+	// step, acknowledged by JetStream).
+	JournalAppendP50 int64  `json:"journal_append_p50_ns"`
+	JournalAppendP99 int64  `json:"journal_append_p99_ns"`
+	JournalAppendN   uint64 `json:"journal_append_samples"`
+	// Handoff is the ring probe's (Options.LatencyProbe), else nil.
+	Handoff *HandoffReport `json:"handoff,omitempty"`
 }
 
 func (l *latencies) report() LatencyReport {
@@ -140,5 +158,89 @@ func (l *latencies) report() LatencyReport {
 	r.PlanToSendP50, r.PlanToSendP99 = q[0], q[1]
 	q, r.PlanToBothN = l.toBoth.quantiles(0.5, 0.99)
 	r.PlanToBothP50, r.PlanToBothP99 = q[0], q[1]
+	q, r.JournalAppendN = l.appends.quantiles(0.5, 0.99)
+	r.JournalAppendP50, r.JournalAppendP99 = q[0], q[1]
 	return r
+}
+
+// ringProbe measures, when Options.LatencyProbe is set, the hand-off from
+// a feed to the strategy loop through the ring, and — in the same run, for
+// the same events at the same moments — what a Go channel would take: each
+// push is stamped (the ring's push hook, on the feed's goroutine) and the
+// stamp is also sent on a buffered channel whose receiver goroutine does
+// nothing else; the ring's hand-off is the loop's clock when it took the
+// batch minus the stamp, the channel's the receiver's clock minus the
+// stamp. Both consumers park while no event comes. Measurement only: a
+// production daemon has no probe (the hook is nil).
+type ringProbe struct {
+	pushed [RingCapacity]atomic.Int64 // push time by sequence mod capacity
+	ch     chan int64
+
+	mu         sync.Mutex
+	ring, chn  samples
+	chanDrops  uint64
+	readToTake samples
+}
+
+func newRingProbe() *ringProbe { return &ringProbe{ch: make(chan int64, 1024)} }
+
+// onPush is the ring's push hook.
+func (p *ringProbe) onPush(seq uint64) {
+	now := time.Now().UnixNano()
+	p.pushed[seq%RingCapacity].Store(now)
+	select {
+	case p.ch <- now:
+	default:
+		p.mu.Lock()
+		p.chanDrops++
+		p.mu.Unlock()
+	}
+}
+
+// observe is the loop's Observe: the ring hand-off of sequence seq.
+func (p *ringProbe) observe(seq uint64, taken int64) {
+	if t := p.pushed[seq%RingCapacity].Load(); t > 0 && taken >= t {
+		p.mu.Lock()
+		p.ring.add(taken - t)
+		p.mu.Unlock()
+	}
+}
+
+// run is the channel's receiver.
+func (p *ringProbe) run(ctx context.Context) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case t := <-p.ch:
+			now := time.Now().UnixNano()
+			p.mu.Lock()
+			p.chn.add(now - t)
+			p.mu.Unlock()
+		}
+	}
+}
+
+// HandoffReport is the ring probe's figures (ns).
+type HandoffReport struct {
+	RingP50     int64  `json:"ring_handoff_p50_ns"`
+	RingP99     int64  `json:"ring_handoff_p99_ns"`
+	RingN       uint64 `json:"ring_handoff_samples"`
+	ChanP50     int64  `json:"chan_handoff_p50_ns"`
+	ChanP99     int64  `json:"chan_handoff_p99_ns"`
+	ChanN       uint64 `json:"chan_handoff_samples"`
+	ChanDropped uint64 `json:"chan_dropped"`
+}
+
+func (p *ringProbe) report() *HandoffReport {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var r HandoffReport
+	var q []int64
+	q, r.RingN = p.ring.quantiles(0.5, 0.99)
+	r.RingP50, r.RingP99 = q[0], q[1]
+	q, r.ChanN = p.chn.quantiles(0.5, 0.99)
+	r.ChanP50, r.ChanP99 = q[0], q[1]
+	r.ChanDropped = p.chanDrops
+	return &r
 }
