@@ -3,7 +3,7 @@ package exchange
 import "arb/exchange/num"
 
 // TopK is the number of levels per side a BookTop carries. Ten levels cover
-// the depth a cross-venue trade walks while keeping the event at 352 bytes.
+// the depth a cross-venue trade walks while keeping the event at 360 bytes.
 const TopK = 10
 
 // Level is one price level of a book.
@@ -36,9 +36,10 @@ const (
 	CauseAge                          // no data within the configured age limit
 	CauseBadData                      // the venue sent data that would make the book wrong (crossed, unparsable)
 	CauseReset                        // the venue reset the stream (service restart, new snapshot)
+	CauseGasCap                       // on-chain venue: gas is above the configured cap, so the book is not tradable
 )
 
-var causeNames = [...]string{"none", "connecting", "gap", "checksum", "disconnect", "age", "bad_data", "reset"}
+var causeNames = [...]string{"none", "connecting", "gap", "checksum", "disconnect", "age", "bad_data", "reset", "gas_cap"}
 
 // String returns the cause's metric label.
 func (c StaleCause) String() string {
@@ -63,8 +64,16 @@ type BookTop struct {
 	NBids  uint8 // valid entries in Bids
 	NAsks  uint8 // valid entries in Asks
 	Inst   InstrumentID
-	Bids   [TopK]Level // best (highest) first
-	Asks   [TopK]Level // best (lowest) first
+	// Gas is the fixed cost of one taker order on this book in the
+	// instrument's quote, Px units (10^-Scale.Px), as of this state: an
+	// on-chain venue's gas (estimated gas × (base fee + priority fee) of
+	// the block, valued in the quote). It travels with the book so a
+	// consumer prices a trade with the gas of the same block as its
+	// levels, and a recording replays it. 0 for venues without per-order
+	// costs; never negative.
+	Gas  num.Quote
+	Bids [TopK]Level // best (highest) first
+	Asks [TopK]Level // best (lowest) first
 }
 
 // Stale reports whether the book must not be used.

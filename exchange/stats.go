@@ -18,13 +18,14 @@ const (
 	RejectCrossed                               // the book would be crossed after the update
 	RejectTooLarge                              // frame or level count over the configured cap
 	RejectUnexpected                            // a message type or venue error we do not handle
+	RejectObsolete                              // a message in a format the venue no longer sends (OKX pushes without seqId)
 	numRejectReasons
 )
 
 // NumRejectReasons is the number of reject reasons (for iteration).
 const NumRejectReasons = int(numRejectReasons)
 
-var rejectNames = [...]string{"", "syntax", "number", "unknown_symbol", "sequence", "crossed", "too_large", "unexpected"}
+var rejectNames = [...]string{"", "syntax", "number", "unknown_symbol", "sequence", "crossed", "too_large", "unexpected", "obsolete_format"}
 
 // String returns the reason's metric label.
 func (r RejectReason) String() string {

@@ -48,7 +48,7 @@
 // consumer's cache another; in the MPSC ring tail (CAS by producers), head
 // (consumer) and the consumer's private bound each have their own, and the
 // doorbell flag has its own. The slots themselves are not padded: an
-// exchange.BookTop is 352 bytes, so neighbours share at most one line (and
+// exchange.BookTop is 360 bytes, so neighbours share at most one line (and
 // padding uint64 slots to a full line made no measurable difference).
 //
 // # Memory ordering

@@ -201,6 +201,20 @@ func (l *Loop) step() bool {
 	return true
 }
 
+// Step is Run without the waiting, for a synchronous driver that owns the
+// loop instead of running it (the backtest, which advances a simulated
+// clock and drains the ring after every recorded frame): it runs the
+// queued Do functions, then processes the ring's events in batches of at
+// most BatchMax exactly as Run does, and returns how many events it took.
+// Call it from one goroutine, and never together with Run.
+func (l *Loop) Step() uint64 {
+	l.runControls()
+	before := l.stats.Events.Load()
+	for l.step() {
+	}
+	return l.stats.Events.Load() - before
+}
+
 // Do queues fn to run on the loop goroutine before the next batch, with the
 // detector (and through it the Inventory) at its disposal. It never blocks:
 // it returns false when the queue is full. Functions run in the order queued.

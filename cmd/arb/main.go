@@ -3,13 +3,12 @@
 //	arb sim [--seed N] [--step D] [--port-base P]   run the simulated venues standalone
 //	arb config check FILE                           validate an arbd config offline: every problem, one line each
 //	arb rules check FILE [--sample FILE.json]       validate a rules file offline and evaluate it on a sample plan
+//	arb record --config FILE --out DIR [--duration D] record what the venues send (also: arb record cut|info)
+//	arb backtest --data FILE... --config FILE --out DIR   replay a recording through the engine
 //	arb rules keygen --out KEYFILE                  make a key to sign rule sets for the NATS KV bucket
 //	arb rules sign --key KEYFILE FILE               print FILE as a signed rule set for the NATS KV bucket
+//	arb ledger pnl|balances|trades|fills|check|reconcile|export   the books
 //	arb version                                     module version and VCS revision
-//
-// Recording and backtesting (arb record, arb backtest) arrive with their
-// own issues; until then this command says so
-// instead of pretending.
 package main
 
 import (
@@ -36,6 +35,8 @@ const usage = `usage:
   arb sim [--seed N] [--step D] [--port-base P]    run the simulated Binance, OKX and Bybit venues
   arb config check FILE                            validate an arbd config file offline
   arb rules check FILE [--sample FILE.json]        validate a risk rules file and evaluate it on a sample plan
+  arb record --config FILE --out DIR [--duration D] record what the venues send (arb record cut|info: see arb record help)
+  arb backtest --data FILE... --config FILE --out DIR [--sweep KEY=V1,V2]   backtest a recording
   arb rules keygen --out KEYFILE                   make a key to sign rule sets for the NATS KV bucket
   arb rules sign --key KEYFILE FILE                print a signed rule set for the NATS KV bucket
   arb ledger pnl|balances|trades|fills|check|reconcile|export [flags]   the books (arb ledger help)
@@ -43,7 +44,7 @@ const usage = `usage:
 `
 
 // pending are verbs of the design that later issues implement.
-var pending = map[string]bool{"record": true, "backtest": true}
+var pending = map[string]bool{}
 
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
@@ -53,6 +54,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "sim":
 		return runSim(args[1:], stdout, stderr)
+	case "record":
+		return runRecord(args[1:], stdout, stderr)
+	case "backtest":
+		return runBacktest(args[1:], stdout, stderr)
 	case "config":
 		return configCmd(args[1:], stdout, stderr)
 	case "ledger":

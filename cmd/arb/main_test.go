@@ -30,7 +30,7 @@ func TestCommands(t *testing.T) {
 	}{
 		{"no args", nil, 2, nil, []string{"usage"}},
 		{"unknown", []string{"frobnicate"}, 2, nil, []string{`unknown command "frobnicate"`}},
-		{"not yet", []string{"backtest"}, 2, nil, []string{`"backtest" is not implemented`}},
+		{"backtest usage", []string{"backtest"}, 2, nil, []string{"usage:", "arb backtest --data"}},
 		{"rules check default", []string{"rules", "check", "../../configs/rules.yaml"}, 0, []string{"21 rules, OK", "max_notional"}, nil},
 		{"rules check bad", []string{"rules", "check", bad}, 1, nil, []string{"bad.yaml:5:", "mismatched types"}},
 		{"rules check missing", []string{"rules", "check", filepath.Join(dir, "nope.yaml")}, 1, nil, []string{"nope.yaml"}},

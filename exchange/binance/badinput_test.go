@@ -118,7 +118,7 @@ func TestBadInput(t *testing.T) {
 				}
 			}
 			evs := h.drain()
-			_, need := h.s.NeedSnapshot()
+			_, need := h.needAfterBackoff()
 			switch {
 			case c.stale:
 				if len(evs) != 1 || !evs[0].Stale() || evs[0].Cause != exchange.CauseBadData || evs[0].Inst != 1 || evs[0].Venue != 1 {

@@ -87,15 +87,20 @@ type Config struct {
 	// reader answers with a pong copying the payload (wsx.ReadFrame).
 	// Unsolicited pongs do not keep the connection alive and count toward
 	// the 5 messages per second limit, so none are sent.
-	PingEvery              time.Duration
-	BackoffMin, BackoffMax time.Duration // reconnect and REST retry backoff (defaults 100 ms, 30 s)
-	MaxFrame               int           // largest websocket frame and REST body, bytes (default 4 MiB)
+	PingEvery time.Duration
+	// BackoffMin and BackoffMax bound the reconnect backoff, the REST retry
+	// backoff and each book's snapshot refetch backoff (doc.go; defaults
+	// 100 ms, 30 s).
+	BackoffMin, BackoffMax time.Duration
+	MaxFrame               int // largest websocket frame and REST body, bytes (default 4 MiB)
 	// HandoverMax bounds a scheduled handover: if the new connection has not
 	// synced every book by then it takes over anyway, publishing the books it
 	// has not synced as stale (default 2 min).
 	HandoverMax time.Duration
 	// SnapshotWeightPerMin is the request weight per minute this feed may
-	// spend on REST depth snapshots (default 3000 of Binance's 6000).
+	// spend on REST depth snapshots (default 3000 of Binance's 6000); no
+	// snapshot is requested while Binance reports (X-MBX-USED-WEIGHT-1M)
+	// that the IP as a whole has used this much in the current minute.
 	SnapshotWeightPerMin int
 	Ring                 *ringbuf.MPSC[exchange.BookTop]
 	Logger               *slog.Logger // default: discard

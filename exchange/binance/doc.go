@@ -93,6 +93,37 @@
 //     published top never extends past the floor (fewer levels, never a
 //     level with unknown levels before it).
 //
+// # Scale: every number Binance sends is held exactly
+//
+// Books are kept in the instrument's canonical num.Scale. Binance prints
+// every price of a symbol with quoteAssetPrecision decimals and every
+// quantity with baseAssetPrecision decimals (8 for almost every symbol) —
+// its matching engine's resolution — and a book holds levels off today's
+// tick and step: orders placed before a tick-size change stay where they
+// were. The captured NKNUSDT session (../shared/realframes) has 68 such
+// levels among 1609 (5-decimal prices under a 4-decimal tick, 1-decimal
+// quantities under a step of 1). A scale taken from the filters would refuse
+// every such snapshot as a whole, and the book would never be usable. So
+// ParseInstruments widens the scale it is given to those precisions (and
+// to any finer filter value), and the wiring gives every venue of an
+// instrument the widest scale any of them needs. A number finer than the
+// scale can still arrive (a scale fixed by hand, a venue changing
+// precision): it is refused (RejectNumber) and the snapshot refetched
+// within the bounds below — never rounded into a wrong book.
+//
+// # Real data
+//
+// realdata_test.go replays what Binance really sent (../shared/realframes):
+// cryptofeed's 2021 connection (four diff-depth streams with bookTicker,
+// kline and aggTrade on the same connection, and the REST snapshots of the
+// same session, delivered when the session asks), frame by frame at the
+// receive times, every published book compared with an independent
+// encoding/json + decimal reading that follows the documented procedure
+// itself; Binance's own oracle — a bookTicker's u shares the depth stream's
+// id space — checks 26 bookTickers against the books at their id; and
+// every single captured message (REST snapshots, partial books, the
+// all-market bookTicker).
+//
 // # Bad input
 //
 // Every refusal is counted in FeedStats (RejectSyntax, Number,
@@ -102,7 +133,11 @@
 // (CauseBadData) and restarts its sync (for bbo and partial depth: until the
 // next good message). A malformed frame naming nothing makes every book
 // stale. Frames of streams or symbols we did not subscribe are counted
-// (RejectUnknownSymbol) and ignored; so are control replies (Unexpected). A
+// (RejectUnknownSymbol) and ignored; so are control replies (Unexpected).
+// The payload of a stream we did not subscribe is not ours to judge (an
+// aggTrade's "a" is a number where a depthUpdate's is an array: the
+// captured connection carries both): only its event type is read, so a
+// serverShutdown is still seen, and the rest need only be valid JSON. A
 // frame over MaxFrame (wsx.ErrTooLarge) ends the connection: every book
 // stale (CauseBadData), reconnect. Levels per side are capped at 5000 per
 // message (RejectTooLarge). Keys are matched exactly (Binance sends both "e"
@@ -146,11 +181,37 @@
 // both at nearly the same instant) and must never take ownership back.
 // Quiet books on a live connection are republished every AgeMax/3.
 //
-// REST snapshots of one feed share a token bucket of request weight
-// (SnapshotWeightPerMin, default 3000 of Binance's 6000 per minute); a 429
-// or 418 with Retry-After stops every snapshot request of the feed for that
-// long (counted in RateLimited, logged); 5XX and network errors back off and
-// retry.
+// # Snapshot refetches: backoff and the weight budget
+//
+// A book may need its snapshot again and again — a snapshot refused as a
+// whole (malformed, a number the scale cannot hold, unsorted, crossed,
+// older than the stream), a failed fetch, a gap or bad data soon after it
+// synced. Whatever the cause, two bounds hold:
+//
+//   - Per book, the session backs off (Session.wantSnapshot): the first
+//     request goes at once, each further one in a row waits BackoffMin,
+//     doubling up to BackoffMax (100 ms … 30 s by default) after the cause
+//     was seen. The run ends when a snapshot paid off — the book stayed
+//     right at least as long as the next wait would be, and always after
+//     10 s: a book that syncs only to break again at once was no more use
+//     than a refused one. A book refused forever, or broken by every next
+//     update, thus costs one request per BackoffMax, not one per budget
+//     slot, while independent faults each get a prompt rebuild.
+//   - Per feed, every request spends its documented weight (5/25/50/250)
+//     from a gate (exchange/internal/gate) of SnapshotWeightPerMin per
+//     minute (default 3000 of Binance's 6000), windows aligned to the minute
+//     as Binance counts them. The count is raised to what Binance reports
+//     in X-MBX-USED-WEIGHT-1M (the IP's whole use, order entry and other
+//     processes included), so snapshots wait when the IP as a whole is past
+//     the feed's share. A 429 with Retry-After closes the gate for every
+//     snapshot of the feed for that long, a 418 (ban) likewise and opens
+//     its circuit (both counted in RateLimited, logged); 5XX and network
+//     errors are retried with a jittered backoff, each attempt through the
+//     gate.
+//
+// TestRefetchWithinWeightBudget runs a Feed against a venue that refuses
+// every snapshot in each of these ways and checks both bounds on the
+// feed's clock.
 //
 // # Deliberate choices
 //
@@ -169,10 +230,12 @@
 //
 // # Not covered
 //
-// RSA signatures (no published vector); the X-MBX-USED-WEIGHT-1M header is not read (the token bucket
-// keeps this feed under its own share); symbol status in exchangeInfo is not
-// checked; a snapshot result is applied when the reader next wakes (the next
-// frame of any instrument), not the instant it arrives. Trading: order
+// RSA REST signatures (no published vector); symbol status in exchangeInfo is
+// not checked; a snapshot result is applied, and a backed-off request falls
+// due, when the reader next wakes (the next frame of any instrument), not the
+// instant it could. The feed's weight gate is its own: the trading client in
+// the same process spends from its own budget, and only the venue's usage
+// header ties them. Trading: order
 // lists, amend and cancel-replace, market orders; per-account order limits
 // are configured, not fetched (GET /api/v3/rateLimit/order); the memory of
 // sent client order ids lives as long as the process.

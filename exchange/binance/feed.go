@@ -12,7 +12,9 @@ import (
 
 	"arb/exchange"
 	"arb/exchange/internal/feed"
+	"arb/exchange/internal/gate"
 	"arb/exchange/internal/wsx"
+	"arb/exchange/tap"
 )
 
 // maxSnapshotAttempts bounds the retries of one snapshot request; after it
@@ -28,7 +30,17 @@ type Feed struct {
 	url   string
 	stats exchange.FeedStats
 	owner feed.Owner
-	lim   limiter
+	// snapGate is the feed's REST admission control for depth snapshots
+	// (all its connections): SnapshotWeightPerMin of request weight per
+	// minute, raised to what Binance reports it counted for this IP
+	// (X-MBX-USED-WEIGHT-1M), and closed for a Retry-After or a ban.
+	snapGate *gate.Gate
+	// sleep waits d or until ctx ends (wsx.Sleep; tests substitute a
+	// fake that advances their clock).
+	sleep func(ctx context.Context, d time.Duration) error
+	// admitted, if set (tests), is told the time of every admitted request.
+	admitted func(at time.Time)
+	tap      *tap.Venue // recorder hook (SetTap); nil = off
 
 	running     atomic.Bool
 	open        atomic.Int64 // open connections
@@ -47,7 +59,10 @@ func New(cfg Config) (*Feed, error) {
 	f.cfg.Instruments = slices.Clone(cfg.Instruments) // sessions point into it
 	f.cfg.stats = &f.stats
 	f.url = f.cfg.streamURL()
-	f.lim = limiter{perMin: float64(f.cfg.SnapshotWeightPerMin), tokens: float64(f.cfg.SnapshotWeightPerMin)}
+	f.snapGate = gate.New(gate.Config{Budgets: []gate.Budget{{
+		Name: "REQUEST_WEIGHT (depth snapshots)", Limit: f.cfg.SnapshotWeightPerMin, Window: time.Minute,
+	}}})
+	f.sleep = wsx.Sleep
 	return f, nil
 }
 
@@ -201,6 +216,7 @@ type conn struct {
 	f        *Feed
 	gen      uint64
 	ws       *wsx.Conn
+	tap      *tap.Conn // recorder hook; nil = off
 	sess     *Session
 	pub      *feed.Publisher
 	started  time.Time
@@ -234,14 +250,15 @@ type snapResult struct {
 }
 
 func (f *Feed) dial(ctx context.Context, gen uint64, handover bool) (*conn, error) {
-	ws, err := wsx.Dial(ctx, f.url, wsx.DialConfig{MaxFrame: f.cfg.MaxFrame, Now: f.cfg.Now})
+	tc := f.tap.Conn(gen, handover)
+	ws, err := wsx.Dial(ctx, f.url, wsx.DialConfig{MaxFrame: f.cfg.MaxFrame, Now: f.cfg.Now, Tap: tc})
 	if err != nil {
 		return nil, err
 	}
 	n := len(f.cfg.Instruments)
 	pub := feed.New(f.cfg.Ring, &f.stats, &f.owner, gen, n, int64(f.cfg.AgeMax/3))
 	c := &conn{
-		f: f, gen: gen, ws: ws, pub: pub, sess: NewSession(&f.cfg, pub), started: time.Now(),
+		f: f, gen: gen, ws: ws, tap: tc, pub: pub, sess: NewSession(&f.cfg, pub), started: time.Now(),
 		rng: rand.New(rand.NewPCG(f.cfg.Rand.Uint64(), f.cfg.Rand.Uint64())),
 		req: make(chan int, n), res: make(chan snapResult, n),
 		took: make(chan struct{}), shutdown: make(chan struct{}), done: make(chan struct{}),
@@ -320,6 +337,9 @@ func (c *conn) poll(now int64) {
 	for {
 		select {
 		case r := <-c.res:
+			if c.tap != nil {
+				c.tap.SnapshotReply(now, c.f.cfg.Instruments[r.i].Symbol, r.body, r.err)
+			}
 			if r.err != nil {
 				c.sess.SnapshotFailed(r.i)
 			} else {
@@ -339,6 +359,10 @@ func (c *conn) request() {
 		i, ok := c.sess.NeedSnapshot()
 		if !ok {
 			return
+		}
+		if c.tap != nil {
+			sym := c.f.cfg.Instruments[i].Symbol
+			c.tap.SnapshotRequest(c.f.cfg.Now(), sym, depthURL(c.f.cfg.RESTURL, sym, c.f.cfg.Depth))
 		}
 		select {
 		case c.req <- i:
@@ -375,8 +399,10 @@ func (c *conn) exit(err error) {
 }
 
 // fetch serves snapshot requests one at a time, within the feed's weight
-// budget, honouring Retry-After for the whole feed and backing off on
-// failures.
+// budget, honouring Retry-After and bans for the whole feed and backing off
+// on failures. How often a book asks is the session's business (its
+// refetch backoff); how much weight the feed spends, whatever the cause of
+// the requests, is bounded here.
 func (c *conn) fetch(ctx context.Context) {
 	f := c.f
 	bo := wsx.Backoff{Min: f.cfg.BackoffMin, Max: f.cfg.BackoffMax, Rand: c.rng}
@@ -394,10 +420,14 @@ func (c *conn) fetch(ctx context.Context) {
 		var body []byte
 		var err error
 		for attempt := 0; attempt < maxSnapshotAttempts; attempt++ {
-			if err = f.lim.wait(ctx, weight); err != nil {
+			if err = f.admit(ctx, weight); err != nil {
 				return
 			}
-			body, err = get(ctx, f.cfg.HTTPClient, f.cfg.Name, u, f.cfg.MaxFrame)
+			var used int
+			body, used, err = getWeighed(ctx, f.cfg.HTTPClient, f.cfg.Name, u, f.cfg.MaxFrame)
+			if used > 0 {
+				f.snapGate.Observe(f.clock(), 0, used)
+			}
 			if err == nil {
 				bo.Reset()
 				break
@@ -409,12 +439,13 @@ func (c *conn) fetch(ctx context.Context) {
 			if errors.As(err, &e) && e.Kind == exchange.KindRateLimited {
 				f.rateLimited.Add(1)
 				if e.RetryAfter > 0 {
-					f.lim.block(e.RetryAfter)
+					// A 418 is a ban: it also opens the gate's circuit.
+					f.snapGate.Block(f.clock().Add(e.RetryAfter), "Retry-After", e.HTTPStatus == 418)
 				}
 			}
 			loglim.Log(f.cfg.Now(), "binance: depth snapshot failed", slog.String("venue", f.cfg.Name),
 				slog.String("symbol", sym), slog.Int("attempt", attempt+1), slog.String("err", err.Error()))
-			if err := wsx.Sleep(ctx, bo.Next()); err != nil {
+			if err := f.sleep(ctx, bo.Next()); err != nil {
 				return
 			}
 		}
@@ -426,50 +457,26 @@ func (c *conn) fetch(ctx context.Context) {
 	}
 }
 
-// limiter paces REST snapshots of one feed (all its connections): a token
-// bucket of request weight refilled at perMin per minute, and a block until
-// a time announced by Retry-After. Real time: it only schedules sleeps.
-type limiter struct {
-	mu     sync.Mutex
-	perMin float64
-	tokens float64
-	last   time.Time
-	until  time.Time
-}
-
-// wait blocks until weight may be spent, or ctx ends.
-func (l *limiter) wait(ctx context.Context, weight int) error {
-	w := float64(weight)
+// admit waits until the feed's gate admits weight, or ctx ends.
+func (f *Feed) admit(ctx context.Context, weight int) error {
 	for {
-		l.mu.Lock()
-		now := time.Now()
-		var d time.Duration
-		if now.Before(l.until) {
-			d = l.until.Sub(now)
-		} else {
-			if !l.last.IsZero() {
-				l.tokens = min(l.perMin, l.tokens+now.Sub(l.last).Minutes()*l.perMin)
+		now := f.clock()
+		err := f.snapGate.Take(now, gate.Cost{Budget: 0, Units: weight})
+		if err == nil {
+			if f.admitted != nil {
+				f.admitted(now)
 			}
-			l.last = now
-			if l.tokens >= w {
-				l.tokens -= w
-				l.mu.Unlock()
-				return nil
-			}
-			d = time.Duration((w - l.tokens) / l.perMin * float64(time.Minute))
+			return nil
 		}
-		l.mu.Unlock()
-		if err := wsx.Sleep(ctx, max(d, time.Millisecond)); err != nil {
+		var r *gate.Refusal
+		if !errors.As(err, &r) {
+			return err
+		}
+		if err := f.sleep(ctx, max(r.Wait, time.Millisecond)); err != nil {
 			return err
 		}
 	}
 }
 
-// block stops every request until d from now.
-func (l *limiter) block(d time.Duration) {
-	l.mu.Lock()
-	if t := time.Now().Add(d); t.After(l.until) {
-		l.until = t
-	}
-	l.mu.Unlock()
-}
+// clock is the feed's wall clock (Config.Now) as a time.Time.
+func (f *Feed) clock() time.Time { return time.Unix(0, f.cfg.Now()) }

@@ -64,6 +64,15 @@ func newHarness(t testing.TB, cfg Config, refreshNs int64) *harness {
 	return h
 }
 
+// needAfterBackoff advances the session's clock past any refetch backoff
+// (a Refresh BackoffMax after its latest input) and returns what
+// NeedSnapshot then returns: whether the book is being rebuilt at all,
+// whenever its request falls due.
+func (h *harness) needAfterBackoff() (int, bool) {
+	h.s.Refresh(h.s.now + int64(h.cfg.BackoffMax))
+	return h.s.NeedSnapshot()
+}
+
 // drain pops every published event.
 func (h *harness) drain() []exchange.BookTop {
 	var out []exchange.BookTop

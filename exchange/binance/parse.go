@@ -54,11 +54,14 @@ const (
 	// so a frame carrying both is refused rather than guessed at.
 	fBArrAny
 	fAArrAny
+	// fForeign: a "data" was read for a stream that is not one of ours, so
+	// only its event type was taken (see scanFrame).
+	fForeign
 )
 
 // eventFields are the bits that come from the event object (top level of a
 // raw frame, "data" of a combined one).
-const eventFields = fE | fTime | fSym | fFirst | fLast | fBArr | fAArr | fBStr | fAStr | fBQty | fAQty | fLastID | fBids | fAsks | fReply | fBArrAny | fAArrAny
+const eventFields = fE | fTime | fSym | fFirst | fLast | fBArr | fAArr | fBStr | fAStr | fBQty | fAQty | fLastID | fBids | fAsks | fReply | fBArrAny | fAArrAny | fForeign
 
 // msg is one parsed frame: sub-slices of the frame and integers, nothing
 // copied. Levels are in the parser's scratch (bid, ask).
@@ -149,6 +152,9 @@ type parser struct {
 	// tickers: try the bookTicker wire layout first (tickerFrame); set by
 	// a bookTicker session, never in the tests' reference parser.
 	tickers bool
+	// strict: read "data" of a foreign stream in full (the pass after a
+	// later "stream" named one of ours; see parseFrame).
+	strict bool
 }
 
 // side is the scratch of one side's levels in the current frame.
@@ -198,11 +204,17 @@ func (p *parser) setBooks(streams []route, scales []num.Scale) {
 // (see parser); a fused pass that fails or read levels for another book than
 // the frame's last "stream" names is repeated raw.
 func (p *parser) parseFrame(b []byte) {
-	p.noFuse = false
+	p.noFuse, p.strict = false, false
 	if p.tickers && p.tickerFrame(b) {
 		return
 	}
 	p.scanFrame(b)
+	if p.m.f&fForeign != 0 && p.streamBook() >= 0 {
+		// A "data" read leniently for a foreign stream, then a later
+		// "stream" naming ours (the last wins): read it all again in full.
+		p.strict = true
+		p.scanFrame(b)
+	}
 	if p.fused && (p.sc.Err() != nil || !p.fusedFor(p.streamBook())) {
 		p.noFuse = true
 		p.scanFrame(b)
@@ -269,6 +281,10 @@ func (p *parser) scanFrame(b []byte) {
 			}
 			p.clearEvent() // the last "data" wins
 			p.m.f |= fData
+			if !p.strict && p.m.f&fStream != 0 && p.streamBook() < 0 {
+				p.foreignData()
+				continue
+			}
 			if sc.Peek() != '{' {
 				p.m.f |= fDataNotObject
 				sc.Skip()
@@ -298,6 +314,38 @@ func (p *parser) scanFrame(b []byte) {
 	}
 	if sc.Err() == nil && (p.m.has(fBArrAny|fBids) || p.m.has(fAArrAny|fAsks)) {
 		sc.Fail(errMixed)
+	}
+}
+
+// foreignData reads the "data" of a stream we do not hold (another
+// channel on the same connection: aggTrade, kline, bookTicker of a depth
+// session, …). Its fields are not ours to judge — an aggTrade's "a" is a
+// number where a depthUpdate's is an array — so only its event type is
+// taken ("serverShutdown" is honoured whatever the stream), the rest is
+// skipped as JSON, and the frame is counted as a foreign stream
+// (RejectUnknownSymbol) rather than as malformed.
+func (p *parser) foreignData() {
+	sc, m := &p.sc, &p.m
+	m.f |= fForeign
+	if sc.Peek() != '{' {
+		sc.Skip()
+		return
+	}
+	sc.Object()
+	for {
+		k, ok := sc.Key()
+		if !ok {
+			return
+		}
+		if string(k) == "e" && sc.Peek() == '"' {
+			m.e = sc.Str()
+			m.f |= fE
+		} else {
+			sc.Skip()
+		}
+		if sc.Err() != nil {
+			return
+		}
 	}
 }
 

@@ -83,27 +83,39 @@ func parseRetryAfter(v string) time.Duration {
 // get performs one GET and returns the body of a 200 response (at most max
 // bytes), or a classified error.
 func get(ctx context.Context, client *http.Client, venue, u string, max int) ([]byte, error) {
+	body, _, err := getWeighed(ctx, client, venue, u, max)
+	return body, err
+}
+
+// getWeighed is get that also returns the request weight Binance reports
+// this IP has used in the current minute (X-MBX-USED-WEIGHT-1M, on success
+// and on errors; 0 when absent or malformed).
+func getWeighed(ctx context.Context, client *http.Client, venue, u string, max int) ([]byte, int, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return nil, &exchange.Error{Kind: exchange.KindRetryable, Venue: venue, Err: err}
+		return nil, 0, &exchange.Error{Kind: exchange.KindRetryable, Venue: venue, Err: err}
 	}
 	defer resp.Body.Close()
+	used, err := strconv.Atoi(resp.Header.Get("X-Mbx-Used-Weight-1m"))
+	if err != nil || used < 0 {
+		used = 0
+	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, int64(max)+1))
 	if err != nil {
-		return nil, &exchange.Error{Kind: exchange.KindRetryable, Venue: venue, HTTPStatus: resp.StatusCode, Err: err}
+		return nil, used, &exchange.Error{Kind: exchange.KindRetryable, Venue: venue, HTTPStatus: resp.StatusCode, Err: err}
 	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, ClassifyError(venue, resp.StatusCode, resp.Header.Get("Retry-After"), body)
+		return nil, used, ClassifyError(venue, resp.StatusCode, resp.Header.Get("Retry-After"), body)
 	}
 	if len(body) > max {
-		return nil, &exchange.Error{Kind: exchange.KindUnknown, Venue: venue, HTTPStatus: resp.StatusCode,
+		return nil, used, &exchange.Error{Kind: exchange.KindUnknown, Venue: venue, HTTPStatus: resp.StatusCode,
 			Msg: fmt.Sprintf("response over %d bytes", max)}
 	}
-	return body, nil
+	return body, used, nil
 }
 
 // depthURL is the REST snapshot request of one symbol.
@@ -133,13 +145,25 @@ func FetchInstruments(ctx context.Context, client *http.Client, restURL, venue s
 
 // ParseInstruments reads an exchangeInfo response and returns a copy of want
 // with Tick (PRICE_FILTER tickSize), Step and MinQty (LOT_SIZE stepSize,
-// minQty) and MinNotional (NOTIONAL minNotional, else MIN_NOTIONAL) set in
-// each instrument's canonical Scale; Base and Quote are filled from
-// baseAsset/quoteAsset when empty. A value of 0 means the filter is disabled
-// (Binance's rule) and stays 0. It fails if a wanted symbol is missing, a
-// filter value is malformed, or a value is finer than the canonical scale
-// can represent (the engine could not honour the venue's grid). Keys are
-// matched exactly. Symbol status is not checked.
+// minQty) and MinNotional (NOTIONAL minNotional, else MIN_NOTIONAL) set;
+// Base and Quote are filled from baseAsset/quoteAsset when empty. A value
+// of 0 means the filter is disabled (Binance's rule) and stays 0.
+//
+// Scale: each returned instrument's Scale is want's, widened where needed
+// to hold every number Binance sends for the symbol. Binance prints every
+// price of a symbol with quoteAssetPrecision decimals and every quantity
+// with baseAssetPrecision (its matching engine's resolution), and a book
+// may hold levels off today's tick and step — orders placed before a
+// tick-size change stay where they were (the captured NKNUSDT session has
+// 68 such levels in 1609). A scale taken from the filters would refuse
+// those snapshots as a whole, so the scale is widened to those precisions
+// (quotePrecision when quoteAssetPrecision is absent; without either, the
+// printed width of tickSize and stepSize, which Binance prints at the same
+// precision), and to any finer filter value. The caller (the wiring) gives
+// every venue quoting the instrument the widest scale any of them needs.
+//
+// It fails if a wanted symbol is missing, or a filter or precision value
+// is malformed. Keys are matched exactly. Symbol status is not checked.
 func ParseInstruments(body []byte, want []exchange.Instrument) ([]exchange.Instrument, error) {
 	var top map[string]json.RawMessage
 	if err := json.Unmarshal(body, &top); err != nil {
@@ -210,6 +234,72 @@ func fillInstrument(in *exchange.Instrument, s map[string]json.RawMessage) error
 			return fmt.Errorf("filters: %w", err)
 		}
 	}
+	// First pass: the scale. Precisions as declared, else the printed
+	// width of the grid; then whatever the filter values themselves need.
+	pxPrec, hasPx, err := precision(s, "quoteAssetPrecision")
+	if err == nil && !hasPx {
+		pxPrec, hasPx, err = precision(s, "quotePrecision")
+	}
+	if err != nil {
+		return err
+	}
+	qtyPrec, hasQty, err := precision(s, "baseAssetPrecision")
+	if err != nil {
+		return err
+	}
+	sc := in.Scale
+	widen := func(d *uint8, v int) {
+		if v > int(*d) {
+			*d = uint8(v)
+		}
+	}
+	if hasPx {
+		widen(&sc.Px, pxPrec)
+	}
+	if hasQty {
+		widen(&sc.Qty, qtyPrec)
+	}
+	for _, f := range filters {
+		typ, _, err := str(f, "filterType")
+		if err != nil {
+			return err
+		}
+		type key struct {
+			name string
+			px   bool // a price-scale value (else quantity)
+		}
+		var keys []key
+		switch typ {
+		case "PRICE_FILTER":
+			keys = []key{{"tickSize", true}}
+		case "LOT_SIZE":
+			keys = []key{{"stepSize", false}, {"minQty", false}}
+		case "NOTIONAL", "MIN_NOTIONAL":
+			keys = []key{{"minNotional", true}}
+		}
+		for _, k := range keys {
+			v, ok, err := str(f, k.name)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				continue
+			}
+			printed, significant := decimalsOf(v)
+			d, declared := &sc.Qty, hasQty
+			if k.px {
+				d, declared = &sc.Px, hasPx
+			}
+			if !declared && (k.name == "tickSize" || k.name == "stepSize") {
+				significant = printed
+			}
+			if significant > num.MaxDecimals {
+				return fmt.Errorf("%s.%s %q has more than %d decimals", typ, k.name, v, num.MaxDecimals)
+			}
+			widen(d, significant)
+		}
+	}
+	in.Scale = sc
 	// value parses a filter value in dec decimals, naming it in errors.
 	value := func(f map[string]json.RawMessage, typ, k string, dec uint8) (int64, error) {
 		v, ok, err := str(f, k)
@@ -221,9 +311,6 @@ func fillInstrument(in *exchange.Instrument, s map[string]json.RawMessage) error
 		}
 		x, err := num.ParseUnsigned([]byte(v), dec)
 		if err != nil {
-			if errors.Is(err, num.ErrPrecision) {
-				return 0, fmt.Errorf("%s.%s %q is finer than the canonical scale (%d decimals)", typ, k, v, dec)
-			}
 			return 0, fmt.Errorf("%s.%s %q: %w", typ, k, v, err)
 		}
 		return x, nil
@@ -264,4 +351,35 @@ func fillInstrument(in *exchange.Instrument, s map[string]json.RawMessage) error
 		}
 	}
 	return nil
+}
+
+// precision reads an exchangeInfo precision field (a JSON integer, 0..18).
+func precision(s map[string]json.RawMessage, key string) (int, bool, error) {
+	raw, ok := s[key]
+	if !ok {
+		return 0, false, nil
+	}
+	var v int
+	if err := json.Unmarshal(raw, &v); err != nil || v < 0 || v > num.MaxDecimals {
+		return 0, true, fmt.Errorf("%s %s: not an integer in 0..%d", key, excerpt(raw), num.MaxDecimals)
+	}
+	return v, true, nil
+}
+
+// decimalsOf returns how many fraction digits a plain decimal string
+// prints, and how many of them are significant (trailing zeros dropped).
+// Anything that is not a plain decimal yields 0, 0: the parse that follows
+// refuses it with its own error.
+func decimalsOf(v string) (printed, significant int) {
+	i := strings.IndexByte(v, '.')
+	if i < 0 {
+		return 0, 0
+	}
+	f := v[i+1:]
+	for _, c := range []byte(f) {
+		if c < '0' || c > '9' {
+			return 0, 0
+		}
+	}
+	return len(f), len(strings.TrimRight(f, "0"))
 }

@@ -100,17 +100,40 @@ func TestParseInstruments(t *testing.T) {
 	if err != nil || got[0].Tick != 0 || got[0].Step != 0 || got[0].MinNotional != 0 {
 		t.Fatalf("%+v %v", got, err)
 	}
-	// A canonical scale too coarse for the venue's grid is an error naming the filter.
-	coarse := []exchange.Instrument{{ID: 9, Symbol: "ETHBTC", Scale: num.Scale{Px: 5, Qty: 8}}}
-	if _, err := ParseInstruments(exchangeInfoWithFilters(t), coarse); err == nil || !strings.Contains(err.Error(), "PRICE_FILTER.tickSize") {
-		t.Fatalf("coarse scale: %v", err)
+	// A scale coarser than what Binance sends is widened to the symbol's
+	// precisions (8 and 8 here), the filters converted in the wider scale.
+	coarse := []exchange.Instrument{{ID: 9, Symbol: "ETHBTC", Scale: num.Scale{Px: 2, Qty: 0}}}
+	if got, err := ParseInstruments(exchangeInfoWithFilters(t), coarse); err != nil || got[0].Scale != (num.Scale{Px: 8, Qty: 8}) || got[0].Tick != 100 || got[0].Step != 100000 {
+		t.Fatalf("coarse scale: %+v %v", got, err)
+	}
+	// A wider scale than needed is kept.
+	wide := []exchange.Instrument{{ID: 9, Symbol: "ETHBTC", Scale: num.Scale{Px: 10, Qty: 9}}}
+	if got, err := ParseInstruments(exchangeInfoWithFilters(t), wide); err != nil || got[0].Scale != (num.Scale{Px: 10, Qty: 9}) || got[0].Tick != 10000 {
+		t.Fatalf("wide scale: %+v %v", got, err)
+	}
+	// Without precision fields, the printed width of tickSize and stepSize
+	// (Binance prints them at the symbol's precision) and any finer value.
+	for _, c := range []struct {
+		body string
+		want num.Scale
+	}{
+		{`{"symbols":[{"symbol":"ETHBTC","filters":[{"filterType":"PRICE_FILTER","tickSize":"0.010"},{"filterType":"LOT_SIZE","stepSize":"1.00","minQty":"0.5"}]}]}`, num.Scale{Px: 3, Qty: 2}},
+		{`{"symbols":[{"symbol":"ETHBTC","quotePrecision":6,"baseAssetPrecision":2,"filters":[{"filterType":"NOTIONAL","minNotional":"0.0000001"}]}]}`, num.Scale{Px: 7, Qty: 2}},
+		{`{"symbols":[{"symbol":"ETHBTC","quotePrecision":6,"quoteAssetPrecision":4,"baseAssetPrecision":0,"filters":[]}]}`, num.Scale{Px: 4, Qty: 0}},
+	} {
+		got, err := ParseInstruments([]byte(c.body), []exchange.Instrument{{ID: 9, Symbol: "ETHBTC"}})
+		if err != nil || got[0].Scale != c.want {
+			t.Errorf("%s: %+v %v, want scale %+v", c.body, got, err, c.want)
+		}
 	}
 	if _, err := ParseInstruments(exchangeInfoWithFilters(t), []exchange.Instrument{{ID: 1, Symbol: "BTCUSDT"}}); err == nil ||
 		!strings.Contains(err.Error(), "BTCUSDT not listed") {
 		t.Fatalf("missing symbol: %v", err)
 	}
 	for _, bad := range []string{`[]`, `{"symbols":{}}`, `{"symbols":[{"symbol":"ETHBTC","filters":[{"filterType":"LOT_SIZE","stepSize":1}]}]}`,
-		`{"symbols":[{"symbol":"ETHBTC","filters":[{"filterType":"PRICE_FILTER"}]}]}`, `{"symbols":[{"symbol":"ETHBTC","filters":[{"filterType":"PRICE_FILTER","tickSize":"-1"}]}]}`} {
+		`{"symbols":[{"symbol":"ETHBTC","filters":[{"filterType":"PRICE_FILTER"}]}]}`, `{"symbols":[{"symbol":"ETHBTC","filters":[{"filterType":"PRICE_FILTER","tickSize":"-1"}]}]}`,
+		`{"symbols":[{"symbol":"ETHBTC","baseAssetPrecision":19}]}`, `{"symbols":[{"symbol":"ETHBTC","quoteAssetPrecision":"8"}]}`,
+		`{"symbols":[{"symbol":"ETHBTC","filters":[{"filterType":"PRICE_FILTER","tickSize":"0.0000000000000000001"}]}]}`} {
 		if _, err := ParseInstruments([]byte(bad), want); err == nil {
 			t.Errorf("accepted %s", bad)
 		}
@@ -118,7 +141,8 @@ func TestParseInstruments(t *testing.T) {
 }
 
 // FuzzParseInstruments: never panics; whatever it accepts is exact — every
-// filter value equals the decimal in the response.
+// filter value equals the decimal in the response, in the returned scale,
+// which is never narrower than the one asked for.
 func FuzzParseInstruments(f *testing.F) {
 	f.Add(exchangeInfoWithFilters(f))
 	f.Add(readDoc(f, "rest_exchangeInfo_response.json"))
@@ -131,6 +155,10 @@ func FuzzParseInstruments(f *testing.F) {
 		}
 		if len(got) != 1 || got[0].ID != 9 || got[0].Symbol != "ETHBTC" {
 			t.Fatalf("%+v", got)
+		}
+		sc := got[0].Scale
+		if sc.Px < want[0].Scale.Px || sc.Qty < want[0].Scale.Qty || !sc.Valid() {
+			t.Fatalf("scale %+v narrower than %+v or invalid", sc, want[0].Scale)
 		}
 		// Cross-check against an independent decoding of the filters.
 		var info struct {
@@ -159,10 +187,10 @@ func FuzzParseInstruments(f *testing.F) {
 				}
 				switch fl["filterType"] {
 				case "PRICE_FILTER":
-					check("tickSize", int64(got[0].Tick), 8)
+					check("tickSize", int64(got[0].Tick), sc.Px)
 				case "LOT_SIZE":
-					check("stepSize", int64(got[0].Step), 6)
-					check("minQty", int64(got[0].MinQty), 6)
+					check("stepSize", int64(got[0].Step), sc.Qty)
+					check("minQty", int64(got[0].MinQty), sc.Qty)
 				}
 			}
 		}

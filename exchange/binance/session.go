@@ -6,6 +6,7 @@ import (
 	"math"
 	"sort"
 	"strings"
+	"time"
 
 	"arb/exchange"
 	"arb/exchange/internal/feed"
@@ -30,6 +31,11 @@ var (
 	errSymbol   = errors.New("binance: symbol does not match the stream")
 	errShape    = errors.New("binance: message does not match its stream")
 )
+
+// refetchStable is how long a book must stay right after a snapshot for
+// its run of refusals to be forgotten, however long the next wait would be
+// (see wantSnapshot).
+const refetchStable = 10 * time.Second
 
 // maxEventMs bounds event times (ms) so that ExchTS in ns cannot overflow.
 const maxEventMs = 1 << 43
@@ -66,6 +72,13 @@ type Session struct {
 	wantAny  bool   // some book may want a snapshot (NeedSnapshot scans only then)
 	shutdown bool
 
+	// Refetch pacing (see wantSnapshot): the latest time seen in any input,
+	// the backoff bounds and how long a book must stay right for its run of
+	// refusals to be forgotten.
+	now                    int64
+	backoffMin, backoffMax int64
+	stable                 int64 // min(refetchStable, BackoffMax)
+
 	hook func(hookRec) // tests: what was applied to which book
 }
 
@@ -83,8 +96,14 @@ type book struct {
 	snapLoaded bool // l2 holds a snapshot at id, waiting for the first event after it
 	wantSnap   bool // a snapshot should be requested
 	inflight   bool // a snapshot request is out
-	buf        []bufEvent
-	lv         []exchange.Level // levels of buf, bids then asks per event
+	// fails counts the snapshot requests in a row that did not pay off
+	// (refused, failed, or the book broken again sooner than the next wait);
+	// retryAt is when the next request may go (see wantSnapshot).
+	fails   int
+	retryAt int64
+	freshAt int64 // when the book last became fresh
+	buf     []bufEvent
+	lv      []exchange.Level // levels of buf, bids then asks per event
 	// floorBid/floorAsk: levels at or better than the floor are known
 	// completely; beyond it the side may miss levels (snapshot depth reached,
 	// or l2 dropped levels for lack of room), so they are not published.
@@ -139,6 +158,9 @@ func NewSession(cfg *Config, pub *feed.Publisher) *Session {
 		s.pub = feed.New(cfg.Ring, s.stats, nil, 0, len(cfg.Instruments), int64(d.AgeMax)/3)
 	}
 	s.log = feed.LogLimiter{Logger: cfg.Logger}
+	d := cfg.withDefaults()
+	s.backoffMin, s.backoffMax = int64(d.BackoffMin), int64(d.BackoffMax)
+	s.stable = min(int64(refetchStable), s.backoffMax)
 	switch k {
 	case chDepth:
 		s.want, s.depth = kindDepth, cfg.Depth
@@ -158,6 +180,9 @@ func NewSession(cfg *Config, pub *feed.Publisher) *Session {
 		b.cause = exchange.CauseConnecting
 		b.floorAsk = math.MaxInt64
 		b.wantSnap = k == chDepth
+		if b.wantSnap {
+			b.fails = 1 // the first request goes at once
+		}
 		s.wantAny = b.wantSnap
 		s.streams = append(s.streams, route{strings.ToLower(cfg.streamName(b.inst.Symbol)), i})
 		s.symbols = append(s.symbols, route{b.inst.Symbol, i})
@@ -239,6 +264,7 @@ func (s *Session) route(m *msg) (int, bool) {
 // counts every refusal in Stats, and publishes the books it changed. It is
 // allocation-free in steady state.
 func (s *Session) HandleFrame(b []byte, recvTS int64) {
+	s.clock(recvTS)
 	s.stats.Messages.Add(1)
 	s.frames++
 	p := &s.p
@@ -546,23 +572,69 @@ func (s *Session) setFresh(b *book, fresh bool) {
 	b.fresh = fresh
 	if fresh {
 		b.cause = exchange.CauseNone
+		b.freshAt = s.now
 		s.nFresh++
 	} else {
+		if s.now-b.freshAt >= min(s.stable, s.backoff(b.fails+1)) {
+			b.fails = 0 // its snapshot paid off: whatever broke it is a new cause
+		}
 		s.nFresh--
 	}
 }
 
-// wantSnapshot asks for a REST snapshot of book b unless one is in flight
-// (whose answer the procedure checks anyway).
-func (s *Session) wantSnapshot(b *book) {
-	if s.kind == chDepth && !b.inflight {
-		b.wantSnap = true
-		s.wantAny = true
+// clock advances the session's notion of time (the latest input time).
+func (s *Session) clock(now int64) {
+	if now > s.now {
+		s.now = now
 	}
 }
 
+// wantSnapshot asks for a REST snapshot of book b unless one is in flight
+// (whose answer the procedure checks anyway) or already wanted.
+//
+// Whatever the cause — a snapshot refused (malformed, numbers the scale
+// cannot hold, unsorted, crossed, older than the stream), a failed fetch, a
+// gap or bad data soon after syncing — the requests of one book back off:
+// the first goes at once, each further one in a row waits BackoffMin,
+// 2×BackoffMin, … up to BackoffMax after the cause was seen. The run ends
+// when a snapshot paid off: the book it synced stayed right at least as
+// long as the next wait would be (and always after refetchStable, 10 s). A
+// snapshot that lets the book sync only to break again at once (a level
+// the scale cannot hold in the very next update, a crossing) was no more
+// use than a refused one, and the waits keep growing; a book that broke
+// after a good run, however short against the waits it would pay, is
+// refetched at once. So a book refused forever, or broken by every next
+// update, settles at one request per BackoffMax (30 s by default) instead
+// of one per weight-budget slot, while independent faults each get a
+// prompt rebuild. Above this, the Feed spends request weight from a
+// per-feed budget (SnapshotWeightPerMin) that no cause can exceed.
+func (s *Session) wantSnapshot(b *book) {
+	if s.kind != chDepth || b.inflight || b.wantSnap {
+		return
+	}
+	b.fails++
+	b.retryAt = s.now + s.backoff(b.fails)
+	b.wantSnap = true
+	s.wantAny = true
+}
+
+// backoff is the wait before the n-th request in a row (n ≥ 1).
+func (s *Session) backoff(n int) int64 {
+	if n <= 1 {
+		return 0
+	}
+	d := s.backoffMin
+	for k := 2; k < n && d < s.backoffMax; k++ {
+		d *= 2
+	}
+	return min(d, s.backoffMax)
+}
+
 // NeedSnapshot returns a book whose REST snapshot should be fetched now and
-// marks its request as in flight; false when none is due. The driver fetches
+// marks its request as in flight; false when none is due. A book backing
+// off after refusals (see wantSnapshot) is due once the session's clock —
+// the latest input time — reaches its retry time, so the driver asks again
+// after every frame. The driver fetches
 // GET /api/v3/depth?symbol=<Instruments[i].Symbol>&limit=<Depth> and answers
 // with ApplySnapshot or SnapshotFailed.
 func (s *Session) NeedSnapshot() (int, bool) {
@@ -570,16 +642,21 @@ func (s *Session) NeedSnapshot() (int, bool) {
 		return 0, false
 	}
 	n := len(s.books)
+	waiting := false
 	for k := 0; k < n; k++ {
 		i := (s.cursor + k) % n
 		b := &s.books[i]
 		if b.wantSnap && !b.inflight {
+			if b.retryAt > s.now {
+				waiting = true
+				continue
+			}
 			b.wantSnap, b.inflight = false, true
 			s.cursor = (i + 1) % n
 			return i, true
 		}
 	}
-	s.wantAny = false
+	s.wantAny = waiting
 	return 0, false
 }
 
@@ -603,6 +680,7 @@ func (s *Session) SnapshotFailed(i int) {
 // the first event proves it current. Malformed snapshots are counted and
 // refetched.
 func (s *Session) ApplySnapshot(i int, body []byte, recvTS int64) {
+	s.clock(recvTS)
 	s.snaps++
 	if i < 0 || i >= len(s.books) {
 		return
@@ -755,6 +833,7 @@ func (s *Session) badAll(cause exchange.StaleCause, ts int64) {
 // Disconnected publishes every book stale with cause (the connection is
 // gone) and forgets all sync state; the session is not used afterwards.
 func (s *Session) Disconnected(cause exchange.StaleCause, now int64) {
+	s.clock(now)
 	for i := range s.books {
 		b := &s.books[i]
 		s.setFresh(b, false)
@@ -770,6 +849,7 @@ func (s *Session) Disconnected(cause exchange.StaleCause, now int64) {
 // marker) stamped now: after this connection took over as the venue's
 // publisher, consumers learn its view at once.
 func (s *Session) Republish(now int64) {
+	s.clock(now)
 	for i := range s.books {
 		if s.books[i].fresh {
 			s.publish(i, now)
@@ -782,7 +862,10 @@ func (s *Session) Republish(now int64) {
 // Refresh republishes fresh books that were not published for the refresh
 // interval, stamped now, so consumers that age books by RecvTS keep books
 // that are quiet but known right on a live connection. Cheap when not due.
+// Like every input it advances the session's clock, so a snapshot request
+// backing off falls due (NeedSnapshot) as time passes.
 func (s *Session) Refresh(now int64) {
+	s.clock(now)
 	if !s.pub.DueForRefresh(now) {
 		return
 	}

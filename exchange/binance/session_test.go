@@ -31,7 +31,7 @@ func TestBufferCap(t *testing.T) {
 	if evs := h.drain(); len(evs) != 0 {
 		t.Fatalf("published from a snapshot older than the buffer: %+v", evs)
 	}
-	if _, ok := h.s.NeedSnapshot(); !ok {
+	if _, ok := h.needAfterBackoff(); !ok {
 		t.Fatal("no refetch")
 	}
 	// ... one inside the buffered range syncs.

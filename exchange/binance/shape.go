@@ -9,7 +9,8 @@ package binance
 // skip it as the key-by-key read does), leaving the parser in
 // exactly the state the key-by-key read (scanFrame) leaves for the same
 // bytes, and reports whether it did. Anything else — another key order, an
-// "e" field, white space, a value of another type — returns false and the
+// "e" field, white space, a value of another type, a stream the session
+// does not hold — returns false and the
 // caller reads the frame key by key, which decides. Matching the known
 // layout skips key matching and dispatch for the one message a bookTicker
 // session receives many times a second. FuzzFusedMatchesRaw checks a
@@ -21,6 +22,14 @@ func (p *parser) tickerFrame(b []byte) bool {
 		return false
 	}
 	m.stream = sc.Str()
+	// A stream we do not hold is read key by key, which takes only its
+	// event type (foreignData).
+	if sc.Err() != nil {
+		return false
+	}
+	if m.f = fStream; p.streamBook() < 0 {
+		return false
+	}
 	if !sc.Lit(`,"data":{"u":`) {
 		return false
 	}

@@ -22,7 +22,7 @@ func TestTickerFrame(t *testing.T) {
 	}{
 		{"the documented payload, wrapped", string(wrap("bnbusdt@bookTicker", doc.Bytes())), true},
 		{"the wire layout", `{"stream":"bnbusdt@bookTicker","data":` + data + `}`, true},
-		{"a stream we do not trade", `{"stream":"xyz@bookTicker","data":` + data + `}`, true},
+		{"a stream we do not trade", `{"stream":"xyz@bookTicker","data":` + data + `}`, false},
 		{"bad numbers are for the session to judge", `{"stream":"bnbusdt@bookTicker","data":{"u":-1,"s":"","b":"x","B":"-1","a":"NaN","A":""}}`, true},
 		{"raw event (no envelope)", data, false},
 		{"data before stream", `{"data":` + data + `,"stream":"bnbusdt@bookTicker"}`, false},

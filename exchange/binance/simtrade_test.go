@@ -3,6 +3,7 @@ package binance
 import (
 	"context"
 	"errors"
+	"github.com/shopspring/decimal"
 	"net/http"
 	"strings"
 	"sync"
@@ -46,6 +47,13 @@ func startTradeSimClock(t *testing.T, realClock bool, mod func(*ClientConfig)) *
 	sc.Venues = sc.Venues[:1] // binance
 	sc.ManualStep = true
 	sc.Dislocation.Prob, sc.Quiet.Prob = 0, 0
+	// The instruments the client gets from exchangeInfo are in the scale
+	// Binance writes (quoteAssetPrecision/baseAssetPrecision: 8 and 8);
+	// the simulator keeps its books in the same scale, so the test's prices
+	// and the simulator's fills compare as plain integers.
+	for i := range sc.Symbols {
+		sc.Symbols[i].Scale = num.Scale{Px: 8, Qty: 8}
+	}
 	if !realClock {
 		sc.Clock = func() time.Time { return time.Unix(0, e.clock.Load()) }
 	}
@@ -188,16 +196,18 @@ func TestSimRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	// BTC: + qty − fee (fees in BTC on a buy); USDT: − Σ px × qty.
-	var wantBTC, wantUSDT num.Amount = balanceOf(t, before, "BTC"), balanceOf(t, before, "USDT")
+	// Exact decimals: a notional in the 8+8-decimal scale overflows int64.
+	dec := func(a num.Amount) decimal.Decimal { return decimal.New(a.V, -int32(a.Dec)) }
+	sc := e.insts[0].Scale
+	wantBTC, wantUSDT := dec(balanceOf(t, before, "BTC")), dec(balanceOf(t, before, "USDT"))
 	for _, f := range fills {
-		wantBTC, _ = addAmount(wantBTC, num.AmountOf(int64(f.Qty), 8))
-		wantBTC, _ = addAmount(wantBTC, f.Fee.Neg())
-		wantUSDT, _ = addAmount(wantUSDT, num.AmountOf(-int64(f.Px)*int64(f.Qty), 10))
+		wantBTC = wantBTC.Add(decimal.New(int64(f.Qty), -int32(sc.Qty))).Sub(dec(f.Fee))
+		wantUSDT = wantUSDT.Sub(decimal.New(int64(f.Px), -int32(sc.Px)).Mul(decimal.New(int64(f.Qty), -int32(sc.Qty))))
 	}
-	if got := balanceOf(t, after, "BTC"); got.Cmp(wantBTC) != 0 || got.Cmp(simTotal(t, e.sim, "BTC")) != 0 {
+	if got := dec(balanceOf(t, after, "BTC")); !got.Equal(wantBTC) || !got.Equal(dec(simTotal(t, e.sim, "BTC"))) {
 		t.Fatalf("BTC %s, want %s", got, wantBTC)
 	}
-	if got := balanceOf(t, after, "USDT"); got.Cmp(wantUSDT) != 0 || got.Cmp(simTotal(t, e.sim, "USDT")) != 0 {
+	if got := dec(balanceOf(t, after, "USDT")); !got.Equal(wantUSDT) || !got.Equal(dec(simTotal(t, e.sim, "USDT"))) {
 		t.Fatalf("USDT %s, want %s", got, wantUSDT)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+	"time"
 
 	"arb/exchange"
 	"arb/exchange/num"
@@ -184,7 +185,13 @@ func runVenue(t *testing.T, seed uint64, channel string, steps int) {
 		insts = append(insts, testInst(s, exchange.InstrumentID(k+1), 2, 3))
 		r.books = append(r.books, newTrueBook(rng, s, 1000*uint64(k+1)))
 	}
-	r.h = newHarness(t, baseConfig(channel, 1000, insts...), 0)
+	cfg := baseConfig(channel, 1000, insts...)
+	// A step is 1 ms of session time and a tenth of the frames are faults,
+	// so books break every few tens of milliseconds: refetch backoff scaled
+	// to that (the default 100 ms … 30 s would keep them stale, rightly,
+	// which is not what this test is about).
+	cfg.BackoffMin, cfg.BackoffMax = time.Millisecond, 20*time.Millisecond
+	r.h = newHarness(t, cfg, 0)
 	var held []byte
 	tail := steps / 5
 	for step := 0; step < steps+tail; step++ {

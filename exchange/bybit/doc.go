@@ -239,6 +239,17 @@
 // with jsonscan (tradeparse.go), keys in any order. BENCHMARKS.md has the
 // figures.
 //
+// # Real data
+//
+// realdata_test.go replays what Bybit really sent (cryptofeed's 2026
+// recording in ../shared/realframes): the spot connection (orderbook.200
+// BTCUSDT and ETHUSDT, 548 deltas, cts, other topics on the same
+// connection) and the linear one (the same protocol, four perpetuals, 1594
+// deltas), frame by frame at their receive times, every published book
+// compared with an independent encoding/json + decimal reading that also
+// checks u contiguous and seq monotonic on the venue's own ids; and the
+// captured orderbook.1 messages through a bbo session.
+//
 // # Not covered
 //
 // RSA keys; order.create-batch, amend, cancel over the socket; execution.fast

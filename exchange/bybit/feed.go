@@ -11,6 +11,7 @@ import (
 	"arb/exchange"
 	"arb/exchange/internal/feed"
 	"arb/exchange/internal/wsx"
+	"arb/exchange/tap"
 )
 
 // pingMsg is the client heartbeat Bybit documents ({"req_id":..,"op":"ping"}).
@@ -27,6 +28,7 @@ type Feed struct {
 	uJumps  atomic.Uint64
 	running atomic.Bool
 	log     feed.LogLimiter // supervisor goroutine only
+	tap     *tap.Venue      // recorder hook (SetTap); nil = off
 }
 
 var _ exchange.MarketData = (*Feed)(nil)
@@ -175,7 +177,7 @@ func (f *Feed) start(ctx context.Context, wg *sync.WaitGroup, gen uint64, own, r
 // runConn is one connection's reader goroutine.
 func (f *Feed) runConn(ctx context.Context, c *conn, own bool) error {
 	cfg := &f.cfg
-	ws, err := wsx.Dial(ctx, f.url, wsx.DialConfig{MaxFrame: cfg.MaxFrame, Now: cfg.Now})
+	ws, err := wsx.Dial(ctx, f.url, wsx.DialConfig{MaxFrame: cfg.MaxFrame, Now: cfg.Now, Tap: f.tap.Conn(c.gen, !own)})
 	if err != nil {
 		return err
 	}

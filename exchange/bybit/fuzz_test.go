@@ -289,5 +289,8 @@ func FuzzInstruments(f *testing.F) {
 		if len(got) != 1 || got[0].Tick <= 0 || got[0].Step <= 0 || got[0].MinQty < 0 || got[0].MinNotional < 0 {
 			t.Fatalf("bad filters %+v from %q", got, body)
 		}
+		if sc := got[0].Scale; sc.Px < want[0].Scale.Px || sc.Qty < want[0].Scale.Qty || !sc.Valid() {
+			t.Fatalf("scale %+v narrower than %+v or invalid", sc, want[0].Scale)
+		}
 	})
 }

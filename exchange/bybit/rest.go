@@ -36,12 +36,17 @@ func (f *Feed) FetchInstruments(ctx context.Context) ([]exchange.Instrument, err
 }
 
 // FetchInstruments GETs restURL + /v5/market/instruments-info?category=spot
-// and returns want with each instrument's filters filled in its own Scale:
-// Tick = priceFilter.tickSize, Step = lotSizeFilter.basePrecision, MinQty =
+// and returns want with each instrument's filters filled: Tick =
+// priceFilter.tickSize, Step = lotSizeFilter.basePrecision, MinQty =
 // minOrderQty, MinNotional = minOrderAmt. want gives Symbol (Bybit's), ID,
-// Scale and the other identity fields. Errors are *exchange.Error for venue
-// answers (rate limits, retCode ≠ 0) and plain errors for instruments that
-// are missing, not trading, or finer than their Scale.
+// Scale and the other identity fields; each Scale is widened where needed
+// to hold those values — Bybit prices its book on tickSize and sizes it on
+// basePrecision, so the widened scale holds every level it sends (the
+// wiring then gives every venue of the instrument the widest scale any of
+// them needs). Errors are *exchange.Error for venue answers (rate limits,
+// retCode ≠ 0) and plain errors for instruments that are missing, not
+// trading, or whose filters are malformed or need more than
+// num.MaxDecimals decimals.
 func FetchInstruments(ctx context.Context, client *http.Client, restURL, venue string, want []exchange.Instrument) ([]exchange.Instrument, error) {
 	if client == nil {
 		client = &http.Client{Timeout: 10 * time.Second}
@@ -260,21 +265,31 @@ func fillInstruments(list []instrumentInfo, want []exchange.Instrument) ([]excha
 		if o.Quote == "" {
 			o.Quote = info.QuoteCoin
 		}
+		// Bybit prices its book on tickSize and sizes it on basePrecision:
+		// widen the scale to hold them (see FetchInstruments).
+		sc := w.Scale
+		sc.Px = max(sc.Px, fracDigits(info.PriceFilter.TickSize), fracDigits(info.LotSizeFilter.MinOrderAmt))
+		sc.Qty = max(sc.Qty, fracDigits(info.LotSizeFilter.BasePrecision), fracDigits(info.LotSizeFilter.MinOrderQty))
+		if !sc.Valid() {
+			errs = append(errs, fmt.Errorf("bybit: instrument %s: a filter needs more than %d decimals", w.Symbol, num.MaxDecimals))
+			continue
+		}
+		o.Scale = sc
 		var err error
 		var v int64
-		if v, err = filter(info.PriceFilter.TickSize, w.Scale.Px, true); err != nil {
+		if v, err = filter(info.PriceFilter.TickSize, sc.Px, true); err != nil {
 			errs = append(errs, fmt.Errorf("bybit: instrument %s: tickSize: %w", w.Symbol, err))
 		}
 		o.Tick = num.Price(v)
-		if v, err = filter(info.LotSizeFilter.BasePrecision, w.Scale.Qty, true); err != nil {
+		if v, err = filter(info.LotSizeFilter.BasePrecision, sc.Qty, true); err != nil {
 			errs = append(errs, fmt.Errorf("bybit: instrument %s: basePrecision: %w", w.Symbol, err))
 		}
 		o.Step = num.Qty(v)
-		if v, err = filter(info.LotSizeFilter.MinOrderQty, w.Scale.Qty, false); err != nil {
+		if v, err = filter(info.LotSizeFilter.MinOrderQty, sc.Qty, false); err != nil {
 			errs = append(errs, fmt.Errorf("bybit: instrument %s: minOrderQty: %w", w.Symbol, err))
 		}
 		o.MinQty = num.Qty(v)
-		if v, err = filter(info.LotSizeFilter.MinOrderAmt, w.Scale.Px, false); err != nil {
+		if v, err = filter(info.LotSizeFilter.MinOrderAmt, sc.Px, false); err != nil {
 			errs = append(errs, fmt.Errorf("bybit: instrument %s: minOrderAmt: %w", w.Symbol, err))
 		}
 		o.MinNotional = num.Quote(v)
@@ -283,6 +298,23 @@ func fillInstruments(list []instrumentInfo, want []exchange.Instrument) ([]excha
 		return nil, errors.Join(errs...)
 	}
 	return out, nil
+}
+
+// fracDigits is the number of significant fraction digits of a plain
+// decimal string ("0.010" → 2); anything else gives 0 (its parse fails on
+// its own). It saturates above num.MaxDecimals so a caller can refuse it.
+func fracDigits(s string) uint8 {
+	i := strings.IndexByte(s, '.')
+	if i < 0 {
+		return 0
+	}
+	f := strings.TrimRight(s[i+1:], "0")
+	for _, c := range []byte(f) {
+		if c < '0' || c > '9' {
+			return 0
+		}
+	}
+	return uint8(min(len(f), num.MaxDecimals+1))
 }
 
 // filter parses one filter value in dec decimals. Empty means none (0),

@@ -29,6 +29,12 @@ func TestParseInstrumentsDocs(t *testing.T) {
 	if len(got) != 1 || got[0] != want {
 		t.Fatalf("got %+v\nwant %+v", got, want)
 	}
+	// A scale too coarse for the tick and basePrecision is widened to them.
+	coarse := []exchange.Instrument{{ID: 1, Symbol: "BTCUSDT", Scale: num.Scale{Px: 0, Qty: 2}}}
+	got, err = ParseInstruments(readTestdata(t, "docs/rest_instruments_spot_response.json"), "bybit", coarse)
+	if err != nil || got[0].Scale != (num.Scale{Px: 1, Qty: 6}) || got[0].Tick != 1 || got[0].Step != 1 || got[0].MinQty != 11 || got[0].MinNotional != 50 {
+		t.Fatalf("widened: %+v %v", got, err)
+	}
 }
 
 func TestParseInstrumentsErrors(t *testing.T) {
@@ -39,8 +45,7 @@ func TestParseInstrumentsErrors(t *testing.T) {
 		want []exchange.Instrument
 		err  string
 	}{
-		{"scale too coarse for the tick", doc, []exchange.Instrument{{ID: 1, Symbol: "BTCUSDT", Scale: num.Scale{Px: 0, Qty: 8}}}, "tickSize: \"0.1\" needs more than 0 decimals"},
-		{"scale too coarse for the step", doc, []exchange.Instrument{{ID: 1, Symbol: "BTCUSDT", Scale: num.Scale{Px: 2, Qty: 4}}}, "basePrecision"},
+		{"a filter needs more than 18 decimals", strings.Replace(doc, `"tickSize": "0.1"`, `"tickSize": "0.0000000000000000001"`, 1), btcWant, "more than 18 decimals"},
 		{"not listed", doc, []exchange.Instrument{{ID: 2, Symbol: "ETHUSDT", Scale: num.Scale{Px: 2, Qty: 8}}}, "ETHUSDT: not listed"},
 		{"not trading", strings.Replace(doc, `"Trading"`, `"PreLaunch"`, 1), btcWant, `status "PreLaunch"`},
 		{"zero tick", strings.Replace(doc, `"tickSize": "0.1"`, `"tickSize": "0"`, 1), btcWant, "must be positive"},

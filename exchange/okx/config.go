@@ -42,8 +42,9 @@ const (
 	// DefaultDepth is the levels per side "books" carries and the default
 	// Config.Depth.
 	DefaultDepth = 400
-	// MinBooksDepth is the smallest Config.Depth for "books": the checksum
-	// covers the top 25 levels per side.
+	// MinBooksDepth is the smallest Config.Depth accepted for "books" (the
+	// checksum covers the top 25 levels per side). The book keeps all
+	// DefaultDepth levels whatever Depth says: see Config.Depth.
 	MinBooksDepth = 25
 	// DefaultAgeMax is the default Config.AgeMax.
 	DefaultAgeMax = 5 * time.Second
@@ -79,18 +80,26 @@ type Config struct {
 	RESTURL     string                // base REST URL (scheme://host[:port])
 	Instruments []exchange.Instrument // Symbol = OKX instId ("BTC-USDT"), ID/Scale = canonical
 	Channel     string                // ChannelBooks (default), ChannelBBO or ChannelBooks5
-	Depth       int                   // levels kept per side for "books" (MinBooksDepth..DefaultDepth, default DefaultDepth); fixed 1 for bbo, 5 for books5
-	AgeMax      time.Duration         // no data (any frame but "pong") on a connection for this long → stale + reconnect (default 5 s)
-	Lifetime    time.Duration         // scheduled handover period (0 = DefaultLifetime)
-	PingEvery   time.Duration         // send "ping" after this much silence (default 20 s, < 30 s); clamped to AgeMax/3, see doc.go
-	BackoffMin  time.Duration         // reconnect backoff (default 100 ms)
-	BackoffMax  time.Duration         // (default 30 s)
-	MaxFrame    int                   // bytes (default 4 MiB)
-	Ring        *ringbuf.MPSC[exchange.BookTop]
-	Logger      *slog.Logger
-	Now         func() int64 // wall clock, Unix ns (default time.Now)
-	Rand        *rand.Rand   // seeded jitter (default: a fixed seed)
-	HTTPClient  *http.Client // REST (default: 10 s timeout)
+	// Depth is accepted for "books" in MinBooksDepth..DefaultDepth (fixed 1
+	// for bbo, 5 for books5), but a books book always keeps every level the
+	// channel sends (DefaultDepth, 400, per side): OKX sends a level once
+	// and then only its changes, so a book that dropped the levels below
+	// its Depth lacks them when they move back up into the top 25 the
+	// checksum covers — a false checksum failure (the captured 2022 session
+	// fails within 2–12 updates at depth 25), or with checksums gone, a
+	// wrong book. Publishing is TopK levels either way.
+	Depth      int
+	AgeMax     time.Duration // no data (any frame but "pong") on a connection for this long → stale + reconnect (default 5 s)
+	Lifetime   time.Duration // scheduled handover period (0 = DefaultLifetime)
+	PingEvery  time.Duration // send "ping" after this much silence (default 20 s, < 30 s); clamped to AgeMax/3, see doc.go
+	BackoffMin time.Duration // reconnect backoff (default 100 ms)
+	BackoffMax time.Duration // (default 30 s)
+	MaxFrame   int           // bytes (default 4 MiB)
+	Ring       *ringbuf.MPSC[exchange.BookTop]
+	Logger     *slog.Logger
+	Now        func() int64 // wall clock, Unix ns (default time.Now)
+	Rand       *rand.Rand   // seeded jitter (default: a fixed seed)
+	HTTPClient *http.Client // REST (default: 10 s timeout)
 
 	// Stats is where the feed counts. nil: New allocates one. A Session
 	// built directly with NewSession counts here too (or into a private
@@ -145,7 +154,7 @@ func (c *Config) Validate() error {
 	}
 	switch {
 	case kind == kindBooks && c.Depth != 0 && (c.Depth < MinBooksDepth || c.Depth > DefaultDepth):
-		bad("Depth", "%d: books keeps %d..%d levels per side", c.Depth, MinBooksDepth, DefaultDepth)
+		bad("Depth", "%d: books accepts %d..%d (and keeps all %d levels per side the channel sends either way)", c.Depth, MinBooksDepth, DefaultDepth, DefaultDepth)
 	case kind == kindBBO && c.Depth != 0 && c.Depth != 1:
 		bad("Depth", "%d: bbo-tbt carries one level per side", c.Depth)
 	case kind == kindBooks5 && c.Depth != 0 && c.Depth != 5:

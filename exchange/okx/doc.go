@@ -108,7 +108,11 @@
 // side in one message is RejectTooLarge; a frame over MaxFrame
 // (wsx.ErrTooLarge) ends the connection (stale CauseBadData, reconnect).
 // Pushes for a symbol or channel we did not subscribe to are
-// RejectUnknownSymbol and ignored.
+// RejectUnknownSymbol and ignored. A push carrying neither seqId nor
+// prevSeqId is the format OKX sent before it added them (every push of the
+// captured 2022 sessions): not malformed, but impossible to sequence, so it
+// is counted as RejectObsolete, logged as "push without seqId", and its
+// book is stale and rebuilt.
 //
 // Levels are converted while they are scanned (jsonscan PairPrefixFixed,
 // which agrees exactly with num.ParseUnsigned and keeps the wire strings for
@@ -184,9 +188,6 @@
 //
 // books-l2-tbt/books50-l2-tbt, OKX's "tickers" channel, and sequence resets
 // on bbo-tbt/books5 being told apart from replays (both handled as above).
-// Levels beyond Depth are dropped by the l2 book, which then may report
-// fewer levels than OKX holds after many deletions, never wrong ones.
-//
 // # Trading
 //
 // Client (trade_*.go) implements exchange.Trader, Reconciler, Accounts,
@@ -277,4 +278,28 @@
 // orders, the fills channel (VIP4+ only), and order lookup beyond OKX's
 // retention (canceled unfilled orders are kept about 2 hours, so a later
 // lookup says 51603 for an order that existed without fills).
+//
+// # Real data
+//
+// realdata_test.go replays what OKX really sent (../shared/realframes): the
+// 2022 connection of cryptofeed (books for a spot pair, a future and a
+// swap, 290 pushes, each with OKX's checksum) as it is — every push
+// reported as the obsolete format — and with an unbroken seqId chain given
+// to each book, at Depth 25 to 400: every push applied, every checksum
+// reproduced by an independent encoding/json + decimal + CRC32 reading,
+// every book equal to it, and a removed update that touches the top 25
+// caught at the next push; plus every single captured message.
+//
+// # Depth
+//
+// "books" sends 400 levels per side and from then on only changes: a level
+// is sent once, and again only when it changes. The checksum covers the top
+// 25. A book that kept fewer than 400 levels would drop levels that later
+// move back up into the top 25 (OKX never resends them): in the captured
+// 2022 session a depth of 25 fails the checksum on every book within 2–12
+// updates, 26 and 30 too, 50 once. So the book always keeps all 400 levels
+// the channel sends, whatever Config.Depth says (it is still accepted, for
+// configurations that set it), and with 400 levels every checksum of the
+// captured session matches (TestRealOKXDepth). OKX keeps its view at 400 by
+// deleting the levels that fall out of it, so the book never needs more.
 package okx

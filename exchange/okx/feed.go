@@ -11,6 +11,7 @@ import (
 	"arb/exchange"
 	"arb/exchange/internal/feed"
 	"arb/exchange/internal/wsx"
+	"arb/exchange/tap"
 )
 
 // minDialInterval spaces our connection attempts: OKX allows 3 connection
@@ -38,6 +39,7 @@ type Feed struct {
 	gen     atomic.Uint64
 	started atomic.Bool
 	ever    atomic.Bool // a connection was established before
+	tap     *tap.Venue  // recorder hook (SetTap); nil = off
 
 	dialMu   sync.Mutex
 	nextDial time.Time
@@ -219,7 +221,8 @@ func (f *Feed) runConn(ctx context.Context, c *conn) error {
 	if err := f.waitDialSlot(ctx); err != nil {
 		return err
 	}
-	ws, err := wsx.Dial(ctx, f.cfg.wsEndpoint(), wsx.DialConfig{MaxFrame: f.cfg.MaxFrame, Now: f.cfg.Now})
+	ws, err := wsx.Dial(ctx, f.cfg.wsEndpoint(), wsx.DialConfig{MaxFrame: f.cfg.MaxFrame, Now: f.cfg.Now,
+		Tap: f.tap.Conn(c.gen, !f.owner.Is(c.gen))})
 	if err != nil {
 		return err
 	}

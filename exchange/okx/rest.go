@@ -37,11 +37,15 @@ func (f *Feed) Instruments(ctx context.Context) ([]exchange.Instrument, error) {
 
 // FetchInstruments GETs <restURL>/api/v5/public/instruments?instType=SPOT
 // and returns a copy of want with Tick (tickSz), Step (lotSz) and MinQty
-// (minSz) filled in each instrument's Scale; OKX lists no minimum notional
-// for spot, so MinNotional stays 0 (none). venue names the venue in errors.
-// A venue error is an *exchange.Error (see classify); a symbol OKX does not
-// list, or lists in a state other than "live", or a filter finer than the
-// canonical scale, is an error wrapping ErrUnknownInstrument,
+// (minSz) filled; OKX lists no minimum notional for spot, so MinNotional
+// stays 0 (none). Each instrument's Scale is want's, widened where needed
+// to hold tickSz, lotSz and minSz: OKX prices its book levels on tickSz and
+// sizes them on lotSz, so the widened scale holds every level it sends (the
+// wiring then gives every venue of the instrument the widest scale any of
+// them needs). venue names the venue in errors. A venue error is an
+// *exchange.Error (see classify); a symbol OKX does not list, or lists in a
+// state other than "live", or a filter that is malformed or needs more than
+// num.MaxDecimals decimals, is an error wrapping ErrUnknownInstrument,
 // ErrInstrumentNotLive or ErrFilterScale.
 func FetchInstruments(ctx context.Context, hc *http.Client, restURL, venue string, want []exchange.Instrument) ([]exchange.Instrument, error) {
 	u := strings.TrimRight(restURL, "/") + InstrumentsPath + "?instType=SPOT"
@@ -111,14 +115,25 @@ func ParseInstruments(body []byte, venue string, want []exchange.Instrument) ([]
 			continue
 		}
 		tickSz, lotSz, minSz := r.str("tickSz"), r.str("lotSz"), r.str("minSz")
-		tick, err1 := positive(tickSz, w.Scale.Px)
-		step, err2 := positive(lotSz, w.Scale.Qty)
-		minQty, err3 := num.ParseString(minSz, w.Scale.Qty)
-		if err := errors.Join(err1, err2, err3); err != nil || minQty < 0 {
-			errs = append(errs, fmt.Errorf("%w: %s tickSz %q lotSz %q minSz %q in scale %+v: %v",
-				ErrFilterScale, w.Symbol, tickSz, lotSz, minSz, w.Scale, err))
+		// OKX's prices are on tickSz and its sizes on lotSz: widen the
+		// scale to hold them (see FetchInstruments).
+		sc := w.Scale
+		sc.Px = max(sc.Px, fracDigits(tickSz))
+		sc.Qty = max(sc.Qty, fracDigits(lotSz), fracDigits(minSz))
+		if !sc.Valid() {
+			errs = append(errs, fmt.Errorf("%w: %s tickSz %q lotSz %q minSz %q need more than %d decimals",
+				ErrFilterScale, w.Symbol, tickSz, lotSz, minSz, num.MaxDecimals))
 			continue
 		}
+		tick, err1 := positive(tickSz, sc.Px)
+		step, err2 := positive(lotSz, sc.Qty)
+		minQty, err3 := num.ParseString(minSz, sc.Qty)
+		if err := errors.Join(err1, err2, err3); err != nil || minQty < 0 {
+			errs = append(errs, fmt.Errorf("%w: %s tickSz %q lotSz %q minSz %q in scale %+v: %v",
+				ErrFilterScale, w.Symbol, tickSz, lotSz, minSz, sc, err))
+			continue
+		}
+		out[i].Scale = sc
 		out[i].Tick, out[i].Step, out[i].MinQty, out[i].MinNotional = num.Price(tick), num.Qty(step), num.Qty(minQty), 0
 		if out[i].Base == "" {
 			out[i].Base = r.str("baseCcy")
@@ -134,6 +149,23 @@ func ParseInstruments(body []byte, venue string, want []exchange.Instrument) ([]
 }
 
 var errNotPositive = errors.New("must be positive")
+
+// fracDigits is the number of significant fraction digits of a plain
+// decimal string ("0.010" → 2); anything else gives 0 (its parse fails on
+// its own). It saturates above num.MaxDecimals so a caller can refuse it.
+func fracDigits(s string) uint8 {
+	i := strings.IndexByte(s, '.')
+	if i < 0 {
+		return 0
+	}
+	f := strings.TrimRight(s[i+1:], "0")
+	for _, c := range []byte(f) {
+		if c < '0' || c > '9' {
+			return 0
+		}
+	}
+	return uint8(min(len(f), num.MaxDecimals+1))
+}
 
 func positive(s string, dec uint8) (int64, error) {
 	v, err := num.ParseString(s, dec)

@@ -29,13 +29,19 @@ func TestParseInstrumentsDocs(t *testing.T) {
 	if want[0].Tick != 0 {
 		t.Fatal("input modified")
 	}
+	// A scale too coarse for lotSz (8 decimals) is widened to hold it.
+	got, err = ParseInstruments(body, "okx", []exchange.Instrument{{Symbol: "BTC-EUR", Scale: num.Scale{Px: 0, Qty: 4}}})
+	if err != nil || got[0].Scale != (num.Scale{Px: 0, Qty: 8}) || got[0].Tick != 1 || got[0].Step != 1 || got[0].MinQty != 1000 {
+		t.Fatalf("widened: %+v %v", got, err)
+	}
 	for _, tc := range []struct {
 		name string
 		body []byte
 		want exchange.Instrument
 		err  error
 	}{
-		{"scale too coarse for lotSz", body, exchange.Instrument{Symbol: "BTC-EUR", Scale: num.Scale{Px: 2, Qty: 4}}, ErrFilterScale},
+		{"lotSz needs more than 18 decimals", bytes.Replace(body, []byte(`"lotSz":"0.00000001"`), []byte(`"lotSz":"0.0000000000000000001"`), 1),
+			exchange.Instrument{Symbol: "BTC-EUR", Scale: num.Scale{Px: 2, Qty: 4}}, ErrFilterScale},
 		{"not listed", body, exchange.Instrument{Symbol: "BTC-USDT", Scale: num.Scale{Px: 2, Qty: 8}}, ErrUnknownInstrument},
 		{"suspended", bytes.Replace(body, []byte(`"state":"live"`), []byte(`"state":"suspend"`), 1),
 			exchange.Instrument{Symbol: "BTC-EUR", Scale: num.Scale{Px: 2, Qty: 8}}, ErrInstrumentNotLive},
@@ -133,7 +139,8 @@ func TestFetchInstruments(t *testing.T) {
 }
 
 // FuzzParseInstruments: never panics; whatever it accepts carries exactly
-// the decimal values of the reply's strings in the requested scale.
+// the decimal values of the reply's strings in the returned scale, which
+// is the requested one or wider.
 func FuzzParseInstruments(f *testing.F) {
 	f.Add(docMember(f, "rest_account_instruments_spot_response.json", "payload"), uint8(2), uint8(8))
 	f.Add([]byte(`{"code":"0","data":[{"instId":"BTC-EUR","state":"live","tickSz":"0.1","lotSz":"1","minSz":"0"}]}`), uint8(1), uint8(0))
@@ -156,6 +163,11 @@ func FuzzParseInstruments(f *testing.F) {
 			}
 		}
 		str := func(k string) string { s, _ := row[k].(string); return s }
+		// The returned scale may be wider (never narrower) than asked.
+		if got[0].Scale.Px < sc.Px || got[0].Scale.Qty < sc.Qty || !got[0].Scale.Valid() {
+			t.Fatalf("scale %+v for %+v", got[0].Scale, sc)
+		}
+		sc = got[0].Scale
 		tick, ok1 := refParse(str("tickSz"), sc.Px)
 		step, ok2 := refParse(str("lotSz"), sc.Qty)
 		minQty, ok3 := refParse(str("minSz"), sc.Qty)

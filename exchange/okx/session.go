@@ -127,7 +127,13 @@ func NewSession(cfg *Config, pub *feed.Publisher) *Session {
 	s.req.limit = maxArgsBytes
 	keepRaw := kind == kindBooks // the checksum needs the exact wire strings
 	for i, in := range c.Instruments {
-		s.books[i] = book{id: in.ID, scale: in.Scale, sym: in.Symbol, l2: l2.New(c.Depth, keepRaw)}
+		// "books" keeps every level the channel sends, whatever Depth says:
+		// see Config.Depth.
+		depth := c.Depth
+		if kind == kindBooks {
+			depth = DefaultDepth
+		}
+		s.books[i] = book{id: in.ID, scale: in.Scale, sym: in.Symbol, l2: l2.New(depth, keepRaw)}
 		s.syms = append(s.syms, in.Symbol)
 	}
 	s.symIx = make([]int, len(s.syms))
@@ -272,6 +278,11 @@ func (s *Session) handleBooks(i int, b []byte, now int64) {
 		s.invalidate(i, exchange.CauseBadData, now)
 		return
 	}
+	// Reported whatever the book's state: every such push, not only the
+	// first of a subscription.
+	if s.obsolete(i, b, now) {
+		return
+	}
 	if !snapshot && bk.state != stSynced {
 		// Updates of a subscription being replaced, still in flight: the
 		// book waits for the next snapshot.
@@ -344,6 +355,9 @@ func (s *Session) applyBooks(i int, b []byte, snapshot bool, now int64) {
 // next push above it is accepted whichever of the two it was.
 func (s *Session) handleFull(i int, b []byte, now int64) {
 	m, p, bk := &s.p.m, s.p, &s.books[i]
+	if s.obsolete(i, b, now) {
+		return
+	}
 	switch {
 	case m.nData != 1 || !m.haveSeq:
 		s.reject(exchange.RejectSyntax, i, b, now)
@@ -382,6 +396,25 @@ func (s *Session) handleFull(i int, b []byte, now int64) {
 		return
 	}
 	s.invalidate(i, exchange.CauseBadData, now)
+}
+
+// obsolete handles a push in the format OKX sent before it added seqId and
+// prevSeqId (2022 and earlier; the captured 2022 sessions are all such):
+// one data element carrying neither. It is not malformed — it is what OKX
+// once sent — but a book cannot be sequenced from it, so it is counted as
+// an obsolete format (RejectObsolete), logged as such, and the book is not
+// known right (stale, rebuilt; a venue that kept sending it would cycle
+// through resubscriptions and reconnects at their bounded pace).
+func (s *Session) obsolete(i int, b []byte, now int64) bool {
+	m := &s.p.m
+	if m.nData != 1 || m.haveSeq || m.havePrev {
+		return false
+	}
+	s.stats.Reject(exchange.RejectObsolete)
+	s.lim.Log(now, "okx: push without seqId (OKX's format before 2023): cannot be sequenced", slog.String("venue", s.name),
+		slog.String("reason", exchange.RejectObsolete.String()), slog.String("inst", s.symOf(i)), slog.String("frame", excerpt(b)))
+	s.invalidate(i, exchange.CauseBadData, now)
+	return true
 }
 
 // handleEvent handles subscribe/unsubscribe acks, errors and notices.

@@ -29,13 +29,15 @@
 // fill against the same displayed quantity; the live book itself is never
 // touched: a paper fill is flow the market did not see.
 //
-// Money is exact. Each asset's balance is an integer count of 10^-d units,
-// d the finest scale the asset has in any listing (a base asset's quantity
-// decimals, a quote asset's price + quantity decimals, so a notional is
-// always exact). A fill moves price × quantity of quote and quantity of
-// base; its fee, taker rate × notional (× quantity when charged in base),
-// is rounded up to that scale and charged in the quote asset, or in the
-// base asset when Config.FeeInBase.
+// Money is exact. Each asset's balance is an integer count of 10^-d units
+// (math/big), d the finest scale the asset has in any listing (a base
+// asset's quantity decimals, a quote asset's price + quantity decimals, so
+// a notional is always exact). A fill moves price × quantity of quote and
+// quantity of base; its fee, taker rate × notional (× quantity when
+// charged in base), is rounded up to 8 decimals, as a venue prints it, and
+// charged in the quote asset, or in the base asset when Config.FeeInBase.
+// Balances and the filled quote are reported floored to 8 decimals when
+// their scale is finer: a balance is never overstated.
 //
 // # Identity and the private stream
 //

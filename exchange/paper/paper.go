@@ -90,17 +90,25 @@ type Stats struct {
 type sinkBox struct{ s exchange.PrivateSink }
 
 type asset struct {
-	dec    uint8
-	total  int64 // what the account holds
-	locked int64 // reserved by orders not yet done
+	dec    uint8    // the asset's scale: exact for every notional
+	total  *big.Int // what the account holds, 10^-dec units
+	locked *big.Int // reserved by orders not yet done
 }
 
+// reportDec is the most decimals an amount is reported with (balances,
+// fees, filled quote): what the venues print. Balances are kept exactly
+// in the asset's own scale (a quote asset's price + quantity decimals,
+// which can be 16) and floored to this when reported; a fee is rounded up
+// to it when charged.
+const reportDec = 8
+
 type order struct {
-	st     exchange.OrderState
-	lockA  string // asset reserved
-	lockV  int64
-	fills  int
-	finish sync.Once
+	st          exchange.OrderState
+	filledQuote *big.Int // Σ price × quantity, px+qty decimals
+	lockA       string   // asset reserved
+	lockV       *big.Int
+	fills       int
+	finish      sync.Once
 }
 
 type levelKey struct {
@@ -138,7 +146,7 @@ func New(cfg Config) (*Venue, error) {
 	need := func(name string, dec uint8) {
 		a := v.assets[name]
 		if a == nil {
-			a = &asset{}
+			a = &asset{total: new(big.Int), locked: new(big.Int)}
 			v.assets[name] = a
 		}
 		a.dec = max(a.dec, dec)
@@ -157,11 +165,10 @@ func New(cfg Config) (*Venue, error) {
 		if a == nil {
 			return nil, fmt.Errorf("paper: balance of %s: no instrument of venue %s uses it", name, cfg.Name)
 		}
-		x, ok := num.Rescale(amt.V, amt.Dec, a.dec)
-		if !ok || x < 0 {
-			return nil, fmt.Errorf("paper: balance of %s %s: not representable in %d decimals", name, amt, a.dec)
+		if amt.V < 0 || amt.Dec > a.dec {
+			return nil, fmt.Errorf("paper: balance of %s %s: negative or finer than the asset's %d decimals", name, amt, a.dec)
 		}
-		a.total = x
+		a.total = rescale(big.NewInt(amt.V), amt.Dec, a.dec)
 	}
 	return v, nil
 }
@@ -256,7 +263,7 @@ func (v *Venue) PlaceOrder(ctx context.Context, req exchange.OrderRequest) (exch
 		return exchange.OrderState{}, err
 	}
 	v.seq++
-	o := &order{lockA: lockA, lockV: lockV, st: exchange.OrderState{
+	o := &order{lockA: lockA, lockV: lockV, filledQuote: new(big.Int), st: exchange.OrderState{
 		Venue: v.cfg.Venue, Inst: in.ID, Side: req.Side, TIF: req.TIF, Status: exchange.StatusNew,
 		ClientID: req.ClientID, VenueOrderID: exchange.MustID("p" + strconv.FormatUint(v.seq, 10)),
 		Px: px, Qty: qty, FilledQuote: num.AmountOf(0, in.Scale.Px+in.Scale.Qty), TS: now,
@@ -287,7 +294,7 @@ func (v *Venue) PlaceOrder(ctx context.Context, req exchange.OrderRequest) (exch
 }
 
 // reserve checks and locks what an order may spend (mu held).
-func (v *Venue) reserve(in *exchange.Instrument, side exchange.Side, px num.Price, qty num.Qty) (string, int64, error) {
+func (v *Venue) reserve(in *exchange.Instrument, side exchange.Side, px num.Price, qty num.Qty) (string, *big.Int, error) {
 	var name string
 	var need *big.Int
 	sc := in.Scale
@@ -308,12 +315,13 @@ func (v *Venue) reserve(in *exchange.Instrument, side exchange.Side, px num.Pric
 		need = rescale(n, sc.Qty, v.assets[name].dec)
 	}
 	a := v.assets[name]
-	if !need.IsInt64() || a.total-a.locked < need.Int64() {
-		return "", 0, v.errorf(exchange.KindRejected, "insufficient balance: %s free %s, needed %s", name,
-			num.Format(a.total-a.locked, a.dec), formatBig(need, a.dec))
+	free := new(big.Int).Sub(a.total, a.locked)
+	if free.Cmp(need) < 0 {
+		return "", nil, v.errorf(exchange.KindRejected, "insufficient balance: %s free %s, needed %s", name,
+			formatBig(free, a.dec), formatBig(need, a.dec))
 	}
-	a.locked += need.Int64()
-	return name, need.Int64(), nil
+	a.locked.Add(a.locked, need)
+	return name, need, nil
 }
 
 // finish matches o against the book once and returns its state (later
@@ -337,9 +345,11 @@ func (v *Venue) match(o *order) []exchange.Fill {
 	in := v.insts[st.Inst]
 	now := v.cfg.Now()
 	defer func() {
-		a := v.assets[o.lockA]
-		a.locked -= o.lockV
-		o.lockV = 0
+		if o.lockV != nil {
+			a := v.assets[o.lockA]
+			a.locked.Sub(a.locked, o.lockV)
+			o.lockV = nil
+		}
 	}()
 	if st.Status != exchange.StatusNew { // cancelled during the latency
 		return nil
@@ -412,42 +422,78 @@ func (v *Venue) fill(o *order, in *exchange.Instrument, px num.Price, qty num.Qt
 	st := &o.st
 	sc := in.Scale
 	base, quote := v.assets[in.Base], v.assets[in.Quote]
-	notional := mul(int64(px), int64(qty)) // px+qty decimals
+	notional := mul(int64(px), int64(qty)) // px+qty decimals, exact
 	nq := rescale(notional, sc.Px+sc.Qty, quote.dec)
 	bq := rescale(big.NewInt(int64(qty)), sc.Qty, base.dec)
-	var fee *big.Int
-	feeAsset, feeDec := in.Quote, quote.dec
+	// The fee, rounded up to what a venue prints (reportDec).
+	feeAsset, fa := in.Quote, quote
+	raw, rawDec := v.feeOf(notional), sc.Px+sc.Qty
 	if v.cfg.FeeInBase {
-		fee = rescale(v.feeOf(big.NewInt(int64(qty))), sc.Qty, base.dec)
-		feeAsset, feeDec = in.Base, base.dec
-	} else {
-		fee = rescale(v.feeOf(notional), sc.Px+sc.Qty, quote.dec)
+		feeAsset, fa = in.Base, base
+		raw, rawDec = v.feeOf(big.NewInt(int64(qty))), sc.Qty
 	}
-	if !nq.IsInt64() || !bq.IsInt64() || !fee.IsInt64() {
+	feeDec := min(fa.dec, reportDec)
+	fee := ceilTo(raw, rawDec, feeDec)
+	if !fee.IsInt64() {
 		return exchange.Fill{}, false
 	}
-	feeV := fee.Int64()
 	if st.Side == exchange.Buy {
-		quote.total -= nq.Int64()
-		base.total += bq.Int64()
+		quote.total.Sub(quote.total, nq)
+		base.total.Add(base.total, bq)
 	} else {
-		base.total -= bq.Int64()
-		quote.total += nq.Int64()
+		base.total.Sub(base.total, bq)
+		quote.total.Add(quote.total, nq)
 	}
-	v.assets[feeAsset].total -= feeV
+	fa.total.Sub(fa.total, rescale(fee, feeDec, fa.dec))
 	st.FilledQty += qty
-	st.FilledQuote.V += notional.Int64() // px+qty decimals, exact
+	o.filledQuote.Add(o.filledQuote, notional)
+	st.FilledQuote = amountOf(o.filledQuote, sc.Px+sc.Qty)
 	v.seq++
 	o.fills++
 	f := exchange.Fill{Venue: v.cfg.Venue, Inst: in.ID, Side: st.Side, TradeID: exchange.MustID("t" + strconv.FormatUint(v.seq, 10)),
 		ClientID: st.ClientID, VenueOrderID: st.VenueOrderID, Px: px, Qty: qty,
-		Fee: num.AmountOf(feeV, feeDec), FeeAsset: exchange.MustID(feeAsset), TS: now}
+		Fee: num.AmountOf(fee.Int64(), feeDec), FeeAsset: exchange.MustID(feeAsset), TS: now}
 	v.fills = append(v.fills, f)
 	if len(v.fills) > v.cfg.MaxOrders {
 		v.fills = append(v.fills[:0], v.fills[len(v.fills)-v.cfg.MaxOrders:]...)
 	}
 	v.stats.Fills.Add(1)
 	return f, true
+}
+
+// amountOf returns x (in dec decimals) as an Amount, floored to reportDec
+// decimals if it does not fit otherwise.
+func amountOf(x *big.Int, dec uint8) num.Amount {
+	if x.IsInt64() && dec <= reportDec {
+		return num.AmountOf(x.Int64(), dec)
+	}
+	f := floorTo(x, dec, min(dec, reportDec))
+	if !f.IsInt64() {
+		return num.AmountOf(math.MaxInt64, min(dec, reportDec))
+	}
+	return num.AmountOf(f.Int64(), min(dec, reportDec))
+}
+
+// floorTo returns x (from decimals) in to ≤ from decimals, rounded toward
+// zero.
+func floorTo(x *big.Int, from, to uint8) *big.Int {
+	if to >= from {
+		return rescale(x, from, to)
+	}
+	return new(big.Int).Quo(x, new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(from-to)), nil))
+}
+
+// ceilTo returns x ≥ 0 (from decimals) in to decimals, rounded up.
+func ceilTo(x *big.Int, from, to uint8) *big.Int {
+	if to >= from {
+		return rescale(x, from, to)
+	}
+	d := new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(from-to)), nil)
+	q, r := new(big.Int).QuoRem(x, d, new(big.Int))
+	if r.Sign() > 0 {
+		q.Add(q, big.NewInt(1))
+	}
+	return q
 }
 
 // feeOf returns the fee on an amount: amount × fee rate, rounded up.
@@ -568,7 +614,7 @@ func (v *Venue) Balances(context.Context) ([]exchange.Balance, error) {
 	defer v.mu.Unlock()
 	out := make([]exchange.Balance, 0, len(v.assets))
 	for name, a := range v.assets {
-		out = append(out, exchange.Balance{Venue: v.cfg.Venue, Asset: name, Total: num.AmountOf(a.total, a.dec), Locked: num.AmountOf(a.locked, a.dec)})
+		out = append(out, exchange.Balance{Venue: v.cfg.Venue, Asset: name, Total: amountOf(a.total, a.dec), Locked: amountOf(a.locked, a.dec)})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Asset < out[j].Asset })
 	return out, nil

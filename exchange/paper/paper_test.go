@@ -118,10 +118,10 @@ func TestFillFromBook(t *testing.T) {
 	}
 	// 0.1 × 60000 + 0.05 × 60000.10 = 6000 + 3000.005 = 9000.005 USDT,
 	// fee 10 bps of each fill: 6 + 3.000005 (rounded up to 10 decimals).
-	if got := st.FilledQuote.String(); got != "9000.0050000000" {
+	if got := st.FilledQuote.String(); got != "9000.00500000" {
 		t.Errorf("filled quote %s", got)
 	}
-	if got := balance(t, v, "USDT"); got != "990990.9949950000" {
+	if got := balance(t, v, "USDT"); got != "990990.99499500" {
 		t.Errorf("USDT %s, want 1000000 − 9000.005 − 9.000005", got)
 	}
 	if got := balance(t, v, "BTC"); got != "2.15000000" {
@@ -129,7 +129,7 @@ func TestFillFromBook(t *testing.T) {
 	}
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
-	if len(rec.fills) != 2 || rec.fills[0].Fee.String() != "6.0000000000" || rec.fills[1].Fee.String() != "3.0000050000" ||
+	if len(rec.fills) != 2 || rec.fills[0].Fee.String() != "6.00000000" || rec.fills[1].Fee.String() != "3.00000500" ||
 		rec.fills[1].FeeAsset.String() != "USDT" || rec.fills[0].TradeID == rec.fills[1].TradeID {
 		t.Errorf("fills %+v", rec.fills)
 	}
@@ -303,5 +303,37 @@ func TestNewErrors(t *testing.T) {
 		if _, err := New(cfg); err == nil {
 			t.Errorf("New(%+v) passed", cfg)
 		}
+	}
+}
+
+// TestWideScale: with prices and quantities of 8 decimals each (a quote
+// balance kept at 16 decimals: 100000 USDT is 10^21 units, past int64) the
+// account is still exact and its balances reported at 8 decimals.
+func TestWideScale(t *testing.T) {
+	wide := btc
+	wide.Scale = num.Scale{Px: 8, Qty: 8}
+	wide.Tick, wide.MinNotional = 1_000_000, 500_000_000
+	m, c := &market{}, &clock{t: 1e18}
+	m.mu.Lock()
+	m.book = exchange.BookTop{Seq: 1, RecvTS: c.t, Venue: 1, Inst: 1, NAsks: 1}
+	m.book.Asks[0] = exchange.Level{Px: 6_000_000_000_000, Qty: 100_000_000} // 60000, 1 BTC
+	m.ok = true
+	m.mu.Unlock()
+	v, err := New(Config{Venue: 1, Name: "w", Instruments: []exchange.Instrument{wide}, FeeBps: 10, Books: m.books, Now: c.now,
+		Balances: map[string]num.Amount{"USDT": num.AmountOf(100_000, 0), "BTC": num.AmountOf(2, 0)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := v.PlaceOrder(context.Background(), exchange.OrderRequest{ClientID: cid("w1"), Venue: 1, Inst: 1, Side: exchange.Buy,
+		Px: 6_000_000_000_000, Qty: 12_340_000, TIF: exchange.IOC})
+	if err != nil || st.FilledQty != 12_340_000 {
+		t.Fatalf("%+v %v", st, err)
+	}
+	// 0.1234 × 60000 = 7404, fee 7.404.
+	if got := balance(t, v, "USDT"); got != "92588.59600000" {
+		t.Errorf("USDT %s", got)
+	}
+	if got := balance(t, v, "BTC"); got != "2.12340000" {
+		t.Errorf("BTC %s", got)
 	}
 }

@@ -4,7 +4,7 @@
 // Model: a BookTop event is a complete top-K snapshot, so the current book of
 // a venue × instrument is simply the newest event received for it. The store
 // is a dense slice indexed by VenueID × InstrumentID, sized once from the
-// exchange.Registry at start-up; an update is a 352-byte copy into that slot
+// exchange.Registry at start-up; an update is a 360-byte copy into that slot
 // plus a per-book update counter, with no map, no pointer chasing and no
 // allocation. Ids outside the registry are refused (counted by the caller),
 // never grown into: every table has a cap.

@@ -278,11 +278,11 @@ func (d *Detector) Listings() []ListingInfo {
 
 // usableBook reports whether b may take part at all: not flagged stale, both
 // sides present, not crossed, levels strictly ordered with positive prices
-// and quantities. A one-sided top-K is what a broken feed looks like, and the
+// and quantities, and a gas cost that is not negative. A one-sided top-K is what a broken feed looks like, and the
 // exact sizing relies on ordered levels, so anything else is refused.
 func usableBook(b *exchange.BookTop) bool {
 	nb, na := int(b.NBids), int(b.NAsks)
-	if b.Stale() || nb == 0 || na == 0 || nb > exchange.TopK || na > exchange.TopK {
+	if b.Stale() || nb == 0 || na == 0 || nb > exchange.TopK || na > exchange.TopK || b.Gas < 0 {
 		return false
 	}
 	if b.Bids[0].Px >= b.Asks[0].Px {
@@ -507,12 +507,17 @@ func (d *Detector) evaluate(pi int32, p *Plan) Outcome {
 	// venue (its withdrawal fee in base, valued at the best ask there) and
 	// the proceeds back from the sell venue (its quote withdrawal fee),
 	// spread over RebalanceTrades trades and rounded up to a PQ unit.
-	gasPQ := mul64(uint64(la.gas+lb.gas), la.pq)
+	// Gas is each venue's configured amount plus what each book carries
+	// (an on-chain venue's gas of that block, see doc.go).
+	gasPx, okg := u128{lo: uint64(la.gas)}.add(u128{lo: uint64(lb.gas)})
+	gasPx, okg2 := gasPx.add(u128{lo: uint64(a.Gas)})
+	gasPx, okg3 := gasPx.add(u128{lo: uint64(b.Gas)})
+	gasPQ, okg4 := gasPx.mul(la.pq)
 	rebal, ok1 := mul64(uint64(la.wBase), uint64(a.Asks[0].Px)).add(mul64(uint64(lb.wQuote), la.pq))
 	rebal = rebal.divCeilSmall(d.nTrades)
 	fixed, ok2 := gasPQ.add(rebal)
 	k, ok3 := fixed.mul(rateOne)
-	if !ok1 || !ok2 || !ok3 {
+	if !ok1 || !ok2 || !ok3 || !okg || !okg2 || !okg3 || !okg4 {
 		return OutcomeOverflow
 	}
 
@@ -562,7 +567,7 @@ func (d *Detector) evaluate(pi int32, p *Plan) Outcome {
 			return OutcomeMinSize // lower bounds: no smaller q passes either
 		}
 		if !mul64(uint64(sw.limit), uint64(q)).less(lb.minNotPQ) {
-			return d.fill(p, ps, la, lb, a, b, q, &bw, &sw, aNet, bRate, slip, thr, volBps, gasPQ, rebal)
+			return d.fill(p, ps, la, lb, a, b, q, &bw, &sw, aNet, bRate, slip, thr, volBps, gasPx, gasPQ, rebal)
 		}
 		q = num.FloorTo(sw.before, ps.step)
 		if q <= 0 {
@@ -682,7 +687,7 @@ func walk(levels *[exchange.TopK]exchange.Level, n int, q int64) (walked, bool) 
 
 // fill writes the plan for quantity q.
 func (d *Detector) fill(p *Plan, ps *pairState, la, lb *listing, a, b *exchange.BookTop, q int64,
-	bw, sw *walked, aNet, bRate, slip, thr int64, volBps float64, gasPQ, rebal u128) Outcome {
+	bw, sw *walked, aNet, bRate, slip, thr int64, volBps float64, gasPx, gasPQ, rebal u128) Outcome {
 	pq := la.pq
 	// net·10^8 in PQ units = bRate·S − aNet·B − K ≥ thr·B ≥ 0.
 	pos, _ := sw.notional.mul(uint64(bRate))
@@ -734,7 +739,7 @@ func (d *Detector) fill(p *Plan, ps *pairState, la, lb *listing, a, b *exchange.
 		NetBps:         net.float() / rateOne / bn * 1e4,
 		FeesQuote:      num.Quote(lo63(fees.divCeilSmall(rateOne).divCeilSmall(pq))),
 		SlippageQuote:  num.Quote(lo63(slipQ.divCeilSmall(rateOne).divCeilSmall(pq))),
-		GasQuote:       num.Quote(la.gas + lb.gas),
+		GasQuote:       num.Quote(lo63(gasPx)),
 		RebalanceQuote: num.Quote(lo63(rebal.divCeilSmall(pq))),
 		ThresholdBps:   float64(thr) / 1e4,
 		SlippageBps:    float64(slip) / 1e4,

@@ -33,8 +33,8 @@
 //	net(q) = S(q)·(1 − feeB − slip) − B(q)·(1 + feeA + slip) − gasA − gasB − rebalance
 //
 // where fees are the venues' taker rates, slip the slippage allowance per leg
-// (SlippageBps + SlippageVolMult × volatility), gas the venues' fixed cost
-// per leg (on-chain legs), and rebalance the amortized cost of moving the
+// (SlippageBps + SlippageVolMult × volatility), gas each leg's fixed cost
+// (below), and rebalance the amortized cost of moving the
 // inventory back: the buy venue's withdrawal fee of the base (valued at its
 // best ask) plus the sell venue's withdrawal fee of the quote, divided by
 // RebalanceTrades and rounded up to 10^-(Px+Qty) quote. q is feasible when
@@ -81,6 +81,20 @@
 // the bps ratios reported on the plan and for volatility. The Plan's Quote
 // amounts are rounded conservatively: net and sell notional down, buy
 // notional and costs up.
+//
+// # Gas
+//
+// A leg's gas is its venue's configured amount (VenueConfig.Gas, static)
+// plus the Gas its book carries (exchange.BookTop.Gas). An on-chain venue
+// changes its gas every block (base fee × estimated gas, valued in the
+// quote at the pool's price), and the adapter that knows the block
+// publishes it with the book it priced from that block; the detector reads
+// it from the book store like the levels. So the gas of a decision is
+// always the gas of the same block as the depth it walked, it reaches the
+// detector through the ring in order with no second channel or lock, a
+// backtest replaying recorded BookTops replays the gas too, and the hot
+// path stays allocation-free. The plan's GasQuote is the sum of both legs.
+// A book with a negative gas is refused as unusable.
 //
 // # Threshold, volatility, cooldown
 //

@@ -149,14 +149,19 @@ type Sim struct {
 }
 
 // Instrument is one canonical instrument and its fixed-point scale, shared by
-// every venue quoting it.
+// every venue quoting it. The decimals are the least the engine keeps: the
+// wiring widens them to what the venues quoting the instrument send (their
+// instruments endpoints say so: Binance's quoteAssetPrecision and
+// baseAssetPrecision, OKX's and Bybit's tick and step), so that every level
+// a venue sends is held exactly; see README "Instrument decimals".
 type Instrument struct {
 	Symbol        string `yaml:"symbol" cfg:"required"`         // BASE-QUOTE, upper case: "BTC-USDT"
-	PriceDecimals int    `yaml:"price_decimals" cfg:"required"` // num.Scale.Px, 0..18
-	QtyDecimals   int    `yaml:"qty_decimals" cfg:"required"`   // num.Scale.Qty, 0..18
+	PriceDecimals int    `yaml:"price_decimals" cfg:"required"` // least num.Scale.Px, 0..18
+	QtyDecimals   int    `yaml:"qty_decimals" cfg:"required"`   // least num.Scale.Qty, 0..18
 }
 
-// Scale returns the instrument's num.Scale (valid once the Config is).
+// Scale returns the instrument's configured num.Scale (valid once the
+// Config is); the engine's may be wider (see Instrument).
 func (i Instrument) Scale() num.Scale {
 	return num.Scale{Px: uint8(i.PriceDecimals), Qty: uint8(i.QtyDecimals)}
 }

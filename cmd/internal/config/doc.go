@@ -69,6 +69,9 @@
 // Money amounts (filters, balances, fees in asset units, max_notional) are
 // shopspring/decimal values read from the literal, quoted or not. Filter
 // overrides are checked to be exactly representable in the instrument's
-// scale (a tick of 0.001 with price_decimals 2 is an error), so converting
-// them with Fixed cannot fail later.
+// configured scale (a tick of 0.001 with price_decimals 2 is an error), so
+// converting them with Fixed cannot fail later. price_decimals and
+// qty_decimals are the least decimals the engine keeps: the wiring widens
+// an instrument's scale to what its venues send (cmd/internal/wire
+// unifyScales), converting every filter exactly.
 package config

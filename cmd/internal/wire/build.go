@@ -20,7 +20,7 @@ import (
 )
 
 // RingCapacity is the size of the one MPSC ring all feeds publish into. At
-// 352 bytes per event it is 1.4 MiB: seconds of the busiest feed, while the
+// 360 bytes per event it is 1.4 MiB: seconds of the busiest feed, while the
 // detector drains it in microseconds.
 const RingCapacity = 4096
 
@@ -313,7 +313,11 @@ func (d *Daemon) newFeed(v *venue, listings []exchange.Instrument) (feedEntry, e
 	if err != nil {
 		return feedEntry{}, fmt.Errorf("venue %s: %w", v.cfg.Name, err)
 	}
-	return feedEntry{name: v.cfg.Name, kind: v.cfg.Kind, id: v.id, md: md, listings: listings}, nil
+	e := feedEntry{name: v.cfg.Name, kind: v.cfg.Kind, id: v.id, md: md, listings: listings}
+	if err := setTaps([]feedEntry{e}, d.tap); err != nil {
+		return feedEntry{}, err
+	}
+	return e, nil
 }
 
 // feedEntry is one running venue feed.

@@ -19,6 +19,7 @@ import (
 	"arb/cmd/internal/httpapi"
 	"arb/exchange"
 	"arb/exchange/sim"
+	"arb/exchange/tap"
 	"arb/ringbuf"
 	"arb/strategy/book"
 )
@@ -33,6 +34,8 @@ type Daemon struct {
 	started time.Time
 	build   BuildInfo
 	hc      *http.Client
+	tap     tap.Sink // recorder hook (Options.Tap); nil = off
+	planIDs uint64   // Options.PlanIDBase
 
 	sim    *sim.Sim
 	emb    *bus.Embedded
@@ -68,6 +71,14 @@ type Options struct {
 	// LatencyProbe measures the ring hand-off against a Go channel's in
 	// the same run (arbd --latency-probe; latency.go). Measurement only.
 	LatencyProbe bool
+	// Tap, if set, records what the venues send (a recording for arb
+	// backtest): every feed's connections and frames, the depth snapshots
+	// and the instruments replies (see exchange/tap, exchange/recording).
+	Tap tap.Sink
+	// PlanIDBase, if nonzero, is the first engine's plan id base instead
+	// of the time-based one (a recording stores it, so a backtest of the
+	// session numbers its plans the same way).
+	PlanIDBase uint64
 }
 
 // Build constructs the daemon from a validated config: the simulated venues
@@ -82,7 +93,8 @@ func Build(ctx context.Context, cfg *config.Config, opt Options) (d *Daemon, err
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	built := &Daemon{cfg: cfg, log: log, started: time.Now(), build: ReadBuildInfo(), hc: &http.Client{Timeout: fetchTimeout}}
+	built := &Daemon{cfg: cfg, log: log, started: time.Now(), build: ReadBuildInfo(), hc: &http.Client{Timeout: fetchTimeout},
+		tap: opt.Tap, planIDs: opt.PlanIDBase}
 	d = built
 	defer func() {
 		if err != nil { // release whatever was started before the failure
@@ -148,6 +160,12 @@ func Build(ctx context.Context, cfg *config.Config, opt Options) (d *Daemon, err
 	}
 	listings, err := d.fetchAtStart(ctx)
 	if err != nil {
+		return nil, err
+	}
+	// Every venue of an instrument shares one scale, wide enough for what
+	// each of them sends (see unifyScales); a venue that joins later must
+	// fit it (fitScales).
+	if err = unifyScales(d.reg, listings, log); err != nil {
 		return nil, err
 	}
 	var feeds []feedEntry

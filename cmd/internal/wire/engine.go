@@ -49,7 +49,13 @@ func (d *Daemon) buildEngine(feeds []feedEntry) (*engine, error) {
 	for _, f := range feeds {
 		all = append(all, f.listings...)
 	}
-	det, err := spread.New(d.reg, d.store, spreadConfig(d.cfg, d.reg, all))
+	sc := spreadConfig(d.cfg, d.reg, all)
+	if d.planIDs != 0 && d.engine() == nil {
+		// Only the first engine: a later one (a venue joined) must not
+		// number its plans from the same base again.
+		sc.PlanIDBase = d.planIDs
+	}
+	det, err := spread.New(d.reg, d.store, sc)
 	if err != nil {
 		return nil, fmt.Errorf("strategy: %w", err)
 	}

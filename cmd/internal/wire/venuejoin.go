@@ -84,7 +84,7 @@ func (d *Daemon) fetchAtStart(ctx context.Context) ([][]exchange.Instrument, err
 			defer func() { done <- struct{}{} }()
 			for attempt := 0; ; attempt++ {
 				fctx, cancel := context.WithTimeout(ctx, fetchTimeout)
-				out[i], errs[i] = fetchFilters(fctx, d.hc, v.cfg, v.rest, v.want)
+				out[i], errs[i] = fetchFilters(fctx, tappedClient(d.hc, d.tap, v.idx), v.cfg, v.rest, v.want)
 				cancel()
 				if errs[i] == nil || attempt == startFetchAttempts-1 || ctx.Err() != nil {
 					return
@@ -131,7 +131,7 @@ func (d *Daemon) retryVenue(ctx context.Context, v *venue, rnd *rand.Rand) error
 		case <-time.After(delay):
 		}
 		fctx, cancel := context.WithTimeout(ctx, fetchTimeout)
-		listings, err := fetchFilters(fctx, d.hc, v.cfg, v.rest, v.want)
+		listings, err := fetchFilters(fctx, tappedClient(d.hc, d.tap, v.idx), v.cfg, v.rest, v.want)
 		cancel()
 		if ctx.Err() != nil {
 			return nil
@@ -154,6 +154,9 @@ func (d *Daemon) retryVenue(ctx context.Context, v *venue, rnd *rand.Rand) error
 // join adds a venue whose filters just arrived: its feed is built, the
 // engine is swapped for one that includes it, and the feed starts.
 func (d *Daemon) join(ctx context.Context, v *venue, listings []exchange.Instrument) error {
+	if err := fitScales(d.reg, listings); err != nil {
+		return err
+	}
 	f, err := d.newFeed(v, listings)
 	if err != nil {
 		return err

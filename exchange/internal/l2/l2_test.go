@@ -155,3 +155,116 @@ func BenchmarkSetTop(b *testing.B) {
 		i++
 	}
 }
+
+// bisect is the plain binary search the galloping one replaced: the
+// reference it is checked against and the baseline it is measured against.
+func bisect(s *Side, px num.Price) (int, bool) {
+	lo, hi := 0, len(s.lv)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if (s.bid && px > s.lv[m].Px) || (!s.bid && px < s.lv[m].Px) {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo, lo < len(s.lv) && s.lv[lo].Px == px
+}
+
+// TestSearchMatchesBisection: on sides of every size up to 70 and random
+// larger ones, for every price present, between and beyond the levels, the
+// galloping search returns what bisection does.
+func TestSearchMatchesBisection(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 9))
+	check := func(s *Side, px num.Price) {
+		t.Helper()
+		gi, gf := s.search(px)
+		wi, wf := bisect(s, px)
+		if gi != wi || gf != wf {
+			t.Fatalf("bid=%v len=%d px=%d: search (%d,%v), bisection (%d,%v)", s.bid, len(s.lv), px, gi, gf, wi, wf)
+		}
+	}
+	for n := 0; n < 70+200; n++ {
+		size := n
+		if n >= 70 {
+			size = 70 + rng.IntN(3000)
+		}
+		b := New(size+1, false)
+		for k := 0; k < size; k++ {
+			b.Bids.Set(num.Price(10+3*k), 1)
+			b.Asks.Set(num.Price(10+3*k), 1)
+		}
+		for px := num.Price(0); px <= num.Price(12+3*size); px++ {
+			if size > 70 && rng.IntN(8) != 0 {
+				continue
+			}
+			check(&b.Bids, px)
+			check(&b.Asks, px)
+		}
+	}
+}
+
+// BenchmarkSearch compares the galloping search with bisection on a
+// 1000-level side, for prices at the top (within 8 levels of the best),
+// and uniformly anywhere in the side.
+func BenchmarkSearch(b *testing.B) {
+	bk := New(1000, false)
+	for i := 0; i < 1000; i++ {
+		bk.Bids.Set(num.Price(100000-2*i), 1)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	top, any := make([]num.Price, 4096), make([]num.Price, 4096)
+	for i := range top {
+		top[i] = num.Price(100000 - rng.IntN(16))
+		any[i] = num.Price(100000 - rng.IntN(2000))
+	}
+	for _, c := range []struct {
+		name string
+		px   []num.Price
+	}{{"top", top}, {"anywhere", any}} {
+		b.Run(c.name+"/gallop", func(b *testing.B) {
+			var i, sink int
+			for b.Loop() {
+				k, _ := bk.Bids.search(c.px[i&4095])
+				sink += k
+				i++
+			}
+			_ = sink
+		})
+		b.Run(c.name+"/bisect", func(b *testing.B) {
+			var i, sink int
+			for b.Loop() {
+				k, _ := bisect(&bk.Bids, c.px[i&4095])
+				sink += k
+				i++
+			}
+			_ = sink
+		})
+	}
+}
+
+// FuzzSearch: for any set of levels (prices from the input) and any probe,
+// the galloping search agrees with bisection on both sides.
+func FuzzSearch(f *testing.F) {
+	f.Add([]byte{1, 5, 9, 200, 3}, uint16(5))
+	f.Add([]byte{}, uint16(0))
+	f.Add([]byte{255, 254, 1, 0, 7, 7, 7}, uint16(7))
+	f.Fuzz(func(t *testing.T, pxs []byte, probe uint16) {
+		if len(pxs) > 512 {
+			pxs = pxs[:512]
+		}
+		b := New(len(pxs)+1, false)
+		for k, p := range pxs {
+			px := num.Price(p)<<8 | num.Price(k&0xff)
+			b.Bids.Set(px, 1)
+			b.Asks.Set(px, 1)
+		}
+		for _, s := range []*Side{&b.Bids, &b.Asks} {
+			gi, gf := s.search(num.Price(probe))
+			wi, wf := bisect(s, num.Price(probe))
+			if gi != wi || gf != wf {
+				t.Fatalf("bid=%v len=%d px=%d: search (%d,%v), bisection (%d,%v)", s.bid, len(s.lv), probe, gi, gf, wi, wf)
+			}
+		}
+	})
+}

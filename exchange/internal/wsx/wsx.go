@@ -24,6 +24,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"arb/exchange/tap"
 )
 
 // ErrTooLarge is returned by ReadFrame for a message over the size cap. The
@@ -37,6 +39,10 @@ type DialConfig struct {
 	MaxFrame         int           // largest message accepted; default 4 MiB
 	Header           http.Header   // extra handshake headers
 	Now              func() int64  // clock for receive stamps, Unix ns; default time.Now
+	// Tap, if set, records the connection (open, every frame read, every
+	// message written, the close) for a recorder; nil is off and costs a
+	// nil check per frame.
+	Tap *tap.Conn
 	// NetDialContext, if set, dials the TCP connection (proxies, tests
 	// that observe the wire).
 	NetDialContext func(ctx context.Context, network, addr string) (net.Conn, error)
@@ -76,6 +82,7 @@ type Conn struct {
 	max      int
 	now      func() int64
 	wtimeout time.Duration
+	tap      *tap.Conn
 
 	wmu      sync.Mutex
 	lastRead atomic.Int64
@@ -101,8 +108,12 @@ func Dial(ctx context.Context, url string, cfg DialConfig) (*Conn, error) {
 		return nil, err
 	}
 	ws.SetReadLimit(int64(cfg.MaxFrame) + 1)
-	c := &Conn{ws: ws, buf: make([]byte, 0, 64<<10), max: cfg.MaxFrame, now: cfg.Now, wtimeout: cfg.WriteTimeout}
-	c.lastRead.Store(cfg.Now())
+	c := &Conn{ws: ws, buf: make([]byte, 0, 64<<10), max: cfg.MaxFrame, now: cfg.Now, wtimeout: cfg.WriteTimeout, tap: cfg.Tap}
+	now := cfg.Now()
+	c.lastRead.Store(now)
+	if c.tap != nil {
+		c.tap.Open(now, url)
+	}
 	return c, nil
 }
 
@@ -111,6 +122,31 @@ func Dial(ctx context.Context, url string, cfg DialConfig) (*Conn, error) {
 // Ping frames are answered with a pong carrying the same payload, as Binance
 // requires, inside this call.
 func (c *Conn) ReadFrame() ([]byte, int64, error) {
+	b, t, err := c.readFrame()
+	if c.tap != nil {
+		if err != nil {
+			c.tapClose(err)
+		} else {
+			c.tap.Frame(t, b)
+		}
+	}
+	return b, t, err
+}
+
+// tapClose records the end of the connection for the tap: the cause our
+// side set (CloseWith), or a message over the cap, or the peer.
+func (c *Conn) tapClose(err error) {
+	cause := tap.CauseByPeer
+	switch {
+	case errors.Is(err, ErrTooLarge):
+		cause = tap.CauseTooLarge
+	case c.closed.Load():
+		cause = tap.Cause(c.cause.Load())
+	}
+	c.tap.Close(c.now(), cause, err)
+}
+
+func (c *Conn) readFrame() ([]byte, int64, error) {
 	_, r, err := c.ws.NextReader()
 	if err != nil {
 		if errors.Is(err, websocket.ErrReadLimit) {
@@ -158,6 +194,9 @@ func (c *Conn) WriteText(b []byte) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	c.ws.SetWriteDeadline(time.Now().Add(c.wtimeout))
+	if c.tap != nil {
+		c.tap.Sent(c.now(), b)
+	}
 	return c.ws.WriteMessage(websocket.TextMessage, b)
 }
 
@@ -166,6 +205,9 @@ func (c *Conn) WriteText(b []byte) error {
 func (c *Conn) CloseWith(cause CloseCause) {
 	if c.closed.CompareAndSwap(false, true) {
 		c.cause.Store(int32(cause))
+		if c.tap != nil {
+			c.tap.Close(c.now(), tap.Cause(cause), nil)
+		}
 		_ = c.ws.WriteControl(websocket.CloseMessage,
 			websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
 		_ = c.ws.Close()

@@ -1,0 +1,257 @@
+package backtest
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"math"
+
+	"arb/exchange"
+	"arb/exchange/num"
+	"arb/risk"
+	"arb/strategy/execute"
+	"arb/strategy/spread"
+)
+
+// desk is the daemon desk's work on the simulated clock: on the loop's
+// goroutine it builds each plan's risk input exactly as the daemon's desk
+// (cmd/internal/wire) does — legs, balances, a mark-to-market account,
+// the day's peak from equity marks every second — asks the risk engine,
+// and submits what passes to the executor. The reservation a plan made
+// is released when its trade closes (or at once if it is not traded);
+// fills move the detector's inventory.
+type desk struct {
+	e         *engine
+	in        risk.Input
+	day       risk.DayTracker
+	acct      string
+	valuation []assetValuation
+	steps     map[stepKey]num.Qty
+	plans     map[spread.PlanID]planInfo // plans of open trades
+}
+
+type planInfo struct {
+	p       spread.Plan
+	pair    int // edge tracker pair index
+	episode uint64
+}
+
+type assetValuation struct {
+	one   bool
+	slots []int
+	scale num.Scale
+}
+
+type stepKey struct {
+	v exchange.VenueID
+	i exchange.InstrumentID
+}
+
+func (k *desk) init(e *engine) error {
+	k.e = e
+	k.plans = map[spread.PlanID]planInfo{}
+	names := make([]string, len(e.reg.Venues))
+	for i, v := range e.reg.Venues {
+		names[i] = v.Name
+	}
+	var err error
+	e.risk, err = risk.New(risk.Config{Logger: e.log.With("component", "risk"), Venues: names,
+		Now: func() timeT { return unixTime(e.clock) }})
+	if err != nil {
+		return fmt.Errorf("backtest: risk: %w", err)
+	}
+	src, name := []byte(nil), e.cfg.Risk.RulesFile
+	if src, err = risk.ReadFile(name); err != nil {
+		if !errors.Is(err, fs.ErrNotExist) || e.opt.RulesFallback == nil {
+			return fmt.Errorf("backtest: risk rules: %w", err)
+		}
+		src, name = e.opt.RulesFallback, e.opt.RulesFallbackName
+	}
+	if _, _, err := e.risk.Reload(src, name); err != nil {
+		return fmt.Errorf("backtest: risk rules: %w", err)
+	}
+	k.steps = map[stepKey]num.Qty{}
+	for _, l := range e.listings {
+		k.steps[stepKey{l.Venue, l.ID}] = l.Step
+	}
+	return k.prepareValuation()
+}
+
+// prepareValuation is the daemon desk's: how every inventory asset is
+// valued in the account currency.
+func (k *desk) prepareValuation() error {
+	e := k.e
+	k.acct = e.reg.Assets[1].Quote
+	equiv := map[string]bool{k.acct: true}
+	for _, class := range e.cfg.Strategy.QuoteEquivalents {
+		for _, q := range class {
+			if q == k.acct {
+				for _, q2 := range class {
+					equiv[q2] = true
+				}
+			}
+		}
+	}
+	inv := e.det.Inventory()
+	k.valuation = make([]assetValuation, inv.NumAssets())
+	for a := 0; a < inv.NumAssets(); a++ {
+		name := inv.AssetName(spread.AssetID(a))
+		if name == "" {
+			continue
+		}
+		if equiv[name] {
+			k.valuation[a].one = true
+			continue
+		}
+		for _, l := range e.det.Listings() {
+			asset := e.reg.Asset(l.Inst)
+			if asset.Base == name && equiv[asset.Quote] {
+				k.valuation[a].slots = append(k.valuation[a].slots, l.Slot)
+				k.valuation[a].scale = asset.Scale
+			}
+		}
+		if len(k.valuation[a].slots) == 0 {
+			return fmt.Errorf("backtest: balances: asset %s cannot be valued in %s", name, k.acct)
+		}
+	}
+	return nil
+}
+
+func (k *desk) price(a int) float64 {
+	v := &k.valuation[a]
+	if v.one {
+		return 1
+	}
+	var best *exchange.BookTop
+	for _, s := range v.slots {
+		b := k.e.store.At(s)
+		if b == nil || b.Stale() || b.NBids == 0 || b.NAsks == 0 {
+			continue
+		}
+		if best == nil || b.RecvTS > best.RecvTS {
+			best = b
+		}
+	}
+	if best == nil {
+		return math.NaN()
+	}
+	return (num.Float(int64(best.Bids[0].Px), v.scale.Px) + num.Float(int64(best.Asks[0].Px), v.scale.Px)) / 2
+}
+
+func (k *desk) equity(base string) (equity, baseValue float64) {
+	inv := k.e.det.Inventory()
+	for a := 0; a < inv.NumAssets(); a++ {
+		id := spread.AssetID(a)
+		name := inv.AssetName(id)
+		if name == "" {
+			continue
+		}
+		var units float64
+		for v := 1; v < len(k.e.venues); v++ {
+			units += num.Float(inv.Total(exchange.VenueID(v), id), inv.Decimals(id))
+		}
+		if units == 0 {
+			continue
+		}
+		val := units * k.price(a)
+		equity += val
+		if name == base {
+			baseValue += val
+		}
+	}
+	return equity, baseValue
+}
+
+func (k *desk) mark(now int64) {
+	eq, _ := k.equity("")
+	k.day.Mark(now, eq)
+}
+
+// OnPlan implements strategy.Sink.
+func (k *desk) OnPlan(p *spread.Plan) {
+	e := k.e
+	inv := e.det.Inventory()
+	now := e.clock
+	if now < e.tradeFrom {
+		inv.Release(p) // warm-up: the books and the volatility are being built
+		return
+	}
+	pair, episode := e.col.plan(p)
+	in := &k.in
+	*in = risk.Input{UnixNano: now}
+	asset := e.reg.Asset(p.Buy.Inst)
+	sc := p.Scale
+	in.Plan = risk.PlanView{Instrument: int64(p.Buy.Inst), Symbol: p.Symbol, Base: asset.Base, Quote: asset.Quote,
+		Qty: num.Float(int64(p.Qty), sc.Qty), EdgeBps: p.NetBps, Seq: int64(p.ID)}
+	leg := func(l *spread.Leg, lv *risk.LegView) {
+		lv.Venue, lv.VenueID = e.reg.VenueName(l.Venue), int64(l.Venue)
+		lv.Price, lv.FeeBps = num.Float(int64(l.LimitPx), sc.Px), l.FeeBps
+		lv.BookAgeMs, lv.Seq = float64(now-l.BookRecvTS)/1e6, int64(l.BookSeq)
+		la := e.reg.Asset(l.Inst)
+		if b, ok := inv.Asset(la.Base); ok {
+			lv.BaseBalance = num.Float(inv.Balance(l.Venue, b), inv.Decimals(b))
+			lv.BasePosition = num.Float(inv.Total(l.Venue, b), inv.Decimals(b))
+		}
+		if q, ok := inv.Asset(la.Quote); ok {
+			lv.QuoteBalance = num.Float(inv.Balance(l.Venue, q), inv.Decimals(q))
+		}
+		if b := e.store.Book(l.Venue, l.Inst); b != nil {
+			lv.Stale = b.Stale()
+		}
+	}
+	leg(&p.Buy, &in.Buy)
+	leg(&p.Sell, &in.Sell)
+	for i := 1; i < len(e.venues); i++ {
+		v := e.venues[i]
+		in.Venues[i] = risk.VenueView{Name: v.name, Connected: v.stats().Connected.Load() > 0}
+	}
+	eq, baseValue := k.equity(asset.Base)
+	k.day.Mark(now, eq)
+	in.Account = risk.AccountView{Equity: eq, BaseValue: baseValue, OpenTrades: int64(e.open)}
+	k.day.Fill(&in.Account)
+
+	dec := e.risk.Evaluate(in)
+	e.col.decision(p, pair, dec)
+	if !dec.Verdict.Pass() {
+		inv.Release(p)
+		return
+	}
+	qty := p.Qty
+	if dec.Verdict == risk.Clip {
+		q, ok := risk.ClipQty(dec.Qty, sc.Qty, k.stepOf(p))
+		if !ok {
+			inv.Release(p)
+			return
+		}
+		qty = q
+	}
+	k.plans[p.ID] = planInfo{p: *p, pair: pair, episode: episode}
+	e.open++
+	if e.nextTick < e.clock {
+		e.nextTick = e.clock + int64(tickEvery)
+	}
+	if _, err := e.drv.Submit(e.ctx, p, qty); err != nil {
+		e.open--
+		delete(k.plans, p.ID)
+		inv.Release(p)
+		e.col.refused++
+		if !errors.Is(err, execute.ErrBusy) && !errors.Is(err, execute.ErrHalted) && !errors.Is(err, execute.ErrNotReady) {
+			e.col.warn("plan %s refused by the executor: %v", p.ID, err)
+		}
+	}
+}
+
+func (k *desk) stepOf(p *spread.Plan) num.Qty {
+	a, b := k.steps[stepKey{p.Buy.Venue, p.Buy.Inst}], k.steps[stepKey{p.Sell.Venue, p.Sell.Inst}]
+	switch {
+	case a <= 0:
+		return b
+	case b <= 0:
+		return a
+	}
+	x, y := int64(a), int64(b)
+	for y != 0 {
+		x, y = y, x%y
+	}
+	return num.Qty(int64(a) / x * int64(b))
+}
