@@ -34,8 +34,9 @@ type MPSC[T any] struct {
 	db    doorbell
 	_     pad
 	// Read-only after construction.
-	mask uint64
-	buf  []mslot[T]
+	mask   uint64
+	buf    []mslot[T]
+	onPush func(seq uint64) // measurement only (SetPushHook); nil in production
 }
 
 // mslot is one slot of an MPSC ring. seq == s+1 means "the item of sequence s
@@ -66,6 +67,13 @@ func NewMPSC[T any](capacity int) *MPSC[T] {
 	r.db.init()
 	return r
 }
+
+// SetPushHook makes every push call fn with the item's sequence on the
+// producer's goroutine, once the item is published and just before the
+// consumer is woken: a latency probe measures the hand-off from there to
+// the consumer (At(seq)). It is for measurement only — a production ring
+// has none — and must be set before any producer runs; fn must not block.
+func (r *MPSC[T]) SetPushHook(fn func(seq uint64)) { r.onPush = fn }
 
 // reserve takes the next sequence if its slot is free.
 func (r *MPSC[T]) reserve() (uint64, bool) {
@@ -98,6 +106,9 @@ func (r *MPSC[T]) TryPush(v *T) bool {
 	s := &r.buf[seq&r.mask]
 	s.v = *v
 	s.seq.Store(seq + 1)
+	if r.onPush != nil {
+		r.onPush(seq)
+	}
 	r.db.ring()
 	return true
 }
@@ -129,6 +140,9 @@ func (r *MPSC[T]) Commit(seq uint64) {
 		panic("ringbuf: MPSC.Commit of a sequence that is not claimed")
 	}
 	s.seq.Store(seq + 1)
+	if r.onPush != nil {
+		r.onPush(seq)
+	}
 	r.db.ring()
 }
 

@@ -38,6 +38,11 @@ type Config struct {
 	IdleWait time.Duration
 	// ControlQueue is the capacity of the Do queue.
 	ControlQueue int
+	// Observe, if set, sees every event's ring sequence with the time its
+	// batch was taken (the loop's clock right after the ring handed the
+	// batch over): a latency probe measures the ring hand-off with it.
+	// Measurement only; nil in production.
+	Observe func(seq uint64, taken int64)
 }
 
 // Defaults of Config.
@@ -153,6 +158,11 @@ func (l *Loop) step() bool {
 		return false
 	}
 	now := l.clock()
+	if l.cfg.Observe != nil {
+		for s := from; s < to; s++ {
+			l.cfg.Observe(s, now)
+		}
+	}
 	// Pass 1: remember the newest event of each book in the batch.
 	for s := from; s < to; s++ {
 		ev := l.ring.At(s)

@@ -6,11 +6,16 @@ import (
 )
 
 // Snapshot is an immutable view of every configured book at one instant,
-// for the HTTP API. Readers must not modify it.
+// for the HTTP API and for whatever prices orders off the loop goroutine
+// (the executor's retries and unwinds, paper venues). Readers must not
+// modify it.
 type Snapshot struct {
 	TS    int64     // the loop's clock when taken, Unix ns
 	Rows  []BookRow // one per configured listing, in configuration order
 	Ready bool      // every row fresh (and at least one row)
+	// Tops holds each row's book as the loop had it (Tops[i] is Rows[i]'s,
+	// with its top TopK levels per side; zero before the first event).
+	Tops []exchange.BookTop
 }
 
 // BookRow is one book's top of book, the /api/v1/books row. Prices and
@@ -45,7 +50,8 @@ func (l *Loop) maybePublish(now int64) {
 
 // publish builds and publishes a snapshot at now (loop goroutine only).
 func (l *Loop) publish(now int64) {
-	s := &Snapshot{TS: now, Rows: make([]BookRow, len(l.listings)), Ready: len(l.listings) > 0}
+	s := &Snapshot{TS: now, Rows: make([]BookRow, len(l.listings)), Ready: len(l.listings) > 0,
+		Tops: make([]exchange.BookTop, len(l.listings))}
 	for i, li := range l.listings {
 		b := l.store.At(li.Slot)
 		r := &s.Rows[i]
@@ -59,6 +65,7 @@ func (l *Loop) publish(now int64) {
 			s.Ready = false
 			continue
 		}
+		s.Tops[i] = *b
 		r.ExchTS, r.RecvTS, r.Seq = b.ExchTS, b.RecvTS, b.Seq
 		if lv, ok := b.BestBid(); ok {
 			r.Bid, r.BidQty = lv.Px, lv.Qty

@@ -56,6 +56,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	cfgPath := fs.String("config", "", "YAML config file (default: the embedded offline default)")
 	version := fs.Bool("version", false, "print the module version and VCS revision, then exit")
+	probe := fs.Bool("latency-probe", false, "measure the feed-to-loop ring hand-off against a Go channel in the same run (/api/v1/status execution.latency.handoff); for benchmarks")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: arbd [--config FILE] [--version]\n\nWithout --config, arbd runs its embedded default: simulated Binance, OKX and Bybit\nvenues in process, embedded NATS, paper trading, HTTP on 127.0.0.1:7420.\n\n")
 		fs.PrintDefaults()
@@ -130,7 +131,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 	}()
 
-	opt := wire.Options{Logger: logger}
+	opt := wire.Options{Logger: logger, LatencyProbe: *probe}
 	if *cfgPath == "" {
 		// The embedded default runs from any directory: without
 		// configs/rules.yaml beside it, it starts on the embedded copy. A

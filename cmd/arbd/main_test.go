@@ -345,7 +345,7 @@ func TestBadConfigExits(t *testing.T) {
 		{"secret in yaml", ok("    taker_fee_bps: 10\n", "    taker_fee_bps: 10\n    api_secret: hunter2\n"), 1, []string{"api_secret", "environment"}},
 		{"five mistakes", ok(
 			"log: {level: info}", "log: {level: loud}", // validation
-			"paper: true", "papr: true", // decoding: unknown key
+			"\npaper: false", "\npapr: false", // decoding: unknown key
 			"kind: okx", "kind: kraken", // validation
 			"age_max: 3s", "age_max: 3", // decoding: a duration without a unit
 			`balances: {USDT: "100000", BTC: "0.5", ETH: "10", SOL: "200"}`, `balances: {USDT: "100000", BTC: "0.5", ETH: "10", SOL: "200", DOGE: "5"}`, // was a run-time failure
@@ -451,7 +451,7 @@ func TestDaemonEndToEnd(t *testing.T) {
 		}
 	}
 	st := p.status()
-	if st["rules_version"] == "" || st["mode"] != "paper" || st["revision"] != testRevision {
+	if st["rules_version"] == "" || st["mode"] != "sim" || st["revision"] != testRevision {
 		t.Errorf("status: %v", st)
 	}
 
@@ -470,6 +470,47 @@ func TestDaemonEndToEnd(t *testing.T) {
 	})
 	for _, v := range []string{"binance", "okx", "bybit"} {
 		p.waitLog(`"msg":"venue connected","venue":"`+v+`"`, 10*time.Second)
+	}
+
+	// The embedded default trades: within a minute a plan becomes a trade
+	// through the real trading clients against the simulated venues, with
+	// its fills, in the PnL, the metrics and one log line per transition.
+	var trade map[string]any
+	p.waitFor("a closed trade", time.Minute, func() bool {
+		c, body := p.get("/api/v1/trades?limit=50")
+		var ts []map[string]any
+		if c != 200 || json.Unmarshal([]byte(body), &ts) != nil {
+			return false
+		}
+		for _, tr := range ts {
+			if st, _ := tr["state"].(string); strings.HasPrefix(st, "closed_") {
+				trade = tr
+				return true
+			}
+		}
+		return false
+	})
+	t.Logf("first closed trade after %v: %v", time.Since(begin).Round(time.Millisecond), trade)
+	for _, k := range []string{"id", "plan_id", "symbol", "buy_venue", "sell_venue", "state", "qty", "expected_net_quote",
+		"realized_net_quote", "residual_base", "opened_at", "closed_at", "legs"} {
+		if _, ok := trade[k]; !ok {
+			t.Errorf("trade without %q: %v", k, trade)
+		}
+	}
+	p.waitFor("the trade in the ledger's PnL", 30*time.Second, func() bool {
+		c, body := p.get("/api/v1/pnl")
+		var pnl struct{ Trades int }
+		return c == 200 && json.Unmarshal([]byte(body), &pnl) == nil && pnl.Trades > 0
+	})
+	_, metrics = p.get("/metrics")
+	for _, m := range []string{"arb_trades_total{result=", "arb_order_ack_seconds_bucket{venue=", "arb_tick_to_order_seconds_count",
+		"arb_plan_to_send_seconds_count", "arb_residual_exposure_quote", `arb_orders_total{result="ok"`} {
+		if !strings.Contains(metrics, m) {
+			t.Errorf("metrics lack %s", m)
+		}
+	}
+	if !strings.Contains(p.logs.String(), `"msg":"trade transition","component":"execute","trade":"`+trade["id"].(string)+`","state":"`+trade["state"].(string)+`"`) {
+		t.Errorf("no log line for trade %v's transition to %v", trade["id"], trade["state"])
 	}
 	p.stop()
 

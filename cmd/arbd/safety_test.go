@@ -451,7 +451,7 @@ func TestNATSOutageShows(t *testing.T) {
 // others (fresh books), shows the missing one in the status, and readiness
 // names it.
 func TestOneVenueDown(t *testing.T) {
-	s := newSetup(t, "ws_url: sim://okx\n    rest_url: sim://okx", "ws_url: ws://127.0.0.1:1\n    rest_url: http://127.0.0.1:1")
+	s := newSetup(t, "ws_url: sim://okx\n    rest_url: sim://okx", "ws_url: ws://127.0.0.1:1\n    rest_url: http://127.0.0.1:1\n    paper: true")
 	p := start(t, s.addr, nil, nil, "--config", s.cfg)
 	p.waitFor("binance and bybit books", 30*time.Second, func() bool {
 		c, body := p.get("/api/v1/books")
@@ -488,7 +488,7 @@ func TestOneVenueDown(t *testing.T) {
 func TestFiveMistakesFiveLines(t *testing.T) {
 	s := newSetup(t,
 		"log: {level: info}", "log: {level: loud}",
-		"paper: true", "papr: true",
+		"\npaper: false", "\npapr: false",
 		"kind: okx", "kind: kraken",
 		"age_max: 3s", "age_max: 3",
 		`balances: {USDT: "100000", BTC: "0.5", ETH: "10", SOL: "200"}`, `balances: {USDT: "100000", BTC: "0.5", ETH: "10", SOL: "200", DOGE: "5"}`)

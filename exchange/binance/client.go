@@ -333,6 +333,9 @@ type reqBuf struct {
 	ae      apiError
 	fills   []exchange.Fill
 	timer   *time.Timer
+	// order is the client id of the order this request places (zero for
+	// any other request): OnOrderWrite is told when its bytes go out.
+	order exchange.ID
 }
 
 func (c *Client) newReqBuf() *reqBuf {
@@ -355,7 +358,15 @@ func (c *Client) putBuf(b *reqBuf) {
 		b.resp = make([]byte, 0, 8<<10)
 	}
 	b.rd.Reset(nil)
+	b.order = exchange.ID{}
 	c.bufs.Put(b)
+}
+
+// wrote reports that an order's request is being written now.
+func (c *Client) wrote(b *reqBuf) {
+	if c.cfg.OnOrderWrite != nil && !b.order.IsZero() {
+		c.cfg.OnOrderWrite(b.order, c.cfg.Now())
+	}
 }
 
 // errorf builds a classified error of this venue.

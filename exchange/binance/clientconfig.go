@@ -104,9 +104,15 @@ type ClientConfig struct {
 	// reconciliation lists fills (default: 24 h before start). The wiring
 	// should pass the time of the last fill the ledger holds.
 	ReconcileFrom int64
-	Logger        *slog.Logger // default: discard
-	Now           func() int64 // wall clock, Unix ns (default time.Now)
-	Rand          *rand.Rand   // backoff jitter (default: seeded from Venue)
+	// OnOrderWrite, if set, is called on the placing goroutine with an
+	// order's client id and the wall clock (Now) just before the order's
+	// bytes are handed to the socket: the WebSocket frame write, or the
+	// REST request's round trip. It measures order-to-wire latency and
+	// must not block.
+	OnOrderWrite func(clientID exchange.ID, at int64)
+	Logger       *slog.Logger // default: discard
+	Now          func() int64 // wall clock, Unix ns (default time.Now)
+	Rand         *rand.Rand   // backoff jitter (default: seeded from Venue)
 	// HTTPClient carries REST requests (default: a keep-alive transport,
 	// see DefaultHTTPClient). It must not follow redirects for POSTs or
 	// retry them; net/http's own client does neither for a POST with a

@@ -209,6 +209,7 @@ func (c *Client) appendSigned(b *reqBuf, dst []byte) []byte {
 func (c *Client) placeREST(ctx context.Context, b *reqBuf, in *tradeInst, req exchange.OrderRequest, px num.Price, qty num.Qty, tif string) (exchange.OrderState, error) {
 	c.orderParams(b, in, &req, px, qty, tif)
 	b.body = c.appendSigned(b, b.params.appendQuery(b.body[:0]))
+	b.order = req.ClientID
 	c.stats.OrdersREST.Add(1)
 	rep, err := c.send(ctx, b, http.MethodPost, c.orderURL, opPlace)
 	if err != nil {

@@ -64,6 +64,7 @@ func (c *Client) send(ctx context.Context, b *reqBuf, method, u string, op opKin
 		return restReply{}, &exchange.Error{Kind: exchange.KindRejected, Venue: c.cfg.Name, Err: err}
 	}
 	c.setHeaders(req, method != http.MethodGet)
+	c.wrote(b)
 	resp, err := c.cfg.HTTPClient.Do(req)
 	if err != nil {
 		return restReply{}, c.transportError(scrubURL(err), op)

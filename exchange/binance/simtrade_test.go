@@ -6,6 +6,7 @@ import (
 	"github.com/shopspring/decimal"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -522,5 +523,43 @@ func TestSimSilentStream(t *testing.T) {
 	sameFills(t, sink.fillsOf("quiet1"), e.simFills("quiet1"))
 	if e.c.Stats().Polls.Load() == 0 {
 		t.Fatal("not polled")
+	}
+}
+
+// TestOnOrderWrite: the hook sees each order's client id once per send,
+// over the WebSocket API and over REST, not for queries, at a time between
+// the call and its answer.
+func TestOnOrderWrite(t *testing.T) {
+	for _, entry := range []string{OrderEntryAuto, OrderEntryREST} {
+		t.Run(entry, func(t *testing.T) {
+			type wrote struct {
+				id exchange.ID
+				at int64
+			}
+			var mu sync.Mutex
+			var seen []wrote
+			e, _ := streamEnv(t, func(cfg *ClientConfig) {
+				cfg.OrderEntry = entry
+				cfg.OnOrderWrite = func(id exchange.ID, at int64) {
+					mu.Lock()
+					seen = append(seen, wrote{id, at})
+					mu.Unlock()
+				}
+			})
+			req := e.btcBuy(t, "hook"+entry, 1_000_000)
+			before := time.Now().UnixNano()
+			if _, err := e.c.PlaceOrder(context.Background(), req); err != nil {
+				t.Fatal(err)
+			}
+			after := time.Now().UnixNano()
+			if _, err := e.c.QueryOrder(context.Background(), 1, req.ClientID); err != nil {
+				t.Fatal(err)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if len(seen) != 1 || seen[0].id != req.ClientID || seen[0].at < before || seen[0].at > after {
+				t.Fatalf("hook saw %+v (call %d..%d)", seen, before, after)
+			}
+		})
 	}
 }

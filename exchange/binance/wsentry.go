@@ -149,6 +149,7 @@ func (c *Client) roundTrip(ctx context.Context, b *reqBuf, conn *wsConn, s *wsSl
 		return nil, false, errWSDown
 	default:
 	}
+	c.wrote(b)
 	if err := conn.ws.WriteText(frame); err != nil {
 		if errors.Is(err, websocket.ErrCloseSent) || errors.Is(err, net.ErrClosed) {
 			return nil, false, errWSDown
@@ -187,6 +188,7 @@ func (c *Client) placeWS(ctx context.Context, b *reqBuf, conn *wsConn, in *trade
 	defer s.release()
 	c.orderParams(b, in, &req, px, qty, tif)
 	b.body = c.appendWSSigned(b, conn.loggedOn, id, "order.place")
+	b.order = req.ClientID
 	resp, sent, err := c.roundTrip(ctx, b, conn, s, b.body)
 	if !sent {
 		return exchange.OrderState{}, nil, false

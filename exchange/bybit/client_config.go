@@ -181,9 +181,14 @@ type ClientConfig struct {
 	// NetDialContext, if set, dials the websocket connections (proxies,
 	// tests that timestamp the wire).
 	NetDialContext func(ctx context.Context, network, addr string) (net.Conn, error)
-	Logger         *slog.Logger
-	Now            func() int64 // wall clock, Unix ns (default time.Now)
-	Rand           *rand.Rand   // reconnect jitter (default seeded from Venue)
+	// OnOrderWrite, if set, is called on the placing goroutine with an
+	// order's client id and the clock (Now) just before the order's bytes
+	// are handed to the transport (trade socket write or REST round trip):
+	// order-to-wire latency. It must not block.
+	OnOrderWrite func(clientID exchange.ID, at int64)
+	Logger       *slog.Logger
+	Now          func() int64 // wall clock, Unix ns (default time.Now)
+	Rand         *rand.Rand   // reconnect jitter (default seeded from Venue)
 }
 
 // withDefaults returns a copy of c with every zero field defaulted.

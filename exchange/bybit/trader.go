@@ -157,6 +157,9 @@ func (c *Client) placeREST(ctx context.Context, s *orderSlot, o *preparedOrder) 
 	tsMs := c.venueNowMs()
 	req := s.restRequest(ctx, tsMs)
 	sentAt := c.cfg.Now()
+	if c.cfg.OnOrderWrite != nil {
+		c.cfg.OnOrderWrite(o.req.ClientID, sentAt)
+	}
 	c.stats.OrdersREST.Add(1)
 	resp, err := c.cfg.HTTPClient.Do(req)
 	if err != nil {

@@ -243,6 +243,9 @@ func (t *tradeSocket) place(ctx context.Context, s *orderSlot, o *preparedOrder)
 		}
 		s.wmu.Unlock()
 		sentAt := c.cfg.Now()
+		if c.cfg.OnOrderWrite != nil {
+			c.cfg.OnOrderWrite(o.req.ClientID, sentAt)
+		}
 		c.stats.OrdersWS.Add(1)
 		if err := conn.WriteText(s.msg); err != nil {
 			s.wmu.Lock()

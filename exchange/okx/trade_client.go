@@ -411,6 +411,9 @@ func (c *Client) placeREST(ctx context.Context, in *tradeInst, clid *exchange.ID
 	b.path = append(b.path[:0], pathPlaceOrder...)
 	b.body = appendRESTOrder(b.body[:0], in, clid, side, typ, r)
 	c.stats.OrdersREST.Add(1)
+	if c.cfg.OnOrderWrite != nil {
+		c.cfg.OnOrderWrite(*clid, c.cfg.Now().UnixNano())
+	}
 	recycle, err := c.call(ctx, opPlace, methodPOST, b, gate.Cost{Budget: in.bPlace, Units: 1}, gate.Cost{Budget: bSubOrders, Units: 1})
 	if err == nil {
 		err = c.readAck(b.env, clid, &ack)

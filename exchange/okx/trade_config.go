@@ -130,10 +130,15 @@ type ClientConfig struct {
 	// (default 2 min).
 	BanWait time.Duration
 
-	Logger     *slog.Logger
-	Now        func() time.Time // wall clock (default time.Now)
-	Rand       *rand.Rand       // reconnect jitter (default: fixed seed)
-	HTTPClient *http.Client     // default: keep-alive transport, see newHTTPClient
+	// OnOrderWrite, if set, is called on the placing goroutine with an
+	// order's client id and the clock (Now) just before the order is
+	// handed to the transport (order socket write, or the REST call):
+	// order-to-wire latency. It must not block.
+	OnOrderWrite func(clientID exchange.ID, at int64)
+	Logger       *slog.Logger
+	Now          func() time.Time // wall clock (default time.Now)
+	Rand         *rand.Rand       // reconnect jitter (default: fixed seed)
+	HTTPClient   *http.Client     // default: keep-alive transport, see newHTTPClient
 }
 
 // Validate checks the configuration; each error names its field.

@@ -330,6 +330,9 @@ func (o *orderSocket) place(ctx context.Context, in *tradeInst, code int64, clid
 	fp := o.frame.Get().(*[]byte)
 	*fp = appendWSOrder((*fp)[:0], id, exp, code, in, clid, side, typ, r)
 	c.stats.OrdersWS.Add(1)
+	if c.cfg.OnOrderWrite != nil {
+		c.cfg.OnOrderWrite(*clid, c.cfg.Now().UnixNano())
+	}
 	werr := oc.ws.WriteText(*fp)
 	o.frame.Put(fp) // gorilla copied the frame into its buffer
 	if werr != nil {

@@ -53,8 +53,9 @@ type Caller interface {
 // Hooks are optional callbacks on the driver's goroutine; they must not
 // block.
 type Hooks struct {
-	// Persisted sees every record once it is in the journal, before the
-	// calls it allows are made: metrics, the ledger feed.
+	// Persisted sees every record once it is in the journal (the calls it
+	// allows have just been started: an order does not wait for hooks or
+	// log lines): metrics, the ledger feed.
 	Persisted func(rec *Record)
 	// Closed sees a trade when it closes (after its closing record is
 	// persisted): release the plan's reservation, report the residual.
@@ -320,6 +321,14 @@ func (d *Driver) flush(ctx context.Context) {
 			return
 		}
 	}
+	// The orders go out first: their records are in the journal, and the
+	// hooks and log lines that follow are not on their way. The calls are
+	// copied out before they start: a Caller may deliver a result at once
+	// (it is queued until this flush is done).
+	d.calls = append(d.calls[:0], rd.Calls...)
+	for i := range d.calls {
+		d.cfg.Caller.Start(d.calls[i])
+	}
 	d.closed = d.closed[:0]
 	for i := range rd.Records {
 		r := &rd.Records[i]
@@ -338,13 +347,7 @@ func (d *Driver) flush(ctx context.Context) {
 			}
 		}
 	}
-	// The calls are copied out and the Ready released before any call is
-	// started: a Caller may deliver its result at once.
-	d.calls = append(d.calls[:0], rd.Calls...)
 	d.ex.Advance()
-	for i := range d.calls {
-		d.cfg.Caller.Start(d.calls[i])
-	}
 	if d.cfg.Hooks.Closed != nil {
 		for _, t := range d.closed {
 			d.cfg.Hooks.Closed(t)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -203,6 +204,12 @@ func (s *Service) Start(c Call) {
 	s.inFlight++
 	s.wg.Add(1)
 	go s.do(c)
+	if c.Kind == CallPlace {
+		// Run the order's goroutine now rather than when this loop next
+		// blocks (a new goroutine is queued to run next on this
+		// processor): an order waits for nothing else.
+		runtime.Gosched()
+	}
 }
 
 func (s *Service) startWaiting() {

@@ -64,6 +64,19 @@
 // WatchKV follows one key of a KV bucket (the rules); deletions are ignored
 // so that the rules in force cannot vanish by accident.
 //
+// # The executor's journal
+//
+// Journal (journal.go) is strategy/execute's write-ahead journal in the
+// event stream, on arb.exec.<record kind>: Append publishes a batch of
+// records pipelined on the one connection, each with its deduplication id
+// as Nats-Msg-Id and no client-side retry (which could store a record
+// after the ones that followed it), and returns once JetStream has
+// acknowledged every one; a failed append marks the bus not durable.
+// Replay reads every record back in order with an ordered consumer (no
+// server-side state) until none is pending. Check refuses a stream that
+// would forget ids within MinJournalDedup or drop events within
+// MinJournalAge.
+//
 // # Lifecycle
 //
 //	emb, err := bus.StartEmbedded(ctx, cfg.DataDir, logger) // when nats.url is empty

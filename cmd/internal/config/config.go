@@ -52,13 +52,18 @@ type Config struct {
 	HTTP     HTTP     `yaml:"http"`
 	NATS     NATS     `yaml:"nats"`
 	Postgres Postgres `yaml:"postgres"`
-	// Paper selects paper trading; it is the only mode for now, so false is
-	// rejected rather than silently trading for real.
+	// Paper is the default trading mode of every venue (a venue's own
+	// paper key overrides it): true sends its orders to a paper venue that
+	// fills IOC orders from the live book (exchange/paper, no keys needed),
+	// false to the venue's trading endpoints (a simulated venue's, or a
+	// real one's with keys from the environment). Default true: a config
+	// written for market data alone never trades for real by accident.
 	Paper       bool         `yaml:"paper"`
 	Sim         Sim          `yaml:"sim"`
 	Instruments []Instrument `yaml:"instruments" cfg:"required"`
 	Venues      []Venue      `yaml:"venues" cfg:"required"`
 	Strategy    Strategy     `yaml:"strategy"`
+	Execution   Execution    `yaml:"execution"`
 	Risk        Risk         `yaml:"risk" cfg:"required"`
 
 	// Source is the file name the config was read from (the name given to
@@ -177,6 +182,22 @@ type Venue struct {
 	WSURL string `yaml:"ws_url" cfg:"required"`
 	// RESTURL is http:// or https://, or sim://<sim venue> (the same one).
 	RESTURL string `yaml:"rest_url" cfg:"required"`
+	// PrivateWSURL is the venue's private websocket, which carries the
+	// order stream (Binance: the WebSocket API, wss://ws-api.binance.com:443/ws-api/v3;
+	// OKX: wss://ws.okx.com:8443/ws/v5/private; Bybit:
+	// wss://stream.bybit.com/v5/private). Required for a venue that trades
+	// for real (not paper) unless its URLs are sim://, whose endpoints the
+	// simulator names.
+	PrivateWSURL string `yaml:"private_ws_url"`
+	// TradeWSURL is the order-entry websocket when the venue has a separate
+	// one (Bybit: wss://stream.bybit.com/v5/trade); default PrivateWSURL
+	// (Binance's WebSocket API and OKX's private socket take orders).
+	TradeWSURL string `yaml:"trade_ws_url"`
+	// Paper overrides the global paper key for this venue.
+	Paper *bool `yaml:"paper"`
+	// Demo marks OKX demo-trading keys (every request carries OKX's
+	// x-simulated-trading header); only for kind okx.
+	Demo bool `yaml:"demo"`
 	// Names of the environment variables holding credentials (read them with
 	// Secret). The secrets themselves never appear in the file.
 	APIKeyEnv        string `yaml:"api_key_env"`
@@ -206,8 +227,19 @@ type Venue struct {
 	// WithdrawFees maps an asset to its withdrawal fee in asset units, for
 	// the amortized rebalancing cost.
 	WithdrawFees map[string]decimal.Decimal `yaml:"withdraw_fees"`
-	// Balances are the paper-trading starting balances, asset -> amount.
+	// Balances are the starting balances of a paper venue, and of a
+	// simulated venue's account (asset -> amount). A venue that trades for
+	// real reports its own: these are then unused.
 	Balances map[string]decimal.Decimal `yaml:"balances"`
+}
+
+// VenuePaper reports whether venue i trades on paper: its own paper key,
+// else the global one.
+func (c *Config) VenuePaper(i int) bool {
+	if p := c.Venues[i].Paper; p != nil {
+		return *p
+	}
+	return c.Paper
 }
 
 // SimName returns the simulated venue named by the venue's sim:// URLs, and
@@ -244,6 +276,64 @@ type Strategy struct {
 	// QuoteEquivalents groups quote assets treated as equal (USDT, USDC):
 	// each group has at least two assets and an asset is in one group.
 	QuoteEquivalents [][]string `yaml:"quote_equivalents"`
+}
+
+// Execution configures the executor (strategy/execute): how approved plans
+// become trades. Policy is the default compensation policy; Pairs override
+// it per pair (the first match wins), each key it leaves out taken from
+// Policy, and each key Policy leaves out from the executor's defaults.
+type Execution struct {
+	// Prefix starts every client order id, 1–8 letters and digits; default
+	// "arb". Two daemons trading one account need different prefixes.
+	Prefix string `yaml:"prefix"`
+	// MaxOpen caps the trades open at once; default 64.
+	MaxOpen int `yaml:"max_open"`
+	// KeepClosed is how many closed trades stay in memory for
+	// /api/v1/trades and late fills; default 1024.
+	KeepClosed int `yaml:"keep_closed"`
+	// PaperLatency is how long a paper venue takes to fill an order (from
+	// the call to the fill against the live book); default 50ms, at least
+	// twice the daemon's book snapshot interval (20 ms), which the paper
+	// venue fills from.
+	PaperLatency time.Duration `yaml:"paper_latency"`
+	// BalanceRefresh is how often every trading venue's balances are
+	// fetched besides at start and after every trade; default 30s.
+	BalanceRefresh time.Duration `yaml:"balance_refresh"`
+	Policy         Policy        `yaml:"policy"`
+	Pairs          []PairPolicy  `yaml:"pairs"`
+}
+
+// Policy is a compensation policy (execute.Policy); every key is optional
+// and a nil one inherits (see Execution). Durations need a unit.
+type Policy struct {
+	Mode              *string        `yaml:"mode"`  // concurrent | sequential
+	First             *string        `yaml:"first"` // buy | sell: the leg sent first in sequential mode
+	RetryMax          *int           `yaml:"retry_max"`
+	RetrySlippageBps  *int           `yaml:"retry_slippage_bps"`
+	RetryWindow       *time.Duration `yaml:"retry_window"`
+	UnwindMax         *int           `yaml:"unwind_max"`
+	UnwindSlippageBps *int           `yaml:"unwind_slippage_bps"`
+	UnwindMaxLossBps  *int           `yaml:"unwind_max_loss_bps"`
+	UnwindWindow      *time.Duration `yaml:"unwind_window"`
+	AckTimeout        *time.Duration `yaml:"ack_timeout"`
+	FinalTimeout      *time.Duration `yaml:"final_timeout"`
+	QueryInterval     *time.Duration `yaml:"query_interval"`
+	// NotFoundAfter must be at least the trading clients' receive window
+	// plus clock skew: an order not found earlier may still arrive.
+	NotFoundAfter *time.Duration `yaml:"not_found_after"`
+	ResendWindow  *time.Duration `yaml:"resend_window"`
+	MaxResends    *int           `yaml:"max_resends"`
+	FillTimeout   *time.Duration `yaml:"fill_timeout"`
+	Deadline      *time.Duration `yaml:"deadline"`
+}
+
+// PairPolicy applies Policy to the plans it matches: buy venue, sell venue
+// and canonical symbol, each "" for any.
+type PairPolicy struct {
+	BuyVenue  string `yaml:"buy_venue"`
+	SellVenue string `yaml:"sell_venue"`
+	Symbol    string `yaml:"symbol"`
+	Policy    Policy `yaml:"policy"`
 }
 
 // Risk configures the risk engine's rules.
@@ -324,6 +414,8 @@ func defaults() Config {
 		HTTP:    HTTP{Listen: "127.0.0.1:7420"},
 		Paper:   true,
 		Sim:     Sim{Enabled: false, Seed: 1, Step: 100 * time.Millisecond},
+		Execution: Execution{Prefix: "arb", MaxOpen: 64, KeepClosed: 1024, PaperLatency: 50 * time.Millisecond,
+			BalanceRefresh: 30 * time.Second},
 		Strategy: Strategy{
 			MinNetEdgeBps:   2,
 			SlippageBps:     1,

@@ -61,8 +61,15 @@ func TestDefault(t *testing.T) {
 
 func checkDefault(t *testing.T, c *Config) {
 	t.Helper()
-	if c.NATS.URL != "" || !c.Sim.Enabled || !c.Paper || c.Postgres.DSN != "" {
-		t.Errorf("not offline: nats %q sim %v paper %v pg %q", c.NATS.URL, c.Sim.Enabled, c.Paper, c.Postgres.DSN)
+	if c.NATS.URL != "" || !c.Sim.Enabled || c.Postgres.DSN != "" {
+		t.Errorf("not offline: nats %q sim %v pg %q", c.NATS.URL, c.Sim.Enabled, c.Postgres.DSN)
+	}
+	// It trades for real, against the simulated venues only: every venue is
+	// sim:// and none is paper.
+	for i, v := range c.Venues {
+		if _, sim := v.SimName(); !sim || c.VenuePaper(i) {
+			t.Errorf("venue %s: sim %v paper %v; the default trades the simulated venues through their clients", v.Name, sim, c.VenuePaper(i))
+		}
 	}
 	if c.HTTP.Listen != "127.0.0.1:7420" {
 		t.Errorf("http.listen = %q", c.HTTP.Listen)
@@ -341,5 +348,5 @@ func ExampleParse() {
 	if errors.As(err, &ce) {
 		fmt.Println(ce.First())
 	}
-	// Output: configs/arbd.yaml:50: venues[1].kind: unknown venue kind "kraken" (want binance, okx, bybit)
+	// Output: configs/arbd.yaml:55: venues[1].kind: unknown venue kind "kraken" (want binance, okx, bybit)
 }

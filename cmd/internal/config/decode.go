@@ -187,6 +187,17 @@ func (w *walker) value(n *yaml.Node, v reflect.Value, path string) {
 		v.SetZero()
 		return
 	}
+	if v.Kind() == reflect.Pointer {
+		// An optional value (nil = not set, inherit): set only if it
+		// decodes.
+		before := len(w.ps.list)
+		p := reflect.New(v.Type().Elem())
+		w.value(n, p.Elem(), path)
+		if len(w.ps.list) == before {
+			v.Set(p)
+		}
+		return
+	}
 	switch t := v.Type(); {
 	case t == decimalType:
 		if d, ok := w.decimal(n, path); ok {

@@ -51,6 +51,13 @@
 // aliases and merge keys are refused: they let one mistake appear at several
 // paths, and alias expansion is how YAML bombs grow.
 //
+// # Optional keys
+//
+// A key whose absence means "inherit" is a pointer in Config (a venue's
+// paper, every key of an execution policy): nil when the file leaves it
+// out, so the wiring can tell "not set" from a zero. The walker decodes
+// into such a pointer only when the value is valid.
+//
 // # Secrets
 //
 // The file names environment variables (api_key_env, ...); Secret reads them,

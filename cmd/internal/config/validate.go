@@ -70,6 +70,7 @@ func (c *Config) validate(ps *problems, known Known) {
 	v.instruments()
 	v.venues()
 	v.strategy()
+	v.execution()
 }
 
 // check runs known.Check when clean is true and ps holds no problem yet.
@@ -116,9 +117,6 @@ func (v *validator) top() {
 	}
 	if pgHasPassword(c.Postgres.DSN) {
 		v.bad("postgres.dsn", "contains a password; secrets are never read from the config file: put the DSN in %s or the password in PGPASSWORD", EnvPGDSN)
-	}
-	if !c.Paper {
-		v.bad("paper", "live trading is not supported yet; paper must be true")
 	}
 	if c.Sim.Step <= 0 {
 		v.bad("sim.step", "must be positive, found %s", c.Sim.Step)
@@ -208,7 +206,13 @@ func (v *validator) venues() {
 			}
 			v.bad(p+".kind", "unknown venue kind %q (%s)", clip(ve.Kind), want)
 		}
+		before := len(v.ps.list)
 		v.venueURLs(ve, p, simKinds)
+		if len(v.ps.list) == before {
+			// What trading needs depends on whether the venue is simulated:
+			// checked once its URLs are right.
+			v.venueTrading(i, ve, p)
+		}
 		for _, e := range []struct{ key, val string }{
 			{"api_key_env", ve.APIKeyEnv}, {"api_secret_env", ve.APISecretEnv}, {"api_passphrase_env", ve.APIPassphraseEnv},
 		} {
@@ -243,9 +247,50 @@ func (v *validator) venues() {
 		v.assetAmounts(ve.Balances, p+".balances")
 		for _, asset := range sortedKeys(ve.Balances) {
 			if reAsset.MatchString(asset) && !v.assetUsed(asset) {
-				v.bad(p+".balances."+asset, "no configured instrument uses asset %s; a paper balance needs an instrument to trade it", asset)
+				v.bad(p+".balances."+asset, "no configured instrument uses asset %s; a starting balance needs an instrument to trade it", asset)
 			}
 		}
+	}
+}
+
+// venueTrading checks what a venue needs to trade: a paper venue needs
+// nothing; a simulated one is reached at the simulator's endpoints with its
+// public test keys; a real one needs its private websocket and the names of
+// the environment variables holding its keys (the keys themselves are read
+// at start).
+func (v *validator) venueTrading(i int, ve *Venue, p string) {
+	_, isSim := ve.SimName()
+	for _, u := range []struct{ key, val string }{{"private_ws_url", ve.PrivateWSURL}, {"trade_ws_url", ve.TradeWSURL}} {
+		switch {
+		case u.val == "":
+		case isSim:
+			v.bad(p+"."+u.key, "a simulated venue (sim://) is reached at the simulator's own endpoints; remove %s", u.key)
+		default:
+			if err := checkURL(u.val, []string{"ws", "wss"}, "ws or wss"); err != "" {
+				v.bad(p+"."+u.key, "%s", err)
+			}
+		}
+	}
+	if ve.Demo && ve.Kind != "okx" {
+		v.bad(p+".demo", "demo trading is OKX's (its x-simulated-trading header); this venue is %s", clip(ve.Kind))
+	}
+	if v.c.VenuePaper(i) || isSim {
+		return
+	}
+	need := []struct{ key, val, why string }{
+		{"api_key_env", ve.APIKeyEnv, "the environment variable holding the API key"},
+		{"api_secret_env", ve.APISecretEnv, "the environment variable holding the API secret"},
+	}
+	if ve.Kind == "okx" {
+		need = append(need, struct{ key, val, why string }{"api_passphrase_env", ve.APIPassphraseEnv, "the environment variable holding the API passphrase"})
+	}
+	for _, n := range need {
+		if n.val == "" {
+			v.bad(p+"."+n.key, "required for a venue that trades for real (paper: false): name %s", n.why)
+		}
+	}
+	if ve.PrivateWSURL == "" {
+		v.bad(p+".private_ws_url", "required for a venue that trades for real (paper: false): the venue's private websocket (see configs/testnet.yaml)")
 	}
 }
 
@@ -560,4 +605,104 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	slices.Sort(keys)
 	return keys
+}
+
+// Bounds of the execution keys (execute's own, which rejects the same).
+const (
+	maxPrefix     = 8
+	maxRetries    = 8
+	maxUnwinds    = 8
+	maxPolicyBps  = 1000
+	maxResends    = 16
+	maxOpenTrades = 1 << 16
+	maxKeepClosed = 1 << 20
+)
+
+var rePrefix = regexp.MustCompile(`^[A-Za-z0-9]{1,8}$`)
+
+func (v *validator) execution() {
+	e := &v.c.Execution
+	if !rePrefix.MatchString(e.Prefix) {
+		v.bad("execution.prefix", "%q is not 1 to %d letters and digits (client order ids start with it)", clip(e.Prefix), maxPrefix)
+	}
+	if e.MaxOpen < 1 || e.MaxOpen > maxOpenTrades {
+		v.bad("execution.max_open", "%d is out of range (1..%d)", e.MaxOpen, maxOpenTrades)
+	}
+	if e.KeepClosed < 1 || e.KeepClosed > maxKeepClosed {
+		v.bad("execution.keep_closed", "%d is out of range (1..%d)", e.KeepClosed, maxKeepClosed)
+	}
+	if e.PaperLatency < 0 || e.PaperLatency > time.Minute {
+		v.bad("execution.paper_latency", "%s is out of range (0..1m)", e.PaperLatency)
+	}
+	if e.BalanceRefresh < time.Second {
+		v.bad("execution.balance_refresh", "must be at least 1s, found %s", e.BalanceRefresh)
+	}
+	v.policy(&e.Policy, "execution.policy")
+	for i := range e.Pairs {
+		pp := &e.Pairs[i]
+		p := "execution.pairs[" + strconv.Itoa(i) + "]"
+		for _, f := range []struct{ key, val string }{{"buy_venue", pp.BuyVenue}, {"sell_venue", pp.SellVenue}} {
+			if f.val != "" && !v.venueNamed(f.val) {
+				v.bad(p+"."+f.key, "no venue named %q (see venues)", clip(f.val))
+			}
+		}
+		if pp.Symbol != "" {
+			if _, ok := v.c.Instrument(pp.Symbol); !ok {
+				v.bad(p+".symbol", "%q is not a configured instrument (see instruments)", clip(pp.Symbol))
+			}
+		}
+		v.policy(&pp.Policy, p+".policy")
+	}
+}
+
+func (v *validator) venueNamed(name string) bool {
+	for _, ve := range v.c.Venues {
+		if ve.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// policy checks each key a policy sets; how the keys fit together (the
+// deadline leaves room for every step) is checked once they are resolved
+// (Known.Check, with the executor's own validation).
+func (v *validator) policy(pl *Policy, p string) {
+	if pl.Mode != nil && *pl.Mode != "concurrent" && *pl.Mode != "sequential" {
+		v.bad(p+".mode", "%q is neither concurrent nor sequential", clip(*pl.Mode))
+	}
+	if pl.First != nil && *pl.First != "buy" && *pl.First != "sell" {
+		v.bad(p+".first", "%q is neither buy nor sell", clip(*pl.First))
+	}
+	for _, f := range []struct {
+		key    string
+		val    *int
+		lo, hi int
+	}{
+		{"retry_max", pl.RetryMax, 0, maxRetries}, {"unwind_max", pl.UnwindMax, 0, maxUnwinds},
+		{"retry_slippage_bps", pl.RetrySlippageBps, 0, maxPolicyBps}, {"unwind_slippage_bps", pl.UnwindSlippageBps, 0, maxPolicyBps},
+		{"unwind_max_loss_bps", pl.UnwindMaxLossBps, 0, maxPolicyBps}, {"max_resends", pl.MaxResends, 0, maxResends},
+	} {
+		if f.val != nil && (*f.val < f.lo || *f.val > f.hi) {
+			v.bad(p+"."+f.key, "%d is out of range (%d..%d)", *f.val, f.lo, f.hi)
+		}
+	}
+	for _, f := range []struct {
+		key  string
+		val  *time.Duration
+		zero bool // 0 allowed
+	}{
+		{"retry_window", pl.RetryWindow, true}, {"unwind_window", pl.UnwindWindow, true},
+		{"ack_timeout", pl.AckTimeout, false}, {"final_timeout", pl.FinalTimeout, false},
+		{"query_interval", pl.QueryInterval, false}, {"not_found_after", pl.NotFoundAfter, false},
+		{"resend_window", pl.ResendWindow, true}, {"fill_timeout", pl.FillTimeout, false}, {"deadline", pl.Deadline, false},
+	} {
+		switch {
+		case f.val == nil:
+		case *f.val < 0 || (*f.val == 0 && !f.zero):
+			v.bad(p+"."+f.key, "must be positive, found %s", *f.val)
+		case *f.val > time.Hour:
+			v.bad(p+"."+f.key, "%s is more than an hour", *f.val)
+		}
+	}
 }

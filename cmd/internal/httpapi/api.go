@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"arb/strategy/execute"
 )
 
 // The interfaces below are what the server needs from the daemon, one per
@@ -44,7 +46,7 @@ type Status interface {
 
 // StatusReport is the body of /api/v1/status.
 type StatusReport struct {
-	Mode      string    `json:"mode"` // "paper"
+	Mode      string    `json:"mode"` // how the venues trade: "live", "sim", "paper", or "mixed"
 	Version   string    `json:"version,omitempty"`
 	Revision  string    `json:"revision,omitempty"`
 	StartedAt time.Time `json:"started_at"`
@@ -74,6 +76,38 @@ type StatusReport struct {
 	// Plans are the most recent plans with their expected edge and the risk
 	// decision, newest first.
 	Plans []PlanStatus `json:"recent_plans"`
+	// Execution is the executor's state.
+	Execution *ExecutionStatus `json:"execution,omitempty"`
+}
+
+// ExecutionStatus is the executor's part of /api/v1/status.
+type ExecutionStatus struct {
+	// Ready: plans are taken (the journal replayed, every unfinished trade
+	// of it reconciled and closed, the journal healthy).
+	Ready          bool   `json:"ready"`
+	Halted         bool   `json:"halted"`
+	OpenTrades     int    `json:"open_trades"`
+	PlansInFlight  int64  `json:"plans_in_flight"` // submitted and not released
+	Opened         uint64 `json:"opened"`
+	ClosedFlat     uint64 `json:"closed_flat"`
+	ClosedResidual uint64 `json:"closed_residual"`
+	Recovered      uint64 `json:"recovered"` // unfinished trades taken over from the journal
+	JournalErrors  uint64 `json:"journal_errors"`
+	Rebuilds       uint64 `json:"rebuilds"`
+	PushesDropped  uint64 `json:"pushes_dropped"`
+	Anomalies      uint64 `json:"anomalies"`
+	// ResidualExposure is the value of the residuals and open imbalances
+	// in the account currency.
+	ResidualExposure float64 `json:"residual_exposure_quote"`
+	// Latency holds the order path's latency quantiles.
+	Latency any `json:"latency,omitempty"`
+}
+
+// CircuitStatus is a trading client's circuit while it is open.
+type CircuitStatus struct {
+	Open   bool       `json:"open"`
+	Reason string     `json:"reason,omitempty"`
+	Until  *time.Time `json:"until,omitempty"`
 }
 
 // DetectorStatus counts the spread detector's work since start.
@@ -139,12 +173,26 @@ type PlanStatus struct {
 	Rule         string    `json:"rule,omitempty"`
 	Message      string    `json:"message,omitempty"`
 	RulesVersion string    `json:"rules_version,omitempty"`
+	// Execution says what became of an approved plan: "submitted" to the
+	// executor, or "refused: <reason>".
+	Execution string `json:"execution,omitempty"`
 }
 
 // VenueStatus is one venue's line in StatusReport.
 type VenueStatus struct {
 	Venue string `json:"venue"`
 	Kind  string `json:"kind"`
+	// Trading is how the venue trades: live, sim (the in-process
+	// simulator's endpoints), paper, or none (no trading client for its
+	// kind in this build).
+	Trading string `json:"trading,omitempty"`
+	// Circuit is set while the venue's trading client refuses to send
+	// (a ban, a Retry-After, repeated errors): why and until when.
+	Circuit *CircuitStatus `json:"circuit,omitempty"`
+	// OrderErrorRate and OrderLatencyMs are the recent order outcomes the
+	// risk rules read (error_rate, latency_ms).
+	OrderErrorRate float64 `json:"order_error_rate,omitempty"`
+	OrderLatencyMs float64 `json:"order_latency_ms,omitempty"`
 	// State is "running", or "waiting" while the venue has not answered
 	// (its instrument filters are retried with backoff; Error says why).
 	State      string     `json:"state,omitempty"`
@@ -166,12 +214,15 @@ type Positions interface {
 }
 
 // Position is one asset's balance on one venue. Amounts are exact decimal
-// strings from the ledger.
+// strings.
 type Position struct {
 	Venue   string `json:"venue"`
 	Asset   string `json:"asset"`
-	Balance string `json:"balance"`
-	Locked  string `json:"locked,omitempty"` // held by open orders
+	Balance string `json:"balance"`          // what the venue reports (a paper venue: its own account)
+	Locked  string `json:"locked,omitempty"` // reserved by plans in flight
+	// Filled is the net amount arb's fills moved on this venue (+ bought,
+	// − paid, − fees), since the durable log began.
+	Filled string `json:"filled,omitempty"`
 }
 
 // PnL reports profit and loss for /api/v1/pnl.
@@ -199,6 +250,15 @@ type PairPnL struct {
 	Trades    uint64 `json:"trades"`
 	Realized  string `json:"realized"`
 	Fees      string `json:"fees"`
+}
+
+// Trades lists the executor's trades (the design's Trades contract) and
+// the orders of open trades.
+type Trades interface {
+	// Trades returns the last limit trades, newest first.
+	Trades(ctx context.Context, limit int) ([]execute.TradeView, error)
+	// OpenOrders returns the orders of open trades that are not resolved.
+	OpenOrders(ctx context.Context) ([]execute.OrderView, error)
 }
 
 // Admin carries out the authenticated commands.

@@ -26,6 +26,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"arb/strategy/execute"
 )
 
 // EnvAdminToken is the environment variable holding the admin bearer token.
@@ -138,6 +140,7 @@ type Deps struct {
 	Status    Status
 	Positions Positions
 	PnL       PnL
+	Trades    Trades // GET /api/v1/trades and /api/v1/orders
 	Admin     Admin
 }
 
@@ -210,6 +213,8 @@ func New(cfg Config, deps Deps, logger *slog.Logger) *Server {
 	s.handle("/api/v1/status", false, http.MethodGet, s.status)
 	s.handle("/api/v1/positions", false, http.MethodGet, s.positions)
 	s.handle("/api/v1/pnl", false, http.MethodGet, s.pnl)
+	s.handle("/api/v1/trades", false, http.MethodGet, s.trades)
+	s.handle("/api/v1/orders", false, http.MethodGet, s.orders)
 	s.handle("/api/v1/kill", true, http.MethodPost, s.kill)
 	s.handle("/api/v1/resume", true, http.MethodPost, s.resume)
 	s.handle("/api/v1/rules/reload", true, http.MethodPost, s.reloadRules)
@@ -448,6 +453,53 @@ func (s *Server) pnl(w http.ResponseWriter, r *http.Request) {
 	}
 	p.AsOf = p.AsOf.UTC()
 	writeJSON(w, http.StatusOK, p)
+}
+
+// Limits of /api/v1/trades?limit=N.
+const (
+	DefaultTradesLimit = 100
+	MaxTradesLimit     = 1000
+)
+
+func (s *Server) trades(w http.ResponseWriter, r *http.Request) {
+	limit := DefaultTradesLimit
+	if v := r.URL.Query().Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > MaxTradesLimit {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("limit: want an integer in 1..%d", MaxTradesLimit))
+			return
+		}
+		limit = n
+	}
+	ts, ok := fetch(s, w, r, "trades", s.deps.Trades != nil, func(ctx context.Context) ([]execute.TradeView, error) {
+		return s.deps.Trades.Trades(ctx, limit)
+	})
+	if !ok {
+		return
+	}
+	if ts == nil {
+		ts = []execute.TradeView{}
+	}
+	writeJSON(w, http.StatusOK, ts)
+}
+
+func (s *Server) orders(w http.ResponseWriter, r *http.Request) {
+	// Orders that are done are in their trades' legs (/api/v1/trades):
+	// this route lists the open ones, and says so rather than guess.
+	if v := r.URL.Query().Get("open"); v != "1" && v != "true" {
+		writeError(w, http.StatusBadRequest, "open=1 is required: the orders of open trades that are not resolved (every order is in /api/v1/trades)")
+		return
+	}
+	os, ok := fetch(s, w, r, "orders", s.deps.Trades != nil, func(ctx context.Context) ([]execute.OrderView, error) {
+		return s.deps.Trades.OpenOrders(ctx)
+	})
+	if !ok {
+		return
+	}
+	if os == nil {
+		os = []execute.OrderView{}
+	}
+	writeJSON(w, http.StatusOK, os)
 }
 
 // providerError answers a failed read: 503 if the provider ran out of

@@ -21,6 +21,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"arb/strategy/execute"
 )
 
 const token = "0123456789abcdef-test-token"
@@ -45,6 +47,29 @@ type fake struct {
 	resumeErr  error
 	rulesVer   string
 	rulesErr   error
+	trades     []execute.TradeView
+	orders     []execute.OrderView
+	limit      int // the last limit asked of Trades
+}
+
+func (f *fake) Trades(ctx context.Context, limit int) ([]execute.TradeView, error) {
+	if err := f.wait(ctx); err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	f.limit = limit
+	f.mu.Unlock()
+	if limit < len(f.trades) {
+		return f.trades[:limit], f.err
+	}
+	return f.trades, f.err
+}
+
+func (f *fake) OpenOrders(ctx context.Context) ([]execute.OrderView, error) {
+	if err := f.wait(ctx); err != nil {
+		return nil, err
+	}
+	return f.orders, f.err
 }
 
 func (f *fake) wait(ctx context.Context) error {
@@ -92,7 +117,7 @@ func (f *fake) Resume(ctx context.Context) (ResumeResult, error) {
 func (f *fake) ReloadRules(ctx context.Context) (string, error) { return f.rulesVer, f.rulesErr }
 
 func deps(f *fake, reg *prometheus.Registry) Deps {
-	return Deps{Metrics: reg, Books: f, Readiness: f, Status: f, Positions: f, PnL: f, Admin: f}
+	return Deps{Metrics: reg, Books: f, Readiness: f, Status: f, Positions: f, PnL: f, Trades: f, Admin: f}
 }
 
 // do sends one request to h and returns the response.
@@ -791,4 +816,55 @@ func FuzzKillReason(f *testing.F) {
 		}
 		_ = warnings
 	})
+}
+
+// TestTradesAndOrders: /api/v1/trades answers the Trades contract's
+// objects newest first with ?limit=N (default and bounds), an empty list
+// as [], and /api/v1/orders needs open=1.
+func TestTradesAndOrders(t *testing.T) {
+	opened := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	leg := execute.LegView{Venue: "binance", Side: "buy", Purpose: "entry", ClientOrderID: "arb1e00", VenueOrderID: "7",
+		Price: "60000", Qty: "0.1", FilledQty: "0.1", AvgPrice: "60000", Fee: "6", FeeAsset: "USDT", Status: "filled"}
+	f := &fake{trades: []execute.TradeView{
+		{ID: "t2", PlanID: "p2", Symbol: "BTC-USDT", BuyVenue: "binance", SellVenue: "okx", State: "open", Qty: "0.1",
+			ExpectedNetQuote: "3", RealizedNetQuote: "0", ResidualBase: "0", OpenedAt: opened, Legs: []execute.LegView{leg}},
+		{ID: "t1", PlanID: "p1", Symbol: "BTC-USDT", BuyVenue: "binance", SellVenue: "okx", State: "closed_flat", Qty: "0.1",
+			ExpectedNetQuote: "3", RealizedNetQuote: "2.5", ResidualBase: "0", OpenedAt: opened, ClosedAt: &opened, Legs: []execute.LegView{leg}},
+	}, orders: []execute.OrderView{{TradeID: "t2", Symbol: "BTC-USDT", LegView: leg}}}
+	s := New(Config{}, deps(f, prometheus.NewRegistry()), nil)
+	r := do(t, s, "GET", "/api/v1/trades?limit=1", "", "")
+	body := readBody(t, r)
+	want := `[{"id":"t2","plan_id":"p2","symbol":"BTC-USDT","buy_venue":"binance","sell_venue":"okx","state":"open","qty":"0.1","expected_net_quote":"3","realized_net_quote":"0","residual_base":"0","opened_at":"2026-03-01T12:00:00Z","closed_at":null,"legs":[{"venue":"binance","side":"buy","purpose":"entry","client_order_id":"arb1e00","venue_order_id":"7","price":"60000","qty":"0.1","filled_qty":"0.1","avg_price":"60000","fee":"6","fee_asset":"USDT","status":"filled"}]}]` + "\n"
+	if r.StatusCode != 200 || body != want {
+		t.Errorf("trades?limit=1 = %d %s", r.StatusCode, body)
+	}
+	r = do(t, s, "GET", "/api/v1/trades", "", "")
+	readBody(t, r)
+	if f.limit != DefaultTradesLimit {
+		t.Errorf("default limit %d", f.limit)
+	}
+	for _, bad := range []string{"0", "-1", "x", "1001"} {
+		if r := do(t, s, "GET", "/api/v1/trades?limit="+bad, "", ""); r.StatusCode != 400 {
+			t.Errorf("limit=%s: %d", bad, r.StatusCode)
+		}
+	}
+	r = do(t, s, "GET", "/api/v1/orders?open=1", "", "")
+	if body := readBody(t, r); r.StatusCode != 200 || !strings.HasPrefix(body, `[{"trade_id":"t2","symbol":"BTC-USDT","venue":"binance"`) {
+		t.Errorf("orders = %d %s", r.StatusCode, body)
+	}
+	if r := do(t, s, "GET", "/api/v1/orders", "", ""); r.StatusCode != 400 {
+		t.Errorf("orders without open=1: %d", r.StatusCode)
+	}
+	f.trades, f.orders = nil, nil
+	if body := readBody(t, do(t, s, "GET", "/api/v1/trades", "", "")); body != "[]\n" {
+		t.Errorf("no trades: %q", body)
+	}
+	if body := readBody(t, do(t, s, "GET", "/api/v1/orders?open=1", "", "")); body != "[]\n" {
+		t.Errorf("no orders: %q", body)
+	}
+	// Without a provider: 503.
+	s = New(Config{}, Deps{}, nil)
+	if r := do(t, s, "GET", "/api/v1/trades", "", ""); r.StatusCode != 503 {
+		t.Errorf("no provider: %d", r.StatusCode)
+	}
 }

@@ -144,9 +144,11 @@ func Engine() *dashboard.DashboardBuilder {
 		promTargets([]prom{{`sum(arb_residual_exposure_quote)`, "residual"}})))
 	d.WithPanel(timeSeries(promDS(), "Order acknowledgement latency", "Order placement to the venue's acknowledgement, p50 and p99 per venue.", "s", 16, 8,
 		promTargets(quantiles("arb_order_ack_seconds", selV, "venue, ", "{{venue}}"))))
-	d.WithPanel(timeSeries(promDS(), "Tick to order", "From the socket read of the book frame that made a plan to its first order byte written: p50 and p99.", "s", 12, 8,
+	d.WithPanel(timeSeries(promDS(), "Tick to order", "From the socket read of the book frame that made a plan to its first order byte written: p50 and p99.", "s", 8, 8,
 		promTargets(quantiles("arb_tick_to_order_seconds", "", "", ""))))
-	d.WithPanel(timeSeries(promDS(), "Plan to orders", "From a plan's decision to each entry order's call, and until both entry orders were written: p50 and p99.", "s", 12, 8,
+	d.WithPanel(timeSeries(promDS(), "Journal append", "Write-ahead appends of the executor's records to JetStream (an order is sent only once its intent is stored): p50 and p99.", "s", 8, 8,
+		promTargets(quantiles("arb_journal_append_seconds", "", "", ""))))
+	d.WithPanel(timeSeries(promDS(), "Plan to orders", "From a plan's decision to each entry order's call, and until both entry orders were written: p50 and p99.", "s", 8, 8,
 		promTargets(append(quantiles("arb_plan_to_send_seconds", "", "", "to send"), quantiles("arb_plan_to_both_legs_seconds", "", "", "to both legs")...))))
 
 	// --- venues' trading clients -----------------------------------------------

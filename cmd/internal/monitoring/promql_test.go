@@ -200,21 +200,7 @@ var labelValues = regexp.MustCompile(`^label_values\(\s*([a-zA-Z_:][a-zA-Z0-9_:]
 // their issue fixes, which arbd does not export yet, with the reason.
 // Their expressions are expected to return nothing (and the test fails
 // once one returns a series); everything else must return a series.
-var pendingMetrics = map[string]string{
-	"arb_ledger_lag_events": "issue 13: cmd/internal/ledgerfeed computes it (Feed.Lag), but arbd does not run the ledger feed yet",
-	// issue 12 (the executor in arbd): exported by the daemon branch, not yet in main.
-	"arb_trades_total":              "issue 12, not in main yet",
-	"arb_trades_open":               "issue 12, not in main yet",
-	"arb_executor_ready":            "issue 12, not in main yet",
-	"arb_residual_exposure_quote":   "issue 12, not in main yet",
-	"arb_order_ack_seconds":         "issue 12, not in main yet",
-	"arb_orders_total":              "issue 12, not in main yet",
-	"arb_order_error_rate":          "issue 12, not in main yet",
-	"arb_plan_to_send_seconds":      "issue 12, not in main yet",
-	"arb_plan_to_both_legs_seconds": "issue 12, not in main yet",
-	"arb_tick_to_order_seconds":     "issue 12, not in main yet",
-	"arb_venue_circuit_open":        "issue 12, not in main yet",
-}
+var pendingMetrics = map[string]string{}
 
 // pendingMetric returns the pending metric expr uses, if any.
 func pendingMetric(expr string) string {

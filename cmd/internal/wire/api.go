@@ -12,8 +12,10 @@ import (
 	"arb/cmd/internal/bus"
 	"arb/cmd/internal/config"
 	"arb/cmd/internal/httpapi"
+	"arb/exchange"
 	"arb/exchange/num"
 	"arb/strategy"
+	"arb/strategy/execute"
 	"arb/strategy/spread"
 )
 
@@ -80,6 +82,12 @@ func (a *apiProvider) Ready(context.Context) (bool, string) {
 	if ok, reason := d.JournalReady(); !ok {
 		why = append(why, "durable log (JetStream) unavailable: "+reason)
 	}
+	if ok, reason := d.exec.ready(); !ok {
+		why = append(why, reason)
+	}
+	if m := d.exec.balancesMissing(); len(m) > 0 {
+		why = append(why, "balances not fetched yet: "+strings.Join(m, ", "))
+	}
 	if p := d.pending(); len(p) > 0 {
 		var names []string
 		for _, v := range p {
@@ -115,7 +123,7 @@ func (a *apiProvider) Status(context.Context) (httpapi.StatusReport, error) {
 	e := d.engine()
 	snap := d.snapshot()
 	halt, killed := d.desk.risk.Halted()
-	rep := httpapi.StatusReport{Mode: "paper", Version: d.build.Version, Revision: d.build.Revision,
+	rep := httpapi.StatusReport{Mode: d.mode(), Version: d.build.Version, Revision: d.build.Revision,
 		StartedAt: d.started.UTC(), Killed: killed, Risk: d.desk.risk.Status(),
 		KillSwitchPersistError: d.desk.halts.lastError()}
 	if killed {
@@ -133,7 +141,18 @@ func (a *apiProvider) Status(context.Context) (httpapi.StatusReport, error) {
 		rep.RulesKV = d.desk.kv.status()
 	}
 	for _, v := range d.venues {
-		vs := httpapi.VenueStatus{Venue: v.cfg.Name, Kind: v.cfg.Kind}
+		vs := httpapi.VenueStatus{Venue: v.cfg.Name, Kind: v.cfg.Kind, Trading: v.mode}
+		if t := d.exec.trader(v.id); t != nil {
+			if c := t.Circuit(); c.Open {
+				vs.Circuit = &httpapi.CircuitStatus{Open: true, Reason: c.Reason}
+				if c.Until > 0 {
+					u := time.Unix(0, c.Until).UTC()
+					vs.Circuit.Until = &u
+				}
+			}
+			e, l := d.exec.health[v.id].view()
+			vs.OrderErrorRate, vs.OrderLatencyMs = round2(e), round2(l)
+		}
 		var f *feedEntry
 		if e != nil {
 			for i := range e.feeds {
@@ -171,6 +190,7 @@ func (a *apiProvider) Status(context.Context) (httpapi.StatusReport, error) {
 		rep.Venues = append(rep.Venues, vs)
 	}
 	rep.Plans = d.desk.recent()
+	rep.Execution = d.exec.status()
 	events, plans := d.detectorTotals()
 	rep.Detector = httpapi.DetectorStatus{Events: events, Plans: plans,
 		Approved: d.desk.approved.Load(), Rejected: d.desk.rejected.Load(), RefusedJournal: d.desk.refusedJournal.Load()}
@@ -190,15 +210,20 @@ func (d *Daemon) detectorTotals() (events, plans uint64) {
 	return events, plans
 }
 
-// Positions implements httpapi.Positions: the paper balances per venue and
-// asset (balance = total held, locked = reserved by plans in flight), copied
-// on the loop goroutine. A loop too busy to take the request makes it a
-// 503 with Retry-After (httpapi.ErrBusy).
+// Positions implements httpapi.Positions: per venue and asset, the
+// balance as the venue last reported it (a paper venue: its own account;
+// before the first report, the configured starting balance), the part
+// reserved by plans in flight, and the ledger's holdings there: the net
+// amount arb's fills moved (exec.go, ledger.go). The inventory is copied on the loop goroutine; a loop
+// too busy to take the request makes it a 503 with Retry-After
+// (httpapi.ErrBusy).
 func (a *apiProvider) Positions(ctx context.Context) ([]httpapi.Position, error) {
 	type bal struct {
-		venue, asset string
-		total, res   int64
-		dec          uint8
+		venue      string
+		id         exchange.VenueID
+		asset      string
+		avail, res int64
+		dec        uint8
 	}
 	e := a.d.engine()
 	if e == nil {
@@ -214,7 +239,7 @@ func (a *apiProvider) Positions(ctx context.Context) ([]httpapi.Position, error)
 				if inv.AssetName(id) == "" {
 					continue
 				}
-				out = append(out, bal{f.name, inv.AssetName(id), inv.Total(f.id, id), inv.Reserved(f.id, id), inv.Decimals(id)})
+				out = append(out, bal{f.name, f.id, inv.AssetName(id), inv.Balance(f.id, id), inv.Reserved(f.id, id), inv.Decimals(id)})
 			}
 		}
 		res <- out
@@ -225,8 +250,13 @@ func (a *apiProvider) Positions(ctx context.Context) ([]httpapi.Position, error)
 	select {
 	case bs := <-res:
 		out := make([]httpapi.Position, 0, len(bs))
+		held := a.d.exec.ledger.holdings()
 		for _, b := range bs {
-			out = append(out, httpapi.Position{Venue: b.venue, Asset: b.asset, Balance: num.Format(b.total, b.dec), Locked: num.Format(b.res, b.dec)})
+			p := httpapi.Position{Venue: b.venue, Asset: b.asset, Balance: num.Format(b.avail+b.res, b.dec), Locked: num.Format(b.res, b.dec)}
+			if f, ok := held[posKey{b.venue, b.asset}]; ok {
+				p.Filled = f.String()
+			}
+			out = append(out, p)
 		}
 		slices.SortFunc(out, func(x, y httpapi.Position) int {
 			if x.Venue != y.Venue {
@@ -250,21 +280,45 @@ func cmpStr(a, b string) int {
 	return 0
 }
 
-// PnL implements httpapi.PnL. No order is executed yet (the executor and
-// the ledger come with their own issues), so realized PnL and fees are zero
-// and the trade count is the number of executed trades: zero. The plans the
-// engine would have sent are in /api/v1/status.
+// PnL implements httpapi.PnL: the ledger's PnL of the trades arb
+// executed, from their fills (ledger.go); 503 while the ledger catches up
+// with the stream.
 func (a *apiProvider) PnL(context.Context) (httpapi.PnLReport, error) {
-	return httpapi.PnLReport{Currency: "USDT", Realized: "0", Fees: "0", Net: "0", AsOf: time.Now().UTC()}, nil
+	rep, ok := a.d.exec.ledger.report()
+	if !ok {
+		return httpapi.PnLReport{}, fmt.Errorf("the ledger is catching up with the event stream: %w", httpapi.ErrBusy)
+	}
+	return rep, nil
+}
+
+// Trades implements httpapi.Trades.
+func (a *apiProvider) Trades(ctx context.Context, limit int) ([]execute.TradeView, error) {
+	svc := a.d.exec.service()
+	if svc == nil {
+		return nil, fmt.Errorf("executor starting: %w", httpapi.ErrBusy)
+	}
+	return svc.Trades(ctx, limit)
+}
+
+// OpenOrders implements httpapi.Trades.
+func (a *apiProvider) OpenOrders(ctx context.Context) ([]execute.OrderView, error) {
+	svc := a.d.exec.service()
+	if svc == nil {
+		return nil, fmt.Errorf("executor starting: %w", httpapi.ErrBusy)
+	}
+	return svc.OpenOrders(ctx)
 }
 
 // Kill implements httpapi.Admin: the switch engages first, then its state is
 // written to data_dir before the answer, so the halt survives a crash or a
 // restart. A kill while halted keeps the first reason (the state written
 // is the one in force).
-func (a *apiProvider) Kill(_ context.Context, reason string) (httpapi.KillResult, error) {
+func (a *apiProvider) Kill(ctx context.Context, reason string) (httpapi.KillResult, error) {
 	k := a.d.desk
 	engaged := k.risk.Halt(reason, "api")
+	// The executor stops: open orders cancelled, no retry or unwind sent,
+	// every trade closes as it stands (reported).
+	a.d.exec.halt(ctx)
 	h, _ := k.risk.Halted()
 	res := httpapi.KillResult{Engaged: engaged, Reason: h.Reason, By: h.By, At: h.At, Persisted: true}
 	if err := k.halts.sync(k.risk); err != nil {
@@ -280,9 +334,10 @@ func (a *apiProvider) Kill(_ context.Context, reason string) (httpapi.KillResult
 
 // Resume implements httpapi.Admin: the only way a halt is released. The
 // released state is written before the answer.
-func (a *apiProvider) Resume(context.Context) (httpapi.ResumeResult, error) {
+func (a *apiProvider) Resume(ctx context.Context) (httpapi.ResumeResult, error) {
 	k := a.d.desk
 	prev, changed := k.risk.Resume("api")
+	a.d.exec.resume(ctx)
 	res := httpapi.ResumeResult{Changed: changed, Persisted: true}
 	if changed {
 		res.Released = httpapi.Halt{Reason: prev.Reason, By: prev.By, Rule: prev.Rule, At: prev.At}

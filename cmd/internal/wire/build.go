@@ -119,6 +119,18 @@ func simConfig(cfg *config.Config) (sim.Config, bool, error) {
 			return sim.Config{}, true, fmt.Errorf("sim: no simulated venue of kind %q", w.Kind)
 		}
 		v.Name = w.Name
+		// The simulated account starts with the configured balances of
+		// the (first) venue using it, so the venue reports what the
+		// config says.
+		for _, cv := range cfg.Venues {
+			if n, ok := cv.SimName(); ok && n == w.Name && len(cv.Balances) > 0 {
+				v.Balances = map[string]string{}
+				for asset, amt := range cv.Balances {
+					v.Balances[asset] = amt.String()
+				}
+				break
+			}
+		}
 		sc.Venues = append(sc.Venues, v)
 	}
 	return sc, true, nil
@@ -132,21 +144,26 @@ func simSymbols(ss []sim.SymbolConfig) string {
 	return strings.Join(names, ", ")
 }
 
-// resolveURLs turns sim://<name> into the running simulator's addresses; the
-// adapters take host bases and append their venue's documented paths.
-func resolveURLs(v config.Venue, s *sim.Sim) (ws, rest string, err error) {
+// venueURLs are one venue's resolved endpoints.
+type venueURLs struct {
+	ws, rest       string // host bases: the adapters append their venue's documented paths
+	private, trade string // the trading client's private stream and order entry (full URLs)
+}
+
+// resolveURLs turns sim://<name> into the running simulator's addresses.
+func resolveURLs(v config.Venue, s *sim.Sim) (venueURLs, error) {
 	name, isSim := v.SimName()
 	if !isSim {
-		return v.WSURL, v.RESTURL, nil
+		return venueURLs{ws: v.WSURL, rest: v.RESTURL, private: v.PrivateWSURL, trade: v.TradeWSURL}, nil
 	}
 	if s == nil {
-		return "", "", fmt.Errorf("venue %s: %s names the simulator, which is not running", v.Name, v.WSURL)
+		return venueURLs{}, fmt.Errorf("venue %s: %s names the simulator, which is not running", v.Name, v.WSURL)
 	}
 	u, ok := s.URLs(name)
 	if !ok {
-		return "", "", fmt.Errorf("venue %s: no simulated venue %q", v.Name, name)
+		return venueURLs{}, fmt.Errorf("venue %s: no simulated venue %q", v.Name, name)
 	}
-	return u.WSBase, u.REST, nil
+	return venueURLs{ws: u.WSBase, rest: u.REST, private: u.Private, trade: u.Trade}, nil
 }
 
 // venueListings returns one venue's listings as the config describes them:
@@ -311,13 +328,18 @@ type feedEntry struct {
 	listings   []exchange.Instrument
 }
 
-// setBalances loads the paper starting balances into a detector's
-// inventory (before its loop runs, so no other goroutine touches it yet).
+// setBalances loads the configured starting balances of paper and
+// simulated venues into a detector's inventory (before its loop runs, so
+// no other goroutine touches it yet); they hold until the venue's own
+// numbers arrive (exec.go), and a live venue has none until then.
 // With partial set, a balance of an asset the inventory does not know is
 // skipped: its instruments are on venues that have not joined yet (config
 // validation checks that some instrument uses every asset).
 func setBalances(cfg *config.Config, inv *spread.Inventory, partial bool) error {
 	for i, v := range cfg.Venues {
+		if tradingMode(cfg, i) == modeLive {
+			continue // a live venue's balances come from the venue
+		}
 		for asset, amt := range v.Balances {
 			if _, ok := inv.Asset(asset); !ok {
 				if partial {

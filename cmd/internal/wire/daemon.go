@@ -44,6 +44,8 @@ type Daemon struct {
 	store  *book.Store // every book; shared by successive engines
 	venues []*venue    // every configured venue, in config order
 	desk   *desk
+	exec   *execution // the executor and the trading clients (exec.go)
+	probe  *ringProbe // Options.LatencyProbe, else nil
 	http   *httpapi.Server
 	prom   *prometheusSet
 	lock   *os.File // exclusive lock on data_dir
@@ -66,6 +68,9 @@ type Options struct {
 	// TuneSim, if set, adjusts the in-process simulator's config before it
 	// starts (tests switch off random dislocations to make their own).
 	TuneSim func(*sim.Config)
+	// LatencyProbe measures the ring hand-off against a Go channel's in
+	// the same run (arbd --latency-probe; latency.go). Measurement only.
+	LatencyProbe bool
 	// Tap, if set, records what the venues send (a recording for arb
 	// backtest): every feed's connections and frames, the depth snapshots
 	// and the instruments replies (see exchange/tap, exchange/recording).
@@ -125,12 +130,18 @@ func Build(ctx context.Context, cfg *config.Config, opt Options) (d *Daemon, err
 	}
 
 	d.ring = ringbuf.NewMPSC[exchange.BookTop](RingCapacity)
+	if opt.LatencyProbe {
+		d.probe = newRingProbe()
+		d.ring.SetPushHook(d.probe.onPush)
+	}
 	d.store = book.New(d.reg)
 	for i, v := range cfg.Venues {
-		ve := &venue{idx: i, id: exchange.VenueID(i + 1), cfg: v}
-		if ve.ws, ve.rest, err = resolveURLs(v, d.sim); err != nil {
+		ve := &venue{idx: i, id: exchange.VenueID(i + 1), cfg: v, mode: tradingMode(cfg, i)}
+		u, err := resolveURLs(v, d.sim)
+		if err != nil {
 			return nil, err
 		}
+		ve.ws, ve.rest, ve.privateURL, ve.tradeURL = u.ws, u.rest, u.private, u.trade
 		if ve.want, ve.needFetch, err = venueListings(d.reg, ve.id, v); err != nil {
 			return nil, err
 		}
@@ -140,6 +151,12 @@ func Build(ctx context.Context, cfg *config.Config, opt Options) (d *Daemon, err
 	// any engine: no plan can be taken before the saved halt is in force.
 	if d.desk, err = newDesk(ctx, d, opt); err != nil {
 		return nil, err
+	}
+	if d.exec, err = newExecution(d); err != nil {
+		return nil, err
+	}
+	if err = d.exec.jr.Check(ctx); err != nil {
+		return nil, fmt.Errorf("executor journal: %w", err)
 	}
 	listings, err := d.fetchAtStart(ctx)
 	if err != nil {
@@ -158,6 +175,9 @@ func Build(ctx context.Context, cfg *config.Config, opt Options) (d *Daemon, err
 		}
 		f, err := d.newFeed(v, listings[i])
 		if err != nil {
+			return nil, err
+		}
+		if err := d.exec.addVenue(v, listings[i]); err != nil {
 			return nil, err
 		}
 		feeds = append(feeds, f)
@@ -187,7 +207,7 @@ func Build(ctx context.Context, cfg *config.Config, opt Options) (d *Daemon, err
 	}
 	api := &apiProvider{d: d}
 	d.http = httpapi.New(hcfg, httpapi.Deps{
-		Metrics: d.prom.reg, Books: api, Readiness: api, Status: api, Positions: api, PnL: api, Admin: api,
+		Metrics: d.prom.reg, Books: api, Readiness: api, Status: api, Positions: api, PnL: api, Trades: api, Admin: api,
 	}, log)
 	return d, nil
 }
@@ -223,6 +243,10 @@ func (d *Daemon) Run(ctx context.Context) error {
 		for _, f := range e.feeds {
 			run("feed "+f.name, f.md.Run)
 		}
+	}
+	d.exec.start(ctx, run)
+	if d.probe != nil {
+		run("latency probe", d.probe.run)
 	}
 	rnd := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
 	for _, v := range d.pending() {

@@ -3,9 +3,11 @@ package wire
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,6 +19,7 @@ import (
 	"arb/exchange"
 	"arb/exchange/num"
 	"arb/risk"
+	"arb/strategy/execute"
 	"arb/strategy/spread"
 )
 
@@ -27,12 +30,20 @@ const (
 	rulesPollWait = 2 * time.Second // rules file change detection
 )
 
-// desk sits between the detector and the (future) executor: on the loop
-// goroutine it builds the risk input for each plan (legs, balances, a
-// mark-to-market account), asks the risk engine, records the decision, and
-// hands a plan event to the JetStream publisher without blocking. With no
-// executor yet, every plan's reservation is released right after the
-// decision: plans are decided and recorded, never sent.
+// desk sits between the detector and the executor: on the loop goroutine
+// it builds the risk input for each plan (legs, balances, a mark-to-market
+// account, the executor's open trades, residual exposure and per-venue
+// order health), asks the risk engine, records the decision, hands a plan
+// event to the JetStream publisher without blocking, and submits an
+// approved plan to the executor (exec.go).
+//
+// A plan's balances are reserved by the detector when it emits it. A plan
+// that is not submitted (rejected, refused) is released at once; a
+// submitted one stays reserved until its trade is over — released on the
+// loop when the executor refuses it, abandons it, or closes its trade
+// (after the venues' balances have been fetched again). Only plans
+// reserved in this run are released (trades recovered from the journal
+// close through the same hook).
 //
 // Two gates sit beside the rules: the kill switch, whose state is persisted
 // (killswitch.go) so that it survives a restart, and the durable log: while
@@ -55,6 +66,11 @@ type desk struct {
 	acct      string           // account currency (the first instrument's quote)
 	valuation []assetValuation // per inventory asset
 	steps     map[stepKey]num.Qty
+	reserved  map[spread.PlanID]spread.Plan // submitted plans not released yet
+
+	inflight atomic.Int64 // len(reserved), for any goroutine
+	paused   atomic.Bool  // no plan is submitted (a venue is joining)
+	refusals [numRefusals]atomic.Uint64
 
 	events chan planEvent
 	mu     sync.Mutex
@@ -82,8 +98,9 @@ type planEvent struct {
 
 func newDesk(ctx context.Context, d *Daemon, opt Options) (*desk, error) {
 	k := &desk{d: d, log: d.log.With("component", "desk"), events: make(chan planEvent, eventQueue),
-		rules: newRulesFile(d.cfg.Risk.RulesFile, opt.RulesFallback, opt.RulesFallbackName),
-		halts: newHaltStore(d.cfg.DataDir), dirty: make(chan struct{}, 1)}
+		reserved: map[spread.PlanID]spread.Plan{},
+		rules:    newRulesFile(d.cfg.Risk.RulesFile, opt.RulesFallback, opt.RulesFallbackName),
+		halts:    newHaltStore(d.cfg.DataDir), dirty: make(chan struct{}, 1)}
 	names := make([]string, len(d.reg.Venues))
 	for i, v := range d.reg.Venues {
 		names[i] = v.Name
@@ -96,6 +113,11 @@ func newDesk(ctx context.Context, d *Daemon, opt Options) (*desk, error) {
 			select { // persisted by the halt writer; Kill persists before it answers
 			case k.dirty <- struct{}{}:
 			default:
+			}
+			// The executor cancels its open orders and closes its trades
+			// (it must not block the loop goroutine this runs on).
+			if x := d.exec; x != nil {
+				go x.halt(context.Background())
 			}
 		},
 	})
@@ -269,12 +291,21 @@ func (k *desk) OnPlan(p *spread.Plan) {
 		lv.Price, lv.FeeBps = num.Float(int64(l.LimitPx), sc.Px), l.FeeBps
 		lv.BookAgeMs, lv.Seq = float64(now-l.BookRecvTS)/1e6, int64(l.BookSeq)
 		la := d.reg.Asset(l.Inst)
+		// The detector reserved this plan's own amounts when it emitted
+		// it; the rules see the balances before the plan (their _after
+		// fields subtract it), so it is added back.
+		own := func(a spread.AssetID) int64 {
+			if a == l.ReserveAsset {
+				return l.Reserve
+			}
+			return 0
+		}
 		if b, ok := inv.Asset(la.Base); ok {
-			lv.BaseBalance = num.Float(inv.Balance(l.Venue, b), inv.Decimals(b))
+			lv.BaseBalance = num.Float(inv.Balance(l.Venue, b)+own(b), inv.Decimals(b))
 			lv.BasePosition = num.Float(inv.Total(l.Venue, b), inv.Decimals(b))
 		}
 		if q, ok := inv.Asset(la.Quote); ok {
-			lv.QuoteBalance = num.Float(inv.Balance(l.Venue, q), inv.Decimals(q))
+			lv.QuoteBalance = num.Float(inv.Balance(l.Venue, q)+own(q), inv.Decimals(q))
 		}
 		if book := d.store.Book(l.Venue, l.Inst); book != nil {
 			lv.Stale = book.Stale()
@@ -285,18 +316,23 @@ func (k *desk) OnPlan(p *spread.Plan) {
 	for _, v := range d.venues { // a venue that has not joined yet is not connected
 		in.Venues[v.id] = risk.VenueView{Name: v.cfg.Name}
 	}
+	x := d.exec
 	for _, f := range k.eng.feeds {
-		in.Venues[f.id] = risk.VenueView{Name: f.name, Connected: f.md.Stats().Connected.Load() > 0}
+		vv := risk.VenueView{Name: f.name, Connected: f.md.Stats().Connected.Load() > 0}
+		vv.ErrorRate, vv.LatencyMs = x.health[f.id].view()
+		in.Venues[f.id] = vv
 	}
+	in.Buy.ErrorRate, in.Buy.LatencyMs = in.Venues[p.Buy.Venue].ErrorRate, in.Venues[p.Buy.Venue].LatencyMs
+	in.Sell.ErrorRate, in.Sell.LatencyMs = in.Venues[p.Sell.Venue].ErrorRate, in.Venues[p.Sell.Venue].LatencyMs
 	eq, baseValue := k.equity(asset.Base)
 	k.day.Mark(now, eq)
-	in.Account = risk.AccountView{Equity: eq, BaseValue: baseValue}
+	in.Account = risk.AccountView{Equity: eq, BaseValue: baseValue,
+		OpenTrades:       max(k.inflight.Load(), x.openTrades.Load()),
+		ResidualExposure: math.Float64frombits(x.exposure.Load()),
+		RealizedPnlToday: x.ledger.realizedToday()}
 	k.day.Fill(&in.Account)
 
 	dec := k.risk.Evaluate(in)
-	// No executor yet: the plan is decided and recorded, not sent, so its
-	// balance reservation ends here.
-	inv.Release(p)
 
 	st := httpapi.PlanStatus{
 		ID: p.ID.String(), TS: time.Unix(0, p.TS).UTC(), Symbol: p.Symbol,
@@ -307,6 +343,7 @@ func (k *desk) OnPlan(p *spread.Plan) {
 		RulesVersion: dec.Version(),
 	}
 	durable := d.journalReady()
+	submitted := false
 	switch {
 	case dec.Verdict.Pass() && !durable:
 		// The durable log cannot take the plan's record: no order may be
@@ -317,15 +354,33 @@ func (k *desk) OnPlan(p *spread.Plan) {
 		st.Decision, st.Rule, st.Message = risk.Reject.String(), RuleJournalUnavailable, journalRefusal
 	case dec.Verdict.Pass():
 		k.approved.Add(1)
+		qty := p.Qty
+		clipOK := true
 		if dec.Verdict == risk.Clip {
-			if q, ok := risk.ClipQty(dec.Qty, sc.Qty, k.stepOf(p)); ok {
+			var q num.Qty
+			if q, clipOK = risk.ClipQty(dec.Qty, sc.Qty, k.stepOf(p)); clipOK {
 				st.ApprovedQty = num.Format(int64(q), sc.Qty)
+				qty = q
 			}
 			st.Rule, st.Message = dec.Rule(), dec.Message()
+		}
+		r := refusedClip
+		if clipOK {
+			r = k.submit(p, qty)
+		}
+		if r == 0 {
+			submitted, st.Execution = true, "submitted"
+		} else {
+			k.refusals[r].Add(1)
+			st.Execution = "refused: " + r.String()
 		}
 	default:
 		k.rejected.Add(1)
 		st.Rule, st.Message = dec.Rule(), dec.Message()
+	}
+	if !submitted {
+		// Not sent: the plan's reservation ends with the decision.
+		inv.Release(p)
 	}
 	k.record(st)
 	select {
@@ -336,6 +391,141 @@ func (k *desk) OnPlan(p *spread.Plan) {
 		k.overflow.Add(1)
 	}
 }
+
+// refusal is why an approved plan was not submitted to the executor.
+type refusal uint8
+
+// Refusals (metric label reason of arb_plans_refused_total).
+const (
+	refusedNone       refusal = iota
+	refusedClip               // the clip leaves less than one step
+	refusedJoining            // a venue is joining: the engine is about to be swapped
+	refusedNotTrading         // a leg's venue has no trading client
+	refusedCircuit            // a leg's trading client has its circuit open (ban, errors)
+	refusedNotReady           // the executor is starting or reconciling
+	refusedHalted             // the executor is halted (kill switch)
+	refusedBusy               // the executor's queue is full
+	refusedExecutor           // the executor refused it (too many open trades, not executable)
+	numRefusals
+)
+
+var refusalNames = [...]string{"", "clip_below_step", "venue_joining", "venue_not_trading", "venue_circuit_open",
+	"executor_not_ready", "executor_halted", "executor_busy", "executor_refused"}
+
+func (r refusal) String() string { return refusalNames[r] }
+
+// submit hands an approved plan to the executor with qty (the clipped
+// quantity) and keeps its reservation until the trade is over; it returns
+// why not when it did not (the caller releases the reservation then).
+func (k *desk) submit(p *spread.Plan, qty num.Qty) refusal {
+	x := k.d.exec
+	if k.paused.Load() {
+		return refusedJoining
+	}
+	for _, v := range [2]exchange.VenueID{p.Buy.Venue, p.Sell.Venue} {
+		t := x.trader(v)
+		if t == nil {
+			return refusedNotTrading
+		}
+		if t.Circuit().Open {
+			return refusedCircuit
+		}
+	}
+	svc := x.service()
+	if svc == nil {
+		return refusedNotReady
+	}
+	id := p.ID
+	k.reserved[id] = *p
+	k.inflight.Add(1)
+	err := svc.Submit(p, qty, func(err error) {
+		// The executor's goroutine: the plan was accepted in the queue and
+		// refused when opened.
+		k.refusals[refusedExecutor].Add(1)
+		k.log.Warn("plan refused by the executor", "plan", id.String(), "err", err)
+		k.onLoop(func(det *spread.Detector) { k.release(det, id) })
+	})
+	if err == nil {
+		// Let the executor's goroutine take the plan now: woken by this
+		// goroutine, it would otherwise wait for the loop to finish its
+		// batch and park (Go runs a goroutine woken by a channel send on
+		// the sender's processor next, not at once). Plans are rare; the
+		// loop loses microseconds.
+		runtime.Gosched()
+		return refusedNone
+	}
+	delete(k.reserved, id)
+	k.inflight.Add(-1)
+	switch {
+	case errors.Is(err, execute.ErrHalted):
+		return refusedHalted
+	case errors.Is(err, execute.ErrBusy):
+		return refusedBusy
+	}
+	return refusedNotReady
+}
+
+// release returns a submitted plan's reservation (loop goroutine); a plan
+// not reserved in this run (a trade recovered from the journal) is
+// ignored.
+func (k *desk) release(det *spread.Detector, id spread.PlanID) {
+	if pl, ok := k.reserved[id]; ok {
+		det.Inventory().Release(&pl)
+		delete(k.reserved, id)
+		k.inflight.Add(-1)
+	}
+}
+
+// onLoop runs fn on the current engine's loop goroutine. Loop.Do does not
+// block; when its queue is full, fn is retried from another goroutine
+// until it is taken (at most a minute: past that the loop is gone).
+func (k *desk) onLoop(fn func(*spread.Detector)) {
+	if e := k.d.engine(); e != nil && e.loop.Do(fn) {
+		return
+	}
+	go func() {
+		deadline := time.Now().Add(time.Minute)
+		for time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+			if e := k.d.engine(); e != nil && e.loop.Do(fn) {
+				return
+			}
+		}
+		k.log.Error("strategy loop did not take a balance update or a reservation release for a minute; dropped")
+	}()
+}
+
+// quiesce stops new submissions and waits until no plan of this run is in
+// flight (every trade closed and its reservation released), or ctx ends.
+// unpause undoes it.
+func (k *desk) quiesce(ctx context.Context) error {
+	k.paused.Store(true)
+	// A barrier through the loop: a plan decided from now on sees paused.
+	done := make(chan struct{})
+	k.onLoop(func(*spread.Detector) { close(done) })
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	since := time.Now()
+	for k.inflight.Load() > 0 {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+		if time.Since(since) > 10*time.Second {
+			k.log.Info("waiting for trades in flight before a venue joins", "in_flight", k.inflight.Load())
+			since = time.Now()
+		}
+	}
+	return nil
+}
+
+func (k *desk) unpause() { k.paused.Store(false) }
 
 // stepOf returns the order step both legs' venues accept: the least common
 // multiple of their steps (the detector sizes plans on the same grid).
@@ -511,8 +701,13 @@ func (k *desk) registerMetrics(reg *prometheus.Registry) {
 		"Failed writes of the kill switch state to data_dir (a halt that is not on disk would not survive a restart).",
 		nil, func(emit httpapi.Emit) { emit(float64(k.halts.errs.Load())) }))
 	reg.MustRegister(httpapi.NewCounterFamily("arb_plans_refused_total",
-		"Plans the rules passed but the desk refused, by reason (journal_unavailable: the durable log could not store their record).",
-		[]string{"reason"}, func(emit httpapi.Emit) { emit(float64(k.refusedJournal.Load()), RuleJournalUnavailable) }))
+		"Plans the rules passed but that were not executed, by reason (journal_unavailable: the durable log could not store their record; the others: see README).",
+		[]string{"reason"}, func(emit httpapi.Emit) {
+			emit(float64(k.refusedJournal.Load()), RuleJournalUnavailable)
+			for r := refusedClip; r < numRefusals; r++ {
+				emit(float64(k.refusals[r].Load()), r.String())
+			}
+		}))
 	if k.kv != nil {
 		k.kv.registerMetrics(reg)
 	}

@@ -15,15 +15,44 @@
 //     strategy loop, fed by one MPSC ring from every feed. The detector bakes
 //     the filters in, so a venue that joins late brings a new engine: the
 //     old loop stops, balances and counters carry over, the new loop starts
-//     on the same book store and ring.
-//   - the desk (desk.go): on the loop goroutine, each plan's risk input, the
-//     risk decision, and its record for JetStream. It is where the future
-//     executor plugs in: a plan that passes is what it will send.
+//     on the same book store and ring. The swap waits until no plan of this
+//     run is in flight (the desk refuses plans meanwhile): the new detector
+//     interns its assets anew, so a reservation made on the old one could
+//     not be released on it. A joining venue that trades also brings a new
+//     executor service over every trading venue's listings (its journal
+//     replay finds every trade closed).
+//   - the desk (desk.go): on the loop goroutine, each plan's risk input
+//     (with the executor's open trades, residual exposure, the ledger's
+//     realized PnL today and each venue's order error rate and latency),
+//     the risk decision, its record for JetStream, and the submission of an
+//     approved plan to the executor. The plan's balance reservation is kept
+//     until its trade is over (released on the loop when the executor
+//     refuses, abandons or closes it, after the venues' balances are
+//     fetched again).
+//   - execution (exec.go, trading.go): a trading client per venue —
+//     Binance, OKX, Bybit at the venue's endpoints with keys from the
+//     environment, or at the simulator's with its public test keys, or a
+//     paper venue (exchange/paper) filling from the live book — the
+//     executor (strategy/execute's Service) over them with its journal on
+//     JetStream (bus.Journal), the private streams feeding it through a
+//     sink that survives a service restart, balances fetched at start,
+//     after every trade and periodically into the detector's inventory,
+//     and the latencies, venue health and exposure the rules, the API and
+//     the metrics read. Quotes for retries and unwinds, and the paper
+//     venues' books, come from the loop's book snapshot (every
+//     SnapshotEvery).
+//   - the ledger link (ledger.go): the executor's fills and trade states
+//     published as ledger events, a backfill from the journal when the
+//     ledger lacks some (after a crash or a queue overflow), and the
+//     ledger (ledgerfeed, in memory or PostgreSQL) answering PnL and
+//     positions.
 //   - the gates beside the rules: the kill switch, persisted in data_dir
 //     (killswitch.go) and restored before the first plan, so only an explicit
-//     resume releases a halt; and the durable log (journal.go): while
-//     JetStream cannot store an event, no plan passes, readiness is false,
-//     and Daemon.JournalReady tells the executor wiring not to send.
+//     resume releases a halt, which also halts the executor (open orders
+//     cancelled, every trade closed or reported); and the durable log
+//     (journal.go): while JetStream cannot store an event, no plan passes
+//     and readiness is false — and the executor's own write-ahead append
+//     fails, so nothing it decided is sent.
 //   - the rules' sources: the rules file (rulesfile.go; a file that cannot
 //     be read keeps the running rules) and the NATS KV bucket (rulesig.go;
 //     only rule sets signed by a trusted key and newer than the last).
@@ -37,8 +66,11 @@
 //
 // One per feed, the strategy loop (the detector's single writer), the
 // HTTP server, the NATS monitor, the plan publisher, the kill switch
-// writer, the rules watchers, the equity marker, the feed state logger, and
-// one retry loop per venue waiting to join. Everything the loop goroutine
+// writer, the rules watchers, the equity marker, the feed state logger,
+// one retry loop per venue waiting to join; per trading venue its client's
+// Run, its private stream and its balance refresher; the executor's
+// service loop (and its venue calls, one goroutine each, bounded), the
+// exposure watcher, the ledger feed and the ledger publisher. Everything the loop goroutine
 // owns (the detector, the desk's risk input) is touched elsewhere only
 // through strategy.Loop.Do or while no loop runs (an engine swap).
 package wire

@@ -32,6 +32,11 @@ type engine struct {
 	done chan struct{}      // closed when the loop has returned
 }
 
+// SnapshotEvery is how often the loop publishes its book snapshot: besides
+// the API, the executor prices retries and unwinds from it and paper venues
+// fill from it, so it is kept short (a few kB a time).
+const SnapshotEvery = 20 * time.Millisecond
+
 // engine returns the current engine, or nil while no venue has joined.
 func (d *Daemon) engine() *engine { return d.eng.Load() }
 
@@ -63,7 +68,12 @@ func (d *Daemon) buildEngine(feeds []feedEntry) (*engine, error) {
 // newLoop makes the engine's strategy loop; no other loop may be running.
 func (e *engine) newLoop(d *Daemon) error {
 	var err error
-	e.loop, err = strategy.New(strategy.DefaultConfig(), d.reg, d.ring, e.det, d.desk, func() int64 { return time.Now().UnixNano() })
+	lc := strategy.DefaultConfig()
+	lc.SnapshotInterval = SnapshotEvery
+	if d.probe != nil {
+		lc.Observe = d.probe.observe
+	}
+	e.loop, err = strategy.New(lc, d.reg, d.ring, e.det, d.desk, func() int64 { return time.Now().UnixNano() })
 	return err
 }
 

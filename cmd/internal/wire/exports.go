@@ -61,5 +61,6 @@ func StartSim(cfg *config.Config, tune func(*sim.Config)) (*sim.Sim, error) {
 
 // ResolveURLs turns venue i's sim:// URLs into the simulator's addresses.
 func ResolveURLs(cfg *config.Config, i int, s *sim.Sim) (ws, rest string, err error) {
-	return resolveURLs(cfg.Venues[i], s)
+	u, err := resolveURLs(cfg.Venues[i], s)
+	return u.ws, u.rest, err
 }

@@ -20,6 +20,8 @@ import (
 var (
 	readmeArbdPublish = []string{"arb.>", "$JS.API.INFO",
 		"$JS.API.STREAM.CREATE.ARB_EVENTS", "$JS.API.STREAM.UPDATE.ARB_EVENTS", "$JS.API.STREAM.INFO.ARB_EVENTS",
+		"$JS.API.CONSUMER.CREATE.ARB_EVENTS.>", "$JS.API.CONSUMER.INFO.ARB_EVENTS.>", "$JS.API.CONSUMER.DELETE.ARB_EVENTS.>",
+		"$JS.API.CONSUMER.MSG.NEXT.ARB_EVENTS.>", "$JS.ACK.ARB_EVENTS.>", "$JS.FC.ARB_EVENTS.>",
 		"$JS.API.STREAM.INFO.KV_arb_rules", "$JS.API.CONSUMER.CREATE.KV_arb_rules.>",
 		"$JS.API.CONSUMER.DELETE.KV_arb_rules.>", "$JS.API.DIRECT.GET.KV_arb_rules.>", "$JS.FC.KV_arb_rules.>"}
 	readmeRulesPublish  = []string{"$KV.arb_rules.rules", "$JS.API.INFO", "$JS.API.STREAM.INFO.KV_arb_rules"}

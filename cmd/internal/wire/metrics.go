@@ -131,6 +131,7 @@ func newPrometheusSet(d *Daemon) *prometheusSet {
 
 	d.registerJournalMetrics(reg)
 	d.desk.registerMetrics(reg)
+	d.exec.registerMetrics(reg)
 	return &prometheusSet{reg: reg}
 }
 

@@ -12,6 +12,7 @@ import (
 	"arb/exchange"
 	"arb/risk"
 	"arb/strategy/book"
+	"arb/strategy/execute"
 	"arb/strategy/spread"
 )
 
@@ -25,6 +26,7 @@ func preflight(c *config.Config, report func(path, msg string)) {
 	reg := registry(c)
 	preflightSim(c, report)
 	preflightRules(c, reg, report)
+	preflightExecution(c, reg, report)
 
 	var all []exchange.Instrument
 	for i, v := range c.Venues {
@@ -209,4 +211,24 @@ func unvalued(c *config.Config, reg *exchange.Registry, det *spread.Detector) (s
 		}
 	}
 	return "", true
+}
+
+// preflightExecution checks each policy as the executor will run it (the
+// config's keys over the defaults), which only the executor can: whether
+// its deadline leaves room for every step.
+func preflightExecution(c *config.Config, reg *exchange.Registry, report func(path, msg string)) {
+	ec, err := execConfig(c, reg)
+	if err != nil {
+		report("execution", err.Error())
+		return
+	}
+	msg := func(err error) string { return strings.TrimPrefix(err.Error(), execute.ErrConfig.Error()+": ") }
+	if err := ec.Default.Validate(); err != nil {
+		report("execution.policy", msg(err))
+	}
+	for i := range ec.Pairs {
+		if err := ec.Pairs[i].Policy.Validate(); err != nil {
+			report("execution.pairs["+strconv.Itoa(i)+"].policy", msg(err))
+		}
+	}
 }

@@ -122,7 +122,8 @@ func StartFeeds(ctx context.Context, cfg *config.Config, sink tap.Sink, tune fun
 	urls := make([][2]string, len(cfg.Venues))
 	listings := make([][]exchange.Instrument, len(cfg.Venues))
 	for i, v := range cfg.Venues {
-		ws, rest, err := resolveURLs(v, f.sim)
+		u, err := resolveURLs(v, f.sim)
+		ws, rest := u.ws, u.rest
 		if err != nil {
 			f.Close()
 			return nil, err

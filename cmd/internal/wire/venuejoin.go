@@ -29,12 +29,16 @@ const (
 // venue is one configured venue: its config, resolved URLs and listings
 // (filters zero until fetched), and whether it has joined.
 type venue struct {
-	idx       int
-	id        exchange.VenueID
-	cfg       config.Venue
-	ws, rest  string
-	want      []exchange.Instrument // listings with the config's overrides
-	needFetch bool
+	idx      int
+	id       exchange.VenueID
+	cfg      config.Venue
+	ws, rest string
+	// The trading endpoints (the simulator's for a sim:// venue) and how
+	// the venue trades (modeLive, modeSim, modePaper, modeNone).
+	privateURL, tradeURL string
+	mode                 string
+	want                 []exchange.Instrument // listings with the config's overrides
+	needFetch            bool
 
 	state atomic.Pointer[venueState]
 }
@@ -157,8 +161,20 @@ func (d *Daemon) join(ctx context.Context, v *venue, listings []exchange.Instrum
 	if err != nil {
 		return err
 	}
+	if err := d.exec.addVenue(v, listings); err != nil {
+		return err
+	}
 	d.engMu.Lock()
 	defer d.engMu.Unlock()
+	// The detector interns assets anew, so a reservation taken on the old
+	// engine cannot be released on the new one: no plan is submitted from
+	// here, and the swap waits until every trade of this run is over and
+	// its reservation released.
+	if err := d.desk.quiesce(ctx); err != nil {
+		d.desk.unpause()
+		return err
+	}
+	defer d.desk.unpause()
 	old := d.engine()
 	var feeds []feedEntry
 	if old != nil {
@@ -169,9 +185,17 @@ func (d *Daemon) join(ctx context.Context, v *venue, listings []exchange.Instrum
 	if err := d.swapEngine(ctx, feeds, old); err != nil {
 		return err
 	}
+	if d.exec.trading(v.id) {
+		// A new executor over every trading venue's listings (its replay
+		// of the journal finds every trade closed).
+		if err := d.exec.restart(ctx); err != nil {
+			return err
+		}
+	}
 	v.state.Store(&venueState{Joined: true, Since: time.Now().UTC()})
 	d.run("feed "+f.name, f.md.Run)
-	d.log.Info("venue joined", "venue", v.cfg.Name, "instruments", len(listings))
+	d.exec.startVenue(v, d.run)
+	d.log.Info("venue joined", "venue", v.cfg.Name, "instruments", len(listings), "trading", v.mode)
 	return nil
 }
 

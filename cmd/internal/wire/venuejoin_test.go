@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -72,7 +73,7 @@ func TestOneVenueDownAtStart(t *testing.T) {
 	d, base := startDaemonWait(t, func(d *Daemon) bool {
 		e := d.engine()
 		return e != nil && e.loop.Ready()
-	}, "ws_url: sim://okx\n    rest_url: sim://okx", "ws_url: ws://127.0.0.1:1\n    rest_url: http://127.0.0.1:1")
+	}, "ws_url: sim://okx\n    rest_url: sim://okx", "ws_url: ws://127.0.0.1:1\n    rest_url: http://127.0.0.1:1\n    paper: true")
 	t.Logf("running with binance and bybit after %v", time.Since(start).Round(time.Millisecond))
 
 	code, body := readyz(t, base)
@@ -144,7 +145,7 @@ func TestVenueJoinsLate(t *testing.T) {
 	d, base := startDaemonWait(t, func(d *Daemon) bool {
 		e := d.engine()
 		return e != nil && e.loop.Ready()
-	}, "ws_url: sim://okx\n    rest_url: sim://okx", "ws_url: "+u.WSBase+"\n    rest_url: "+gate.URL)
+	}, "ws_url: sim://okx\n    rest_url: sim://okx", "ws_url: "+u.WSBase+"\n    rest_url: "+gate.URL+"\n    paper: true")
 	if st := venueStatus(t, base, "okx"); st["state"] != "waiting" || !strings.Contains(st["error"].(string), "503") {
 		t.Fatalf("okx status %v", st)
 	}
@@ -189,4 +190,109 @@ func scrape(t *testing.T, base string) string {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return string(b)
+}
+
+// TestVenueJoinWaitsForTradesInFlight: a venue that joins while a trade
+// is in flight is let in only once that trade is closed and its
+// reservation released (the new detector interns its assets anew, so a
+// reservation of the old one could not be released on it): the engine and
+// the executor are swapped after the trade's close, no reservation is
+// left, and the new executor trades the joined venue.
+func TestVenueJoinWaitsForTradesInFlight(t *testing.T) {
+	okxSim, u := startOKXSim(t)
+	defer okxSim.Close()
+	target, _ := url.Parse(u.REST)
+	var open atomic.Bool
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	gate := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !open.Load() {
+			http.Error(w, "maintenance", http.StatusServiceUnavailable)
+			return
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	defer gate.Close()
+	d, base := startDaemonWait(t, func(d *Daemon) bool {
+		e := d.engine()
+		return e != nil && e.loop.Ready() && d.exec.service() != nil && d.exec.service().Ready() && len(d.exec.balancesMissing()) == 0
+	}, "ws_url: sim://okx\n    rest_url: sim://okx", "ws_url: "+u.WSBase+"\n    rest_url: "+gate.URL+"\n    paper: true")
+	first := d.engine()
+
+	// Bybit executes the sell leg but says nothing about it for a while:
+	// the answer is late and the private stream silent, so the trade
+	// stays open until the executor's query (after its ack timeout).
+	s := d.Sim()
+	for _, f := range []sim.Fault{{Kind: sim.FaultDelayAck, Duration: 4 * time.Second}, {Kind: sim.FaultStreamSilent, Duration: time.Minute}} {
+		if err := s.Inject("bybit", f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Dislocate("bybit", "ETH-USDT", 80, 300); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a trade in flight", 10*time.Second, func() bool { return d.desk.inflight.Load() > 0 })
+	open.Store(true) // okx answers: it will join
+	waitFor(t, "okx joined", 40*time.Second, func() bool { return venueStatus(t, base, "okx")["state"] == "running" })
+	if d.engine() == first {
+		t.Fatal("the engine was not replaced")
+	}
+	joined := d.venues[1].state.Load().Since
+	ts, err := d.exec.service().Trades(context.Background(), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var closedAt time.Time
+	for _, tr := range ts {
+		if tr.ClosedAt != nil && tr.ClosedAt.After(closedAt) {
+			closedAt = *tr.ClosedAt
+		}
+	}
+	if len(ts) == 0 || closedAt.IsZero() || joined.Before(closedAt) {
+		t.Fatalf("okx joined at %v, before the trade in flight closed (%v); trades %+v", joined, closedAt, ts)
+	}
+	if n := d.desk.inflight.Load(); n != 0 {
+		t.Errorf("%d plans still reserved after the swap", n)
+	}
+	// No reservation is left on the new engine.
+	resp, err := http.Get(base + "/api/v1/positions")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ps []struct{ Venue, Asset, Locked string }
+	json.NewDecoder(resp.Body).Decode(&ps)
+	resp.Body.Close()
+	for _, p := range ps {
+		if p.Locked != "0" {
+			t.Errorf("%s %s locked %s after the swap", p.Venue, p.Asset, p.Locked)
+		}
+	}
+	if st := venueStatus(t, base, "okx"); st["trading"] != "paper" {
+		t.Errorf("okx status %v", st)
+	}
+	if !d.exec.trading(d.venues[1].id) {
+		t.Error("okx has no trading client after joining")
+	}
+}
+
+// startOKXSim runs an OKX-only simulator.
+func startOKXSim(t *testing.T) (*sim.Sim, sim.URLs) {
+	t.Helper()
+	sc := sim.DefaultConfig()
+	sc.Dislocation.Prob, sc.Quiet.Prob = 0, 0
+	var okxOnly []sim.VenueConfig
+	for _, v := range sc.Venues {
+		if v.Kind == "okx" {
+			okxOnly = append(okxOnly, v)
+		}
+	}
+	sc.Venues = okxOnly
+	s, err := sim.New(sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	u, _ := s.URLs(okxOnly[0].Name)
+	return s, u
 }

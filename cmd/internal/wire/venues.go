@@ -12,6 +12,7 @@ import (
 	"arb/exchange/binance"
 	"arb/exchange/bybit"
 	"arb/exchange/okx"
+	"arb/exchange/sim"
 	"arb/ringbuf"
 )
 
@@ -32,11 +33,16 @@ type feedSetup struct {
 	http        *http.Client
 }
 
-// kind is one venue protocol this build speaks: how to build its feed and
-// how to fetch its instrument filters.
+// kind is one venue protocol this build speaks: how to build its feed,
+// how to fetch its instrument filters, and how to build its trading client
+// (trading.go; nil while the venue's client is not in this build, which
+// makes the venue market data only) with the simulator's public test keys
+// for a sim:// venue.
 type kind struct {
-	newFeed func(s feedSetup) (exchange.MarketData, error)
-	fetch   func(ctx context.Context, hc *http.Client, restURL, venue string, want []exchange.Instrument) ([]exchange.Instrument, error)
+	newFeed   func(s feedSetup) (exchange.MarketData, error)
+	fetch     func(ctx context.Context, hc *http.Client, restURL, venue string, want []exchange.Instrument) ([]exchange.Instrument, error)
+	newTrader func(s traderSetup) (trader, error)
+	simKeys   keys
 }
 
 // kinds is the one list of venue protocols; config validation takes its keys
@@ -50,7 +56,9 @@ var kinds = map[string]kind{
 				Ring: s.ring, Logger: s.logger, Now: s.now, Rand: s.rand, HTTPClient: s.http,
 			})
 		},
-		fetch: binance.FetchInstruments,
+		fetch:     binance.FetchInstruments,
+		newTrader: newBinanceTrader,
+		simKeys:   keys{key: sim.TestBinanceKey, secret: sim.TestBinanceSecret},
 	},
 	"okx": {
 		newFeed: func(s feedSetup) (exchange.MarketData, error) {
@@ -60,7 +68,9 @@ var kinds = map[string]kind{
 				Ring: s.ring, Logger: s.logger, Now: s.now, Rand: s.rand, HTTPClient: s.http,
 			})
 		},
-		fetch: okx.FetchInstruments,
+		fetch:     okx.FetchInstruments,
+		newTrader: newOKXTrader,
+		simKeys:   keys{key: sim.TestOKXKey, secret: sim.TestOKXSecret, passphrase: sim.TestOKXPassphrase},
 	},
 	"bybit": {
 		newFeed: func(s feedSetup) (exchange.MarketData, error) {
@@ -70,7 +80,9 @@ var kinds = map[string]kind{
 				Ring: s.ring, Logger: s.logger, Now: s.now, Rand: s.rand, HTTPClient: s.http,
 			})
 		},
-		fetch: bybit.FetchInstruments,
+		fetch:     bybit.FetchInstruments,
+		newTrader: newBybitTrader,
+		simKeys:   keys{key: sim.TestBybitKey, secret: sim.TestBybitSecret},
 	},
 }
 
