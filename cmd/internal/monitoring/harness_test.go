@@ -187,15 +187,45 @@ type arbd struct {
 	proc *process
 }
 
-// startArbd starts arbd and waits until every book of the default
+// tradeFriendly makes arbd trade on the simulated venues every second or
+// so (no fees, no thresholds, a short cooldown; the rules' edge and profit
+// floors at zero), so the execution metrics carry observations.
+var tradeFriendly = struct{ config, rules [][2]string }{
+	config: [][2]string{
+		{"min_net_edge_bps: 5", "min_net_edge_bps: 0"},
+		{"slippage_bps: 1", "slippage_bps: 0"},
+		{"cooldown: 2s", "cooldown: 100ms"},
+	},
+	rules: [][2]string{
+		{"min_edge_bps: 5.0 ", "min_edge_bps: 0.0 "},
+		{"min_net_quote: 0.50 ", "min_net_quote: 0.00 "},
+	},
+}
+
+func replaceAll(t *testing.T, what, s string, repl [][2]string) string {
+	t.Helper()
+	for _, r := range repl {
+		if !strings.Contains(s, r[0]) {
+			t.Fatalf("%s has no %q", what, r[0])
+		}
+		s = strings.ReplaceAll(s, r[0], r[1])
+	}
+	return s
+}
+
+// startArbd starts arbd on the embedded default (trading the simulated
+// venues when trade is set) and waits until every book of the default
 // (3 venues × 3 symbols) shows in /metrics.
-func startArbd(t *testing.T) *arbd {
+func startArbd(t *testing.T, trade bool) *arbd {
 	t.Helper()
 	bin := arbdBin(t)
 	dir := t.TempDir()
 	rules, err := os.ReadFile(filepath.Join(repoRoot, "configs/rules.yaml"))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if trade {
+		rules = []byte(replaceAll(t, "configs/rules.yaml", string(rules), tradeFriendly.rules))
 	}
 	rulesPath := filepath.Join(dir, "rules.yaml")
 	if err := os.WriteFile(rulesPath, rules, 0o600); err != nil {
@@ -212,6 +242,9 @@ func startArbd(t *testing.T) *arbd {
 			t.Fatalf("default config has no %q", r[0])
 		}
 		cfg = strings.Replace(cfg, r[0], r[1], 1)
+	}
+	if trade {
+		cfg = replaceAll(t, "the default config", cfg, append(tradeFriendly.config, [2]string{"taker_fee_bps: 10", "taker_fee_bps: 0"}))
 	}
 	cfgPath := filepath.Join(dir, "arbd.yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {

@@ -3,6 +3,7 @@ package monitoring
 import (
 	"context"
 	"fmt"
+	"math"
 	"regexp"
 	"strconv"
 	"strings"
@@ -18,7 +19,7 @@ import (
 // evaluate without error, and none may fire on a healthy daemon.
 func TestPromQL(t *testing.T) {
 	needTool(t, "prometheus")
-	a := startArbd(t)
+	a := startArbd(t, true)
 	p := startPrometheus(t, a.addr)
 
 	// Rates need samples across their window: wait for 8 scrapes.
@@ -33,6 +34,16 @@ func TestPromQL(t *testing.T) {
 	if r, err := p.query(context.Background(), `up{job="arbd"}`); err != nil || len(r) != 1 || r[0].Value[1] != "1" {
 		t.Fatalf("up{job=arbd} = %v, %v: Prometheus does not scrape arbd", r, err)
 	}
+	// The daemon trades (tradeFriendly): wait for trades in Prometheus, so
+	// the latency histograms have observations to take quantiles of.
+	waitFor(t, "trades scraped", 2*time.Minute, func() (bool, string) {
+		r, err := p.query(context.Background(), `sum(increase(arb_trades_total[5s]))`)
+		if err != nil || len(r) == 0 {
+			return false, fmt.Sprint(err)
+		}
+		n, _ := strconv.ParseFloat(r[0].Value[1].(string), 64)
+		return n > 0, fmt.Sprintf("%v trades in 5s", n)
+	})
 
 	type check struct{ what, expr string }
 	var checks, pending, filtered []check
@@ -79,6 +90,7 @@ func TestPromQL(t *testing.T) {
 		eg   sample
 		err  error
 		done bool
+		nan  bool // a quantile with no finite value yet
 	}
 	results := make([]outcome, len(checks))
 	deadline := time.Now().Add(30 * time.Second)
@@ -92,6 +104,18 @@ func TestPromQL(t *testing.T) {
 			results[i] = outcome{n: len(r), err: err, done: err != nil || len(r) > 0}
 			if len(r) > 0 {
 				results[i].eg = r[0]
+			}
+			// A quantile must come out as a number for some series: NaN
+			// means no observation in the window (or buckets that do not
+			// add up), and a panel of NaN shows nothing.
+			if err == nil && strings.Contains(c.expr, "histogram_quantile") {
+				results[i].done, results[i].nan = false, true
+				for _, x := range r {
+					if v, _ := strconv.ParseFloat(x.Value[1].(string), 64); !math.IsNaN(v) && !math.IsInf(v, 0) {
+						results[i].done, results[i].nan, results[i].eg = true, false, x
+						break
+					}
+				}
 			}
 			if !results[i].done {
 				pending++
@@ -108,6 +132,8 @@ func TestPromQL(t *testing.T) {
 			t.Errorf("%s: %v", c.what, r.err)
 		case r.n == 0:
 			t.Errorf("%s: no series for %s", c.what, c.expr)
+		case r.nan:
+			t.Errorf("%s: %d series, none a finite quantile: %s", c.what, r.n, c.expr)
 		default:
 			t.Logf("%s: %d series, e.g. %v = %v", c.what, r.n, r.eg.Metric, r.eg.Value[1])
 		}

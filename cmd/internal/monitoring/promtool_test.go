@@ -110,7 +110,7 @@ func mutatedExpr(t *testing.T, a Alert) string {
 // /metrics (naming, units, help texts, counter suffixes).
 func TestPromtoolCheckMetrics(t *testing.T) {
 	needTool(t, "promtool")
-	a := startArbd(t)
+	a := startArbd(t, true) // trading: the execution families carry observations too
 	code, body, err := httpGet("http://" + a.addr + "/metrics")
 	if err != nil || code != 200 {
 		t.Fatalf("GET /metrics: %d %v", code, err)
