@@ -2,6 +2,7 @@ package monitoring
 
 import (
 	"net"
+	"reflect"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -308,6 +309,32 @@ func composeArbdConfig(t *testing.T, path string) *config.Config {
 	cfg, err := config.Parse(path, []byte(local), wire.Known())
 	if err != nil {
 		t.Fatalf("arbd would refuse its compose config:\n%v", err)
+	}
+	// Apart from where things are (data_dir, http, nats, postgres, the
+	// rules file), the compose config is the embedded default: it cannot
+	// drift from what the daemon's own tests run.
+	var def, got map[string]any
+	if err := yaml.Unmarshal(config.Default(), &def); err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.Unmarshal(b, &got); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []map[string]any{def, got} {
+		for _, k := range []string{"data_dir", "http", "nats", "postgres"} {
+			delete(m, k)
+		}
+		delete(m["risk"].(map[string]any), "rules_file")
+	}
+	for k := range def {
+		if !reflect.DeepEqual(def[k], got[k]) {
+			t.Errorf("%s: %s differs from the embedded default's (cmd/internal/config/default.yaml)", path, k)
+		}
+	}
+	for k := range got {
+		if _, ok := def[k]; !ok {
+			t.Errorf("%s: %s is not in the embedded default", path, k)
+		}
 	}
 	return cfg
 }
