@@ -2,9 +2,9 @@ package monitoring
 
 import (
 	"net"
-	"reflect"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
