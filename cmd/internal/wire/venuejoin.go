@@ -5,11 +5,14 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sort"
+	"strings"
 	"sync/atomic"
 	"time"
 
 	"arb/cmd/internal/config"
 	"arb/exchange"
+	"arb/exchange/num"
+	"arb/strategy/spread"
 )
 
 // A venue joins the daemon once its instrument filters are known (from the
@@ -210,6 +213,13 @@ func (d *Daemon) swapEngine(ctx context.Context, feeds []feedEntry, old *engine)
 	}
 	if old != nil {
 		old.halt()
+		rec := &swapRecord{InFlight: d.desk.inflight.Load(), Reserved: reservedAmounts(old.det.Inventory(), d.reg)}
+		d.lastSwap.Store(rec)
+		if rec.InFlight != 0 || len(rec.Reserved) != 0 {
+			// quiesce should have made this impossible: say so loudly, the
+			// reservations are lost with the old detector.
+			d.log.Error("engine swapped with plans still reserved", "in_flight", rec.InFlight, "reserved", strings.Join(rec.Reserved, ", "))
+		}
 		carryBalances(old.det.Inventory(), e.det.Inventory(), len(d.reg.Venues))
 		d.retire(old)
 	}
@@ -220,4 +230,24 @@ func (d *Daemon) swapEngine(ctx context.Context, feeds []feedEntry, old *engine)
 	d.eng.Store(e)
 	e.start(ctx, d.run)
 	return nil
+}
+
+// swapRecord is what an engine swap found on the retired engine.
+type swapRecord struct {
+	InFlight int64    // plans in flight (reserved, not released)
+	Reserved []string // "venue asset amount" for every amount still reserved
+}
+
+// reservedAmounts lists every nonzero reservation of inv. Only on a
+// stopped engine's inventory (the loop goroutine owns it while it runs).
+func reservedAmounts(inv *spread.Inventory, reg *exchange.Registry) []string {
+	var out []string
+	for a := 1; a < inv.NumAssets(); a++ {
+		for v := 1; v < len(reg.Venues); v++ {
+			if r := inv.Reserved(exchange.VenueID(v), spread.AssetID(a)); r != 0 {
+				out = append(out, fmt.Sprintf("%s %s %s", reg.VenueName(exchange.VenueID(v)), inv.AssetName(spread.AssetID(a)), num.Format(r, inv.Decimals(spread.AssetID(a)))))
+			}
+		}
+	}
+	return out
 }

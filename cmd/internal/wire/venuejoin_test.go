@@ -250,21 +250,16 @@ func TestVenueJoinWaitsForTradesInFlight(t *testing.T) {
 	if len(ts) == 0 || closedAt.IsZero() || joined.Before(closedAt) {
 		t.Fatalf("okx joined at %v, before the trade in flight closed (%v); trades %+v", joined, closedAt, ts)
 	}
-	if n := d.desk.inflight.Load(); n != 0 {
-		t.Errorf("%d plans still reserved after the swap", n)
+	// At the swap itself the old engine held nothing: checked on the
+	// retired engine (after the swap the new one may already trade again
+	// on the dislocation that is still there, so its reservations now
+	// prove nothing about the swap).
+	rec := d.lastSwap.Load()
+	if rec == nil {
+		t.Fatal("no swap recorded")
 	}
-	// No reservation is left on the new engine.
-	resp, err := http.Get(base + "/api/v1/positions")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ps []struct{ Venue, Asset, Locked string }
-	json.NewDecoder(resp.Body).Decode(&ps)
-	resp.Body.Close()
-	for _, p := range ps {
-		if p.Locked != "0" {
-			t.Errorf("%s %s locked %s after the swap", p.Venue, p.Asset, p.Locked)
-		}
+	if rec.InFlight != 0 || len(rec.Reserved) != 0 {
+		t.Errorf("the swap retired an engine with %d plans in flight and reservations %v", rec.InFlight, rec.Reserved)
 	}
 	if st := venueStatus(t, base, "okx"); st["trading"] != "paper" {
 		t.Errorf("okx status %v", st)
