@@ -52,15 +52,15 @@ type Daemon struct {
 
 	// The engine (detector, loop, joined feeds) is replaced when a venue
 	// joins late; engMu serialises the swaps.
-	eng     atomic.Pointer[engine]
-	engMu   sync.Mutex
+	eng   atomic.Pointer[engine]
+	engMu sync.Mutex
 	// lastSwap is what the last engine swap found on the old engine at
 	// the moment it was retired (plans in flight, amounts still
 	// reserved): both must be zero, since a reservation of the old
 	// detector cannot be released on the new one.
 	lastSwap atomic.Pointer[swapRecord]
-	retired retired
-	run     func(string, func(context.Context) error) // Run's goroutine starter
+	retired  retired
+	run      func(string, func(context.Context) error) // Run's goroutine starter
 }
 
 // Options are the daemon's start-up choices that are not in the config file.
