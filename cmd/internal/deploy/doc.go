@@ -12,9 +12,11 @@
 //     copied), checks with debug/elf that the binaries are static (no
 //     program interpreter, no shared library needed: they run on distroless
 //     static, which has no libc), and runs arbd as the image would — as a
-//     plain process, in a directory laid out like the image's
-//     /home/nonroot — until /healthz answers, probes it with the image's
-//     HEALTHCHECK command, stops it with SIGTERM and expects a clean exit.
+//     plain process as the image's non-root user, in a directory laid out
+//     like the image's /home/nonroot where it may write only data/ — until
+//     /healthz answers, probes it with the image's HEALTHCHECK command,
+//     stops it with SIGTERM and expects a clean exit with nothing written
+//     outside data/.
 //   - TestDockerfileImage checks the final stage: distroless static, a
 //     non-root USER, a HEALTHCHECK in exec form running arbd --healthcheck
 //     on /healthz, arbd as the ENTRYPOINT.

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"net/url"
@@ -15,6 +16,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -270,9 +272,15 @@ func TestDockerfileBuild(t *testing.T) {
 	ins := parseDockerfile(t, filepath.Join(repoRoot, "Dockerfile"))
 	builds := goBuilds(t, ins)
 	bins := map[string]string{}
-	tmp := t.TempDir()
+	// Not t.TempDir (0700): the image's user must reach the binaries.
+	tmp, err := os.MkdirTemp("", "arb-image-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(tmp) })
+	os.Chmod(tmp, 0o755)
 	for _, b := range builds {
-		if !slicesContain(b.env, "CGO_ENABLED=0") {
+		if !slices.Contains(b.env, "CGO_ENABLED=0") {
 			t.Errorf("%s is built without CGO_ENABLED=0: it would need the libc distroless lacks", b.pkg)
 		}
 		for _, want := range []string{"-trimpath", "-ldflags"} {
@@ -301,16 +309,7 @@ func TestDockerfileBuild(t *testing.T) {
 	if out, err := exec.Command(bins["arb"], "version").CombinedOutput(); err != nil || !strings.HasPrefix(string(out), "arb ") {
 		t.Errorf("arb version: %v %s", err, out)
 	}
-	runAsImage(t, bins["arbd"], ins)
-}
-
-func slicesContain(s []string, v string) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
+	runAsImage(t, tmp, bins["arbd"], ins)
 }
 
 func slicesContainPrefix(s []string, p string) bool {
@@ -355,18 +354,26 @@ func checkStatic(t *testing.T, path string) {
 	}
 }
 
+// nonroot is the uid and gid of distroless's nonroot user, the image's USER.
+const nonroot = 65532
+
 // runAsImage runs arbd in a directory laid out like the image's
 // /home/nonroot (WORKDIR: configs/rules.yaml and data/ beside it), with
 // the image's bare environment, on the embedded default config (only the
 // port changed, so parallel test runs do not collide), until /healthz
 // answers; then it probes it with the image's HEALTHCHECK command, stops
 // it with SIGTERM, as docker stop and Kubernetes do, and expects exit 0.
-func runAsImage(t *testing.T, arbd string, ins []instruction) {
-	home := filepath.Join(t.TempDir(), "home", "nonroot")
+// As in the image (and under the Deployment's readOnlyRootFilesystem), arbd
+// may write only in data/: run as root, the test runs it as nonroot, who
+// owns data/ alone; otherwise the rest of the directory is made read-only.
+func runAsImage(t *testing.T, tmp, arbd string, ins []instruction) {
+	home := filepath.Join(tmp, "home", "nonroot")
 	if err := os.MkdirAll(filepath.Join(home, "configs"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	os.Mkdir(filepath.Join(home, "data"), 0o755)
+	os.Chmod(filepath.Join(tmp, "home"), 0o755)
+	data := filepath.Join(home, "data")
+	os.Mkdir(data, 0o755)
 	rules, err := os.ReadFile(filepath.Join(repoRoot, "configs", "rules.yaml"))
 	if err != nil {
 		t.Fatal(err)
@@ -386,6 +393,17 @@ func runAsImage(t *testing.T, arbd string, ins []instruction) {
 	cmd.Dir = home
 	cmd.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"} // distroless's
 	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if os.Geteuid() == 0 {
+		if err := os.Chown(data, nonroot, nonroot); err != nil {
+			t.Fatal(err)
+		}
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nonroot, Gid: nonroot}}
+	} else {
+		for _, d := range []string{filepath.Join(home, "configs"), home} {
+			os.Chmod(d, 0o555)
+		}
+		t.Cleanup(func() { os.Chmod(home, 0o755); os.Chmod(filepath.Join(home, "configs"), 0o755) })
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -463,6 +481,17 @@ func runAsImage(t *testing.T, arbd string, ins []instruction) {
 	}
 	if code, out := probe(); code != 1 {
 		t.Errorf("HEALTHCHECK on a stopped arbd: exit %d %s; want 1", code, out)
+	}
+	// Everything arbd wrote is under data/.
+	filepath.WalkDir(home, func(path string, d fs.DirEntry, err error) error {
+		if err == nil && path != data && !strings.HasPrefix(path, data+"/") &&
+			!slices.Contains([]string{home, filepath.Join(home, "configs"), filepath.Join(home, "configs", "rules.yaml"), cfg}, path) {
+			t.Errorf("arbd wrote %s, outside data/", path)
+		}
+		return nil
+	})
+	if entries, _ := os.ReadDir(data); len(entries) == 0 {
+		t.Error("arbd wrote nothing in data/ (the JetStream store and the lock belong there)")
 	}
 	// The log is JSON lines from the first line on: what a log collector
 	// reading the container's output parses.
