@@ -234,14 +234,20 @@ risk: {rules_file: %s}
 	}
 	do := func(method, path, auth, ct, body string) {
 		t.Helper()
-		req, _ := http.NewRequest(method, p.base+path, strings.NewReader(body))
-		if auth != "" {
-			req.Header.Set("Authorization", auth)
+		var resp *http.Response
+		var err error
+		// An answer that comes before an oversized body is read may be
+		// lost to a connection reset (unread bytes): ask again.
+		for attempt := 0; attempt == 0 || errors.Is(err, syscall.ECONNRESET) && attempt < 5; attempt++ {
+			req, _ := http.NewRequest(method, p.base+path, strings.NewReader(body))
+			if auth != "" {
+				req.Header.Set("Authorization", auth)
+			}
+			if ct != "" {
+				req.Header.Set("Content-Type", ct)
+			}
+			resp, err = http.DefaultClient.Do(req)
 		}
-		if ct != "" {
-			req.Header.Set("Content-Type", ct)
-		}
-		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatalf("%s %s: %v", method, path, err)
 		}
