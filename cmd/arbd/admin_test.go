@@ -1,6 +1,9 @@
 package main
 
 import (
+	"errors"
+	"io"
+	"net"
 	"os"
 	"os/exec"
 	"strings"
@@ -83,6 +86,48 @@ func TestAdminTokenRules(t *testing.T) {
 	}
 	if st := p.status(); st["killed"] != true || st["kill_reason"] != "token from a file" {
 		t.Errorf("after the kill: killed=%v reason=%v", st["killed"], st["kill_reason"])
+	}
+	p.stop()
+}
+
+// TestSlowClientCut: the daemon's HTTP server bounds the time to read a
+// request's headers (5 s): a client that drips a header byte every 100 ms,
+// and would take minutes to finish, has its connection closed, and the
+// daemon keeps serving others.
+func TestSlowClientCut(t *testing.T) {
+	s := newSetup(t)
+	p := start(t, s.addr, nil, withoutAdminToken(), "--config", s.cfg)
+	p.waitFor("HTTP up", 30*time.Second, func() bool { c, _ := p.get("/healthz"); return c == 200 })
+	c, err := net.Dial("tcp", s.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	req := "GET /api/v1/status HTTP/1.1\r\nHost: 127.0.0.1\r\n" + strings.Repeat("X-Drip: 1\r\n", 500) + "\r\n"
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		for i := 0; i < len(req); i++ {
+			select {
+			case <-stop:
+				return
+			case <-time.After(100 * time.Millisecond): // the drip's pace, not a wait for a condition
+			}
+			if _, err := c.Write([]byte{req[i]}); err != nil {
+				return
+			}
+		}
+	}()
+	c.SetReadDeadline(time.Now().Add(60 * time.Second))
+	b, err := io.ReadAll(c)
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatal("a client dripping its headers held its connection for 60 s")
+	}
+	if strings.Contains(string(b), "200 OK") {
+		t.Errorf("the dripped request was served: %q", b)
+	}
+	if code, _ := p.get("/healthz"); code != 200 {
+		t.Error("arbd stopped serving")
 	}
 	p.stop()
 }
