@@ -5,6 +5,10 @@
 //	go run ./cmd/arbd                   # embedded offline default: simulated venues, embedded NATS
 //	go run ./cmd/arbd --config FILE     # a config file (see configs/)
 //	go run ./cmd/arbd --version         # module version and VCS revision
+//	arbd --healthcheck http://127.0.0.1:7420/healthz   # exit 0 if it answers 200, else 1
+//
+// --healthcheck is the container image's HEALTHCHECK: the distroless image
+// has no shell and no curl, so the daemon's own binary probes the daemon.
 //
 // SIGINT/SIGTERM shut it down cleanly; SIGHUP reloads the risk rules file.
 // Every handled signal is routed during package initialization (earlysig),
@@ -56,9 +60,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	cfgPath := fs.String("config", "", "YAML config file (default: the embedded offline default)")
 	version := fs.Bool("version", false, "print the module version and VCS revision, then exit")
+	health := fs.String("healthcheck", "", "GET this URL (http://127.0.0.1:7420/healthz) and exit 0 if it answers 200, 1 otherwise; for a container HEALTHCHECK")
 	probe := fs.Bool("latency-probe", false, "measure the feed-to-loop ring hand-off against a Go channel in the same run (/api/v1/status execution.latency.handoff); for benchmarks")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: arbd [--config FILE] [--version]\n\nWithout --config, arbd runs its embedded default: simulated Binance, OKX and Bybit\nvenues in process, embedded NATS, paper trading, HTTP on 127.0.0.1:7420.\n\n")
+		fmt.Fprintf(stderr, "usage: arbd [--config FILE] [--version] [--healthcheck URL]\n\nWithout --config, arbd runs its embedded default: simulated Binance, OKX and Bybit\nvenues in process, embedded NATS, paper trading, HTTP on 127.0.0.1:7420.\n\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -70,6 +75,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "arbd: unexpected argument %q (use --config FILE)\n", fs.Arg(0))
 		return 2
+	}
+	if *health != "" {
+		return healthcheck(*health, stdout, stderr)
 	}
 	bi := wire.ReadBuildInfo()
 	if *version {

@@ -55,6 +55,40 @@ var secretKeys = map[string]string{
 	"password":       "",
 	"passwd":         "",
 	"token":          "",
+	"admin_token":    "",
+	"auth_token":     "",
+	"access_token":   "",
+	"api_token":      "",
+	"bearer_token":   "",
+	"client_secret":  "",
+	"privkey":        "",
+	"signing_key":    "",
+	"mnemonic":       "",
+	"seed_phrase":    "",
+	"nkey_seed":      "",
+}
+
+// secretPatterns are values that are key material wherever they appear,
+// whatever the key: no setting of arbd takes one. A private key in a PEM
+// block, and a NATS nkey seed (S, the key type, base32: the content of a
+// credentials file) are recognised by their form.
+var secretPatterns = []struct {
+	re   *regexp.Regexp
+	what string
+}{
+	{regexp.MustCompile(`-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----`), "a PEM private key"},
+	{regexp.MustCompile(`-----BEGIN (USER )?NKEY SEED-----`), "a NATS credentials file"},
+	{regexp.MustCompile(`\bS[UAONCX][A-Z2-7]{56}\b`), "a NATS nkey seed"},
+}
+
+// secretValue says what kind of key material s holds, or "".
+func secretValue(s string) string {
+	for _, p := range secretPatterns {
+		if p.re.MatchString(s) {
+			return p.what
+		}
+	}
+	return ""
 }
 
 // decode parses data as one YAML document and walks it into c against c's
@@ -186,6 +220,14 @@ func (w *walker) value(n *yaml.Node, v reflect.Value, path string) {
 	if isNull(n) {
 		v.SetZero()
 		return
+	}
+	if n.Kind == yaml.ScalarNode {
+		if what := secretValue(n.Value); what != "" {
+			// Reported without the value, and not decoded further: every
+			// other message about it would quote it.
+			w.bad(n, path, "holds %s; secrets are never read from the config file: pass them in environment variables or files (NAME_FILE)", what)
+			return
+		}
 	}
 	if v.Kind() == reflect.Pointer {
 		// An optional value (nil = not set, inherit): set only if it

@@ -10,7 +10,9 @@
 //     optional key, with a walker that knows the key path and line of every
 //     value. Unknown keys are errors, as with yaml.v3's KnownFields(true),
 //     and keys that look like credentials (api_key, secret, passphrase, ...)
-//     get an error saying that secrets come from the environment;
+//     get an error saying that secrets come from the environment; so does
+//     a value under any key that is key material by its form (a PEM private
+//     key, a NATS nkey seed or credentials file), reported without the value;
 //  3. resolve relative paths (data_dir, risk.rules_file,
 //     nats.credentials_file) against the config file's directory. The
 //     embedded default (DefaultName) has none, so its paths resolve against
@@ -62,7 +64,9 @@
 //
 // The file names environment variables (api_key_env, ...); Secret reads them,
 // or a file named by NAME_FILE. A PostgreSQL DSN or NATS URL that carries a
-// password is rejected for the same reason.
+// password is rejected for the same reason, as is a value that is key
+// material by its form. No message about such a value quotes it: the
+// error goes to a terminal and to logs.
 //
 // # Decimals
 //

@@ -947,8 +947,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		return err
 	}
 	if tcp, ok := ln.Addr().(*net.TCPAddr); ok && !tcp.IP.IsLoopback() {
-		s.logger.Warn("HTTP API listening on a non-loopback address; the admin routes are protected by the token alone",
-			"addr", ln.Addr().String())
+		s.logger.Warn("HTTP API listening on a non-loopback address without TLS; the admin routes are protected by the token alone, sent in clear: put a TLS proxy or a private network in front",
+			"addr", ln.Addr().String(), "admin", s.cfg.AdminToken != "")
 	}
 	s.addrMu.Lock()
 	s.addr = ln.Addr()

@@ -576,7 +576,7 @@ func TestNonLoopbackWarning(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if logs := serveBriefly(t, fakeAddrListener{ln}); !strings.Contains(logs, `"level":"WARN","msg":"HTTP API listening on a non-loopback address`) {
+	if logs := serveBriefly(t, fakeAddrListener{ln}); !strings.Contains(logs, `"level":"WARN","msg":"HTTP API listening on a non-loopback address without TLS`) {
 		t.Errorf("no warning in %s", logs)
 	}
 	ln, err = net.Listen("tcp", "127.0.0.1:0")
