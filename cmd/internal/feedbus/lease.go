@@ -54,18 +54,19 @@ type Lease struct {
 	Changes atomic.Uint64
 }
 
-// OpenLeases opens the lease bucket, creating it with ttl (0 = LeaseTTL)
-// if it does not exist. An existing bucket keeps its own TTL.
-func OpenLeases(ctx context.Context, js jetstream.JetStream, ttl time.Duration) (jetstream.KeyValue, error) {
+// OpenLeases opens the lease bucket (LeaseBucket; tests use their own),
+// creating it with ttl (0 = LeaseTTL) if it does not exist. An existing
+// bucket keeps its own TTL.
+func OpenLeases(ctx context.Context, js jetstream.JetStream, bucket string, ttl time.Duration) (jetstream.KeyValue, error) {
 	if ttl <= 0 {
 		ttl = LeaseTTL
 	}
-	kv, err := js.KeyValue(ctx, LeaseBucket)
+	kv, err := js.KeyValue(ctx, bucket)
 	if !errors.Is(err, jetstream.ErrBucketNotFound) {
 		return kv, err
 	}
 	kv, err = js.CreateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket:      LeaseBucket,
+		Bucket:      bucket,
 		Description: "arb feed leaders: one key per venue, the instance id of the feed process publishing its books",
 		TTL:         ttl,
 		History:     1,
@@ -73,7 +74,7 @@ func OpenLeases(ctx context.Context, js jetstream.JetStream, ttl time.Duration) 
 		Storage:     jetstream.FileStorage,
 	})
 	if errors.Is(err, jetstream.ErrBucketExists) {
-		return js.KeyValue(ctx, LeaseBucket)
+		return js.KeyValue(ctx, bucket)
 	}
 	return kv, err
 }

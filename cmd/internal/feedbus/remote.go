@@ -62,9 +62,10 @@ type RemoteStats struct {
 // RemoteStats are safe to read from any goroutine; everything else belongs
 // to Run's goroutine.
 type Remote struct {
-	cfg   RemoteConfig
-	stats exchange.FeedStats
-	rs    RemoteStats
+	cfg        RemoteConfig
+	stats      exchange.FeedStats
+	rs         RemoteStats
+	subscribed chan struct{} // closed once the subscription is in place
 
 	books  []rbook
 	term   uint64 // the term in force (the highest accepted)
@@ -114,7 +115,7 @@ func NewRemote(cfg RemoteConfig) (*Remote, error) {
 	if cfg.Now == nil {
 		cfg.Now = func() int64 { return time.Now().UnixNano() }
 	}
-	r := &Remote{cfg: cfg}
+	r := &Remote{cfg: cfg, subscribed: make(chan struct{})}
 	for _, in := range cfg.Instruments {
 		if _, err := Subject(cfg.Name, in.Canonical); err != nil {
 			return nil, err
@@ -132,6 +133,9 @@ func (r *Remote) Stats() *exchange.FeedStats { return &r.stats }
 // RemoteStats returns the counters particular to a remote feed.
 func (r *Remote) RemoteStats() *RemoteStats { return &r.rs }
 
+// Subscribed is closed once Run's subscription is in place on the server.
+func (r *Remote) Subscribed() <-chan struct{} { return r.subscribed }
+
 // Run subscribes to arb.book.<venue>.* and delivers until ctx ends; it
 // returns ctx's error, or the subscription's error at start.
 func (r *Remote) Run(ctx context.Context) error {
@@ -142,6 +146,12 @@ func (r *Remote) Run(ctx context.Context) error {
 		return fmt.Errorf("feedbus: subscribe %s: %w", subj, err)
 	}
 	defer sub.Unsubscribe()
+	// The server has the interest once a flush returns: from then on no
+	// published book is missed (tests and the engine's start wait on it).
+	fctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	_ = r.cfg.Conn.FlushWithContext(fctx)
+	cancel()
+	close(r.subscribed)
 	t := time.NewTicker(remoteTick)
 	defer t.Stop()
 	for {
