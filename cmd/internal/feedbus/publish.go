@@ -52,7 +52,8 @@ type Publisher struct {
 	subjects []string           // [venue*nInst+inst]
 	last     []exchange.BookTop // newest event per book
 	has      []bool
-	terms    []uint64 // per venue: the term this process last published with
+	terms    []uint64       // per venue: the term this process last published with
+	fresh    []atomic.Int32 // per venue: books whose newest event is not stale
 	buf      []byte
 }
 
@@ -73,7 +74,7 @@ func NewPublisher(cfg PublisherConfig) (*Publisher, error) {
 	}
 	nv, ni := len(cfg.Registry.Venues), len(cfg.Registry.Assets)
 	p := &Publisher{cfg: cfg, nInst: ni, subjects: make([]string, nv*ni), last: make([]exchange.BookTop, nv*ni),
-		has: make([]bool, nv*ni), terms: make([]uint64, nv), buf: make([]byte, 0, MaxSize)}
+		has: make([]bool, nv*ni), terms: make([]uint64, nv), fresh: make([]atomic.Int32, nv), buf: make([]byte, 0, MaxSize)}
 	for v := 1; v < nv; v++ {
 		for i := 1; i < ni; i++ {
 			s, err := Subject(cfg.Registry.Venues[v].Name, cfg.Registry.Assets[i].Symbol)
@@ -88,6 +89,16 @@ func NewPublisher(cfg PublisherConfig) (*Publisher, error) {
 
 // Stats returns the publisher's counters.
 func (p *Publisher) Stats() *PublisherStats { return &p.stats }
+
+// FreshBooks returns how many of venue v's books are fresh as of their
+// newest event: a feed process may lead a venue only with some (a lease's
+// Ready). Safe from any goroutine.
+func (p *Publisher) FreshBooks(v exchange.VenueID) int {
+	if int(v) >= len(p.fresh) {
+		return 0
+	}
+	return int(p.fresh[v].Load())
+}
 
 // pollEvery bounds how long a takeover waits for its republish when the
 // ring is quiet.
@@ -123,6 +134,12 @@ func (p *Publisher) handle(ev *exchange.BookTop) {
 	if ev.Venue == 0 || ev.Inst == 0 || int(ev.Venue) >= len(p.terms) || int(ev.Inst) >= p.nInst {
 		p.stats.Unknown.Add(1)
 		return
+	}
+	switch was := p.has[k] && !p.last[k].Stale(); {
+	case was && ev.Stale():
+		p.fresh[ev.Venue].Add(-1)
+	case !was && !ev.Stale():
+		p.fresh[ev.Venue].Add(1)
 	}
 	p.last[k] = *ev
 	p.has[k] = true

@@ -36,6 +36,7 @@ type Daemon struct {
 	hc      *http.Client
 	tap     tap.Sink // recorder hook (Options.Tap); nil = off
 	planIDs uint64   // Options.PlanIDBase
+	role    Role     // Options.Role: RoleEngine takes its books from feed processes over NATS
 
 	sim    *sim.Sim
 	emb    *bus.Embedded
@@ -79,6 +80,11 @@ type Options struct {
 	// of the time-based one (a recording stores it, so a backtest of the
 	// session numbers its plans the same way).
 	PlanIDBase uint64
+	// Role is RoleAll (or empty: today's single process) or RoleEngine:
+	// no venue adapter runs, every venue's books come from feed processes
+	// (arbd --role feed, BuildFeed) over NATS (feedroles.go). RoleFeed is
+	// built by BuildFeed, not Build.
+	Role Role
 }
 
 // Build constructs the daemon from a validated config: the simulated venues
@@ -94,8 +100,11 @@ func Build(ctx context.Context, cfg *config.Config, opt Options) (d *Daemon, err
 		log = slog.New(slog.DiscardHandler)
 	}
 	built := &Daemon{cfg: cfg, log: log, started: time.Now(), build: ReadBuildInfo(), hc: &http.Client{Timeout: fetchTimeout},
-		tap: opt.Tap, planIDs: opt.PlanIDBase}
+		tap: opt.Tap, planIDs: opt.PlanIDBase, role: opt.Role}
 	d = built
+	if err := checkRole(cfg, opt.Role, RoleAll, RoleEngine); err != nil {
+		return nil, err
+	}
 	defer func() {
 		if err != nil { // release whatever was started before the failure
 			built.Close()
