@@ -363,3 +363,25 @@ risk: {rules_file: %s}
 	eng.alive()
 	eng.stop()
 }
+
+// TestRoleRefusals: an unknown role is a usage error (exit 2), and a
+// split role without nats.url fails at start naming the key, since the
+// embedded server admits no other process.
+func TestRoleRefusals(t *testing.T) {
+	var out syncBuffer
+	if code := run([]string{"--role", "both"}, &out, &out); code != 2 || !strings.Contains(out.String(), `unknown role "both"`) {
+		t.Fatalf("--role both: exit %d, %q", code, out.String())
+	}
+	for _, role := range []string{"feed", "engine"} {
+		s := newSetup(t)
+		p := start(t, s.addr, nil, nil, "--config", s.cfg, "--role", role)
+		select {
+		case <-p.exited:
+		case <-time.After(60 * time.Second):
+			t.Fatalf("--role %s with the embedded server still running", role)
+		}
+		if code := p.cmd.ProcessState.ExitCode(); code != 1 || !strings.Contains(p.logs.String(), "needs nats.url") {
+			t.Fatalf("--role %s: exit %d, log %s", role, code, tail(p.logs.String(), 5))
+		}
+	}
+}
