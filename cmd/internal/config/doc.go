@@ -12,7 +12,7 @@
 //     and keys that look like credentials (api_key, secret, passphrase, ...)
 //     get an error saying that secrets come from the environment;
 //  3. resolve relative paths (data_dir, risk.rules_file,
-//     nats.credentials_file) against the config file's directory. The
+//     nats.credentials_file, nats.tls files) against the config file's directory. The
 //     embedded default (DefaultName) has none, so its paths resolve against
 //     the working directory: the repository root under `go run ./cmd/arbd`;
 //  4. validate (Config.Validate) against Known, the venue kinds and

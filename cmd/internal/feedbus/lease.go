@@ -50,8 +50,9 @@ type LeaseConfig struct {
 type Lease struct {
 	cfg  LeaseConfig
 	term atomic.Uint64
-	// Changes counts terms won (for tests and logs).
-	Changes atomic.Uint64
+	// Changes counts terms won, Renewals successful renewals (for tests
+	// and logs).
+	Changes, Renewals atomic.Uint64
 }
 
 // OpenLeases opens the lease bucket (LeaseBucket; tests use their own),
@@ -121,6 +122,7 @@ func (l *Lease) Run(ctx context.Context) error {
 			switch {
 			case err == nil:
 				rev, okAt = r, time.Now()
+				l.Renewals.Add(1)
 			case errors.Is(err, jetstream.ErrKeyExists) || isMismatch(err):
 				l.step("lease taken by another feed")
 			case time.Since(okAt) > l.cfg.TTL/2:

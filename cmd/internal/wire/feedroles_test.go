@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"arb/cmd/internal/config"
 	"arb/cmd/internal/feedbus"
@@ -92,30 +93,8 @@ func TestRolesOverTLS(t *testing.T) {
 	}
 	url := "tls://" + srv.Addr().String()
 
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	shipped, _ := filepath.Abs("../../../configs/rules.yaml")
-	text := string(config.Default())
-	for _, r := range [][2]string{
-		{"http: {listen: 127.0.0.1:7420}", "http: {listen: " + addr + "}"},
-		{"data_dir: ./data", "data_dir: " + t.TempDir()},
-		{"rules_file: configs/rules.yaml", "rules_file: " + shipped},
-		{"paper: false", "paper: true"},
-		{`nats: {url: ""}`, `nats: {url: "` + url + `", tls: {ca_file: ` + ca + `, cert_file: ` + cc + `, key_file: ` + ck + `}}`},
-	} {
-		if !strings.Contains(text, r[0]) {
-			t.Fatalf("default config has no %q", r[0])
-		}
-		text = strings.Replace(text, r[0], r[1], 1)
-	}
-	cfg, err := config.Parse("arbd.yaml", []byte(text), Known())
-	if err != nil {
-		t.Fatal(err)
-	}
+	tlsLine := `nats: {url: "` + url + `", tls: {ca_file: ` + ca + `, cert_file: ` + cc + `, key_file: ` + ck + `}}`
+	cfg := splitConfig(t, tlsLine)
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -133,19 +112,139 @@ func TestRolesOverTLS(t *testing.T) {
 	}
 	bcancel()
 
-	feed, err := BuildFeed(ctx, cfg, Options{Logger: log})
+	runRoles(t, ctx, cfg, splitConfig(t, tlsLine), log)
+}
+
+// The permissions of README.md's split-role users: a feed process
+// publishes books and holds leases, nothing else; an engine is the arbd
+// user (readmeArbdPublish) that also subscribes to the books.
+// TestSplitRolesPermissions runs both against a server configured with
+// them. Keep the two in step.
+var (
+	readmeFeedPublish = []string{"arb.book.>", "$JS.API.INFO",
+		"$JS.API.STREAM.CREATE.KV_arb_feed_leaders", "$JS.API.STREAM.INFO.KV_arb_feed_leaders",
+		"$KV.arb_feed_leaders.>", "$JS.API.DIRECT.GET.KV_arb_feed_leaders.>"}
+	readmeEngineSubscribe = []string{"_INBOX.>", "arb.book.>"}
+)
+
+// TestSplitRolesPermissions: a feed process and an engine, each with its
+// own nkey and README.md's least permissions, run together (books fresh in
+// the engine from the feed, the feed creating and holding its leases), and
+// the feed's user cannot forge an event on the durable stream.
+func TestSplitRolesPermissions(t *testing.T) {
+	engUser, feedUser := newNkeyUser(t), newNkeyUser(t)
+	perms := func(pub []string, sub ...string) *server.Permissions {
+		return &server.Permissions{Publish: &server.SubjectPermission{Allow: pub}, Subscribe: &server.SubjectPermission{Allow: sub}}
+	}
+	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, JetStream: true,
+		StoreDir: t.TempDir(), NoSigs: true, NoLog: true, DisableJetStreamBanner: true,
+		Nkeys: []*server.NkeyUser{
+			{Nkey: engUser.pub, Permissions: perms(readmeArbdPublish, readmeEngineSubscribe...)},
+			{Nkey: feedUser.pub, Permissions: perms(readmeFeedPublish, "_INBOX.>")},
+		}})
 	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Start()
+	t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
+	if !srv.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats-server not ready")
+	}
+	seeds := t.TempDir()
+	engSeed, feedSeed := filepath.Join(seeds, "engine.nk"), filepath.Join(seeds, "feed.nk")
+	os.WriteFile(engSeed, []byte(engUser.seed+"\n"), 0o600)
+	os.WriteFile(feedSeed, []byte(feedUser.seed+"\n"), 0o600)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	feedCfg := splitConfig(t, `nats: {url: "`+srv.ClientURL()+`", credentials_file: "`+feedSeed+`"}`)
+	engCfg := splitConfig(t, `nats: {url: "`+srv.ClientURL()+`", credentials_file: "`+engSeed+`"}`)
+	feed, _ := runRoles(t, ctx, feedCfg, engCfg, log)
+	// The leases are renewed under these permissions, not only created.
+	waitFor(t, "lease renewals", 30*time.Second, func() bool { return feed.leases[1].Renewals.Load() >= 4 })
+	if got := feed.Stats().Leading; len(got) != 3 || feed.leases[1].Changes.Load() != 1 {
+		t.Fatalf("the feed leads %v after %d terms, want every venue, one term", got, feed.leases[1].Changes.Load())
+	}
+
+	// The feed's user cannot store an event on the durable stream.
+	feedNC := feedUser.connect(t, srv.ClientURL())
+	js, _ := jetstream.New(feedNC)
+	pctx, pcancel := context.WithTimeout(ctx, 3*time.Second)
+	_, err = js.Publish(pctx, "arb.plan.forged", []byte("{}"))
+	pcancel()
+	if err == nil {
+		t.Fatal("the feed's user stored an event")
+	}
+}
+
+// splitConfig is the embedded default (simulated venues, paper trading)
+// with a free HTTP port, its own data_dir, the shipped rules and natsLine.
+func splitConfig(t *testing.T, natsLine string) *config.Config {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	shipped, _ := filepath.Abs("../../../configs/rules.yaml")
+	text := string(config.Default())
+	for _, r := range [][2]string{
+		{"http: {listen: 127.0.0.1:7420}", "http: {listen: " + addr + "}"},
+		{"data_dir: ./data", "data_dir: " + t.TempDir()},
+		{"rules_file: configs/rules.yaml", "rules_file: " + shipped},
+		{"paper: false", "paper: true"},
+		{`nats: {url: ""}`, natsLine},
+	} {
+		if !strings.Contains(text, r[0]) {
+			t.Fatalf("default config has no %q", r[0])
+		}
+		text = strings.Replace(text, r[0], r[1], 1)
+	}
+	cfg, err := config.Parse("arbd.yaml", []byte(text), Known())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// runRoles builds and runs a feed process and an engine (two wire
+// instances), waits until every book of the engine is fresh, and stops
+// both when the test ends.
+func runRoles(t *testing.T, ctx context.Context, feedCfg, engCfg *config.Config, log *slog.Logger) (*FeedDaemon, *Daemon) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(ctx)
+	feed, err := BuildFeed(ctx, feedCfg, Options{Logger: log})
+	if err != nil {
+		cancel()
 		t.Fatal(err)
 	}
 	feedDone := make(chan error, 1)
 	go func() { feedDone <- feed.Run(ctx) }()
-	eng, err := Build(ctx, cfg, Options{Role: RoleEngine, Logger: log, RulesFallback: configs.DefaultRules, RulesFallbackName: configs.DefaultRulesName})
+	engDone := make(chan error, 1)
+	eng, err := Build(ctx, engCfg, Options{Role: RoleEngine, Logger: log, RulesFallback: configs.DefaultRules, RulesFallbackName: configs.DefaultRulesName})
+	if err != nil {
+		engDone <- nil
+	} else {
+		go func() { engDone <- eng.Run(ctx) }()
+	}
+	t.Cleanup(func() {
+		cancel()
+		for _, ch := range []chan error{feedDone, engDone} {
+			select {
+			case err := <-ch:
+				if err != nil {
+					t.Errorf("Run: %v", err)
+				}
+			case <-time.After(20 * time.Second):
+				t.Error("did not stop within 20 s")
+			}
+		}
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	engDone := make(chan error, 1)
-	go func() { engDone <- eng.Run(ctx) }()
-
 	for _, f := range eng.engine().feeds {
 		if _, ok := f.md.(*feedbus.Remote); !ok {
 			t.Fatalf("engine venue %s runs %T, not a remote feed", f.name, f.md)
@@ -156,22 +255,11 @@ func TestRolesOverTLS(t *testing.T) {
 		snap := eng.snapshot()
 		if snap != nil && snap.Ready {
 			t.Logf("%d books fresh in the engine, from feed %016x (leading %v)", len(snap.Rows), feed.Source(), feed.Stats().Leading)
-			break
+			return feed, eng
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("engine books not all fresh within 60 s: %+v", snap)
 		}
 		time.Sleep(50 * time.Millisecond)
-	}
-	cancel()
-	for _, ch := range []chan error{feedDone, engDone} {
-		select {
-		case err := <-ch:
-			if err != nil {
-				t.Errorf("Run: %v", err)
-			}
-		case <-time.After(20 * time.Second):
-			t.Error("did not stop within 20 s")
-		}
 	}
 }
