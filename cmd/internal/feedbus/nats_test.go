@@ -445,3 +445,26 @@ func benchDial(b *testing.B) *bus.Bus {
 // testTTL is the tests' lease TTL: short enough for quick failovers, long
 // enough that a loaded machine does not lose a live leader's lease.
 const testTTL = 3 * time.Second
+
+// TestPublisherAllocs: taking an event from the ring and publishing it
+// (encode, NATS publish into the connection's buffer) allocates nothing.
+// (On the engine side nats.go allocates one *nats.Msg per message it
+// receives; Remote's own handling of it allocates nothing:
+// TestRemoteAllocs.)
+func TestPublisherAllocs(t *testing.T) {
+	b := servers(t)[0].dial(t) // embedded
+	venue, _ := testNames(t)
+	p, err := NewPublisher(PublisherConfig{Registry: testRegistry(venue), Ring: ringbuf.NewMPSC[exchange.BookTop](16), Conn: b.Conn(), Source: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := book(1, 6000000, 6000100)
+	ev.Venue, ev.Inst = 1, 1
+	p.handle(&ev)
+	if n := testing.AllocsPerRun(1000, func() { ev.Seq++; p.handle(&ev) }); n != 0 {
+		t.Fatalf("%v allocations per published event", n)
+	}
+	if got := p.Stats().Published.Load(); got < 1000 {
+		t.Fatalf("published %d", got)
+	}
+}
