@@ -33,7 +33,10 @@
 // needed. A stale marker (disconnect, gap, resync) crosses the hop like
 // any event. RecvTS is the feed host's clock: feed and engine hosts must
 // keep their clocks in sync (NTP); arb_feed_hop_seconds shows the hop as
-// the two clocks see it. A message the engine cannot decode for a known
+// the two clocks see it. A RecvTS in the engine's future (the feed's clock
+// ahead) is clamped to the engine's now and counted
+// (arb_feed_clock_ahead_total), so a book never outlives its feed by the
+// clock offset; a feed clock behind only makes books stale early. A message the engine cannot decode for a known
 // book is a counted rejection (arb_feed_rejects_total) that also marks the
 // book stale (bad data): the engine no longer knows it.
 //

@@ -50,6 +50,7 @@ type RemoteStats struct {
 	Duplicates atomic.Uint64 // a venue state already delivered by the previous term, dropped
 	Dropped    atomic.Uint64 // messages NATS dropped because the subscription was full
 	TermChange atomic.Uint64 // leadership terms taken over
+	Future     atomic.Uint64 // events received "before" they were received at the feed (its clock ahead): RecvTS clamped to now
 	Term       atomic.Uint64 // the term in force
 	Hop        exchange.Hist // publish (feed clock) to receipt here, ns
 }
@@ -244,6 +245,15 @@ func (r *Remote) deliver(subject string, data []byte) {
 			r.publishStale(b, exchange.CauseBadData, now)
 			return
 		}
+	}
+	// A receive time in this host's future means the feed's clock is
+	// ahead: the book would look fresher than it is, and stay "fresh"
+	// after its feed died. Clamp it to now, so a book's age is never less
+	// than the time since it reached this engine. (A feed clock behind
+	// only makes books stale early: safe, and visible in the hop metric.)
+	if ev.RecvTS > now {
+		ev.RecvTS = now
+		r.rs.Future.Add(1)
 	}
 	ev.Venue, ev.Inst = r.cfg.Venue, b.inst
 	b.has, b.seq, b.term, b.stale = true, ev.Seq, h.Term, ev.Stale()

@@ -80,6 +80,27 @@ func TestRemoteDelivers(t *testing.T) {
 	}
 }
 
+// TestRemoteClampsFutureRecvTS: a receive time ahead of the engine's
+// clock (the feed host's clock runs ahead) is clamped to the engine's now,
+// so the book cannot outlive its feed by the clock offset; one behind is
+// kept as it is.
+func TestRemoteClampsFutureRecvTS(t *testing.T) {
+	r, ring, clk := newTestRemote(t, 16)
+	ahead := book(1, 100, 101)
+	ahead.RecvTS = clk.ns + int64(2*time.Second)
+	behind := book(2, 100, 101)
+	behind.RecvTS = clk.ns - int64(time.Second)
+	r.deliver("arb.book.binance.BTC-USDT", msg(ahead, 1, sc28))
+	r.deliver("arb.book.binance.BTC-USDT", msg(behind, 1, sc28))
+	got := drain(ring)
+	if len(got) != 2 || got[0].RecvTS != clk.ns || got[1].RecvTS != behind.RecvTS || got[0].ExchTS != ahead.ExchTS {
+		t.Fatalf("got %+v", got)
+	}
+	if r.rs.Future.Load() != 1 {
+		t.Fatalf("future %d", r.rs.Future.Load())
+	}
+}
+
 // TestRemoteFencing: once a higher term has published, a lower term's
 // messages are dropped (a deposed leader) — until the term in force has
 // been silent for the age limit, when a lower term is taken (the lease

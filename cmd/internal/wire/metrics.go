@@ -45,6 +45,11 @@ func newPrometheusSet(d *Daemon) *prometheusSet {
 		[]string{"venue"}, func(emit httpapi.EmitHistogram) {
 			remotes(func(venue string, r *feedbus.RemoteStats) { emit(httpapi.HistogramFromHist(&r.Hop), venue) })
 		}))
+	reg.MustRegister(httpapi.NewCounterFamily("arb_feed_clock_ahead_total",
+		"Books from feed processes whose receive time was ahead of this engine's clock (clamped to now): the feed host's clock runs ahead.",
+		[]string{"venue"}, func(emit httpapi.Emit) {
+			remotes(func(venue string, r *feedbus.RemoteStats) { emit(float64(r.Future.Load()), venue) })
+		}))
 	reg.MustRegister(httpapi.NewCounterFamily("arb_feed_remote_dropped_total",
 		"Book messages from feed processes not delivered: fenced (a superseded leader), duplicate (a takeover's republish of a state already delivered), slow_consumer (dropped by NATS).",
 		[]string{"venue", "reason"}, func(emit httpapi.Emit) {
