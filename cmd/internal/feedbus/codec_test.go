@@ -3,6 +3,7 @@ package feedbus
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/hex"
 	"math/rand/v2"
 	"testing"
 
@@ -185,4 +186,21 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("accepted message does not re-encode to itself:\n in %x\nout %x", b, again)
 		}
 	})
+}
+
+// TestLayoutPinned pins version 1's bytes: a change of layout must come
+// with a new Version (engines of the old one would misread it), so this
+// test is edited only together with Version.
+func TestLayoutPinned(t *testing.T) {
+	ev := exchange.BookTop{Seq: 0x0102030405060708, ExchTS: 0x1112131415161718, RecvTS: 0x2122232425262728,
+		Flags: 0, Cause: exchange.CauseNone, NBids: 1, NAsks: 1, Gas: 0x31,
+		Bids: [exchange.TopK]exchange.Level{{Px: 0x41, Qty: 0x42}}, Asks: [exchange.TopK]exchange.Level{{Px: 0x51, Qty: 0x52}}}
+	h := Header{Source: 0xA1, Term: 0xB1, PubTS: 0xC1, Scale: num.Scale{Px: 2, Qty: 8}}
+	const want = "01000001010208" + "00" +
+		"a100000000000000" + "b100000000000000" + "0807060504030201" + "1817161514131211" + "2827262524232221" +
+		"c100000000000000" + "3100000000000000" +
+		"4100000000000000" + "4200000000000000" + "5100000000000000" + "5200000000000000"
+	if got := hex.EncodeToString(Append(nil, &ev, &h)); got != want || Version != 1 {
+		t.Fatalf("version %d layout\n got %s\nwant %s", Version, got, want)
+	}
 }
