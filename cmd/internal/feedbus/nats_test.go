@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"arb/cmd/internal/bus"
 	"arb/exchange"
@@ -157,13 +158,21 @@ type feed struct {
 	ring  *ringbuf.MPSC[exchange.BookTop]
 	pub   *Publisher
 	lease *Lease
+	kv    jetstream.KeyValue
 	bus   *bus.Bus
 	stop  context.CancelFunc
 	done  chan struct{}
 }
 
-// startFeed starts a publisher; with bucket set it runs a lease on it.
+// startFeed starts a publisher; with bucket set it runs a lease on it,
+// ready at all times.
 func startFeed(t *testing.T, b *bus.Bus, venue, bucket string, source uint64) *feed {
+	t.Helper()
+	return startFeedWith(t, b, venue, bucket, source, nil)
+}
+
+// startFeedWith is startFeed with the lease's readiness (nil: always).
+func startFeedWith(t *testing.T, b *bus.Bus, venue, bucket string, source uint64, ready func(*feed) bool) *feed {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	f := &feed{ring: ringbuf.NewMPSC[exchange.BookTop](1024), bus: b, stop: cancel, done: make(chan struct{})}
@@ -177,7 +186,12 @@ func startFeed(t *testing.T, b *bus.Bus, venue, bucket string, source uint64) *f
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { b.JetStream().DeleteKeyValue(context.Background(), bucket) })
-		if f.lease, err = NewLease(LeaseConfig{KV: kv, Venue: venue, Source: source, TTL: testTTL, Ready: func() bool { return true }}); err != nil {
+		f.kv = kv
+		readyFn := func() bool { return true }
+		if ready != nil {
+			readyFn = func() bool { return ready(f) }
+		}
+		if f.lease, err = NewLease(LeaseConfig{KV: kv, Venue: venue, Source: source, TTL: testTTL, Ready: readyFn}); err != nil {
 			t.Fatal(err)
 		}
 		cfg.Term = func(exchange.VenueID) uint64 { return f.lease.Term() }
@@ -466,5 +480,128 @@ func TestPublisherAllocs(t *testing.T) {
 	}
 	if got := p.Stats().Published.Load(); got < 1000 {
 		t.Fatalf("published %d", got)
+	}
+}
+
+// pushStale hands the adapter's stale marker (disconnect) to the ring.
+func (f *feed) pushStale(t *testing.T, seq uint64) {
+	t.Helper()
+	ev := exchange.BookTop{Venue: 1, Inst: 1, Seq: seq}
+	ev.SetStale(exchange.CauseDisconnect, time.Now().UnixNano())
+	if !f.ring.TryPush(&ev) {
+		t.Fatal("feed ring full")
+	}
+}
+
+// checkOrdered fails if the engine got a state twice in a row or out of
+// order. (A stale marker in between makes the same state news again: the
+// book was unusable, and a fresh copy of its last state revives it.)
+func checkOrdered(t *testing.T, got []exchange.BookTop) {
+	t.Helper()
+	var prev uint64
+	prevFresh := false
+	for i, ev := range got {
+		if ev.Seq < prev || (ev.Seq == prev && !ev.Stale() && prevFresh) {
+			t.Fatalf("event %d: seq %d after %d (duplicate or reordered): %v", i, ev.Seq, prev, seqs(got))
+		}
+		prev, prevFresh = ev.Seq, !ev.Stale()
+	}
+}
+
+// TestLeaderWithStaleBooksStepsDown: a leader whose venue connection
+// dropped (its books stale) publishes the stale marker, then gives the
+// lease up; the standby, whose books are fresh, takes over and the
+// engine's book is fresh again from it.
+func TestLeaderWithStaleBooksStepsDown(t *testing.T) {
+	for _, srv := range servers(t) {
+		t.Run(srv.name, func(t *testing.T) {
+			venue, bucket := testNames(t)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			eng := startEngine(t, ctx, srv.dial(t), venue)
+			fresh := func(f *feed) bool { return f.pub.FreshBooks(1) > 0 }
+			a := startFeedWith(t, srv.dial(t), venue, bucket, 0xA, fresh)
+			a.push(t, 1)
+			waitFor(t, "A leads", 30*time.Second, func() bool { return a.lease.Term() != 0 })
+			b := startFeedWith(t, srv.dial(t), venue, bucket, 0xB, fresh)
+			b.push(t, 1)
+			waitFor(t, "B's book fresh", 30*time.Second, func() bool { return b.pub.FreshBooks(1) == 1 })
+			last := func() exchange.BookTop {
+				ev := eng.events()
+				if len(ev) == 0 {
+					return exchange.BookTop{}
+				}
+				return ev[len(ev)-1]
+			}
+			a.push(t, 2)
+			b.push(t, 2)
+			waitFor(t, "state 2 across", 30*time.Second, func() bool { return last().Seq == 2 })
+
+			a.pushStale(t, 2) // A's venue connection drops
+			waitFor(t, "A's stale marker across", 30*time.Second, func() bool { return last().Flags&exchange.FlagStale != 0 })
+			waitFor(t, "B takes over", 30*time.Second, func() bool { return b.lease.Term() != 0 })
+			if a.lease.Term() != 0 {
+				t.Fatal("A still leads with no fresh book")
+			}
+			b.push(t, 3)
+			waitFor(t, "B's state across, fresh", 30*time.Second, func() bool { l := last(); return l.Seq == 3 && l.Flags&exchange.FlagStale == 0 })
+			checkOrdered(t, eng.events())
+		})
+	}
+}
+
+// TestDeposedLeaderFenced: the lease key is deleted under a live leader
+// (an operator, or a renewal lost in a partition) and the standby takes
+// it; until the old leader notices at its next renewal, both may publish.
+// The engine takes only the newest term: it never gets a state twice or
+// out of order.
+func TestDeposedLeaderFenced(t *testing.T) {
+	for _, srv := range servers(t) {
+		t.Run(srv.name, func(t *testing.T) {
+			venue, bucket := testNames(t)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			eng := startEngine(t, ctx, srv.dial(t), venue)
+			a := startFeed(t, srv.dial(t), venue, bucket, 0xA)
+			waitFor(t, "A leads", 30*time.Second, func() bool { return a.lease.Term() != 0 })
+			b := startFeed(t, srv.dial(t), venue, bucket, 0xB)
+			seq := uint64(0)
+			step := func() {
+				seq++
+				a.push(t, seq)
+				b.push(t, seq)
+				time.Sleep(time.Millisecond) // pacing of the generated states, not synchronization
+			}
+			for range 50 {
+				step()
+			}
+			dctx, dcancel := context.WithTimeout(ctx, 10*time.Second)
+			if err := a.kv.Delete(dctx, venue); err != nil {
+				t.Fatal(err)
+			}
+			dcancel()
+			deadline := time.Now().Add(30 * time.Second)
+			for b.lease.Term() == 0 || a.lease.Term() != 0 {
+				if time.Now().After(deadline) {
+					t.Fatalf("no handover: A term %d, B term %d", a.lease.Term(), b.lease.Term())
+				}
+				step()
+			}
+			for range 50 {
+				step()
+			}
+			final := seq
+			waitFor(t, "the last state across", 30*time.Second, func() bool {
+				ev := eng.events()
+				return len(ev) > 0 && ev[len(ev)-1].Seq == final
+			})
+			checkOrdered(t, eng.events())
+			rs := eng.remote.RemoteStats()
+			t.Logf("%d states, %d delivered, %d fenced, %d duplicates, engine's term %d", final, len(eng.events()),
+				rs.Fenced.Load(), rs.Duplicates.Load(), rs.Term.Load())
+			if rs.Term.Load() != b.lease.Term() {
+				t.Fatalf("engine's term %d, B's %d", rs.Term.Load(), b.lease.Term())
+			}
+		})
 	}
 }
