@@ -105,6 +105,9 @@ func Build(ctx context.Context, cfg *config.Config, opt Options) (d *Daemon, err
 	if err := checkRole(cfg, opt.Role, RoleAll, RoleEngine); err != nil {
 		return nil, err
 	}
+	if d.role == "" {
+		d.role = RoleAll
+	}
 	defer func() {
 		if err != nil { // release whatever was started before the failure
 			built.Close()
@@ -269,7 +272,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	for _, v := range d.pending() {
 		missing = append(missing, v.cfg.Name)
 	}
-	d.log.Info("arbd running", "http", d.cfg.HTTP.Listen, "venues", len(d.venues), "venues_waiting", missing,
+	d.log.Info("arbd running", "role", string(d.role), "http", d.cfg.HTTP.Listen, "venues", len(d.venues), "venues_waiting", missing,
 		"instruments", len(d.reg.Assets)-1, "nats", d.natsURL(), "sim", d.sim != nil)
 	select {
 	case <-ctx.Done():
