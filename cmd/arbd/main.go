@@ -5,6 +5,8 @@
 //	go run ./cmd/arbd                   # embedded offline default: simulated venues, embedded NATS
 //	go run ./cmd/arbd --config FILE     # a config file (see configs/)
 //	go run ./cmd/arbd --version         # module version and VCS revision
+//	go run ./cmd/arbd --config FILE --role feed    # venue adapters only: books to NATS
+//	go run ./cmd/arbd --config FILE --role engine  # everything else: books from NATS
 //	arbd --healthcheck http://127.0.0.1:7420/healthz   # exit 0 if it answers 200, else 1
 //
 // --healthcheck is the container image's HEALTHCHECK: the distroless image
@@ -61,9 +63,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	cfgPath := fs.String("config", "", "YAML config file (default: the embedded offline default)")
 	version := fs.Bool("version", false, "print the module version and VCS revision, then exit")
 	health := fs.String("healthcheck", "", "GET this URL (http://127.0.0.1:7420/healthz) and exit 0 if it answers 200, 1 otherwise; for a container HEALTHCHECK")
+	roleName := fs.String("role", "all", "what this process runs: all (adapters and engine in one process), feed (only the venue adapters, publishing books to NATS arb.book.<venue>.<symbol>) or engine (everything else, books from the feeds over NATS); feed and engine need nats.url")
 	probe := fs.Bool("latency-probe", false, "measure the feed-to-loop ring hand-off against a Go channel in the same run (/api/v1/status execution.latency.handoff); for benchmarks")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: arbd [--config FILE] [--version] [--healthcheck URL]\n\nWithout --config, arbd runs its embedded default: simulated Binance, OKX and Bybit\nvenues in process, embedded NATS, paper trading, HTTP on 127.0.0.1:7420.\n\n")
+		fmt.Fprintf(stderr, "usage: arbd [--config FILE] [--role all|feed|engine] [--version] [--healthcheck URL]\n\nWithout --config, arbd runs its embedded default: simulated Binance, OKX and Bybit\nvenues in process, embedded NATS, paper trading, HTTP on 127.0.0.1:7420.\n\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -79,6 +82,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if *health != "" {
 		return healthcheck(*health, stdout, stderr)
 	}
+	role, err := wire.ParseRole(*roleName)
+	if err != nil {
+		fmt.Fprintf(stderr, "arbd: --role: %v\n", err)
+		return 2
+	}
 	bi := wire.ReadBuildInfo()
 	if *version {
 		fmt.Fprintln(stdout, "arbd", bi.String())
@@ -90,7 +98,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 	// wire.Known's checks include what used to fail only at run time (the
 	// rules file, scales the detector cannot hold, the simulator's limits).
 	var cfg *config.Config
-	var err error
 	if *cfgPath == "" {
 		cfg, err = config.Parse(config.DefaultName, config.Default(), wire.Known())
 	} else {
@@ -106,7 +113,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if source == "" {
 		source = config.DefaultName
 	}
-	logger.Info("arbd starting", append(bi.LogAttrs(), "config", source, "pid", os.Getpid())...)
+	logger.Info("arbd starting", append(bi.LogAttrs(), "config", source, "pid", os.Getpid(), "role", string(role))...)
 
 	ctx, cancel := context.WithCancelCause(context.Background())
 	defer cancel(nil)
@@ -122,6 +129,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 			case s := <-sigs:
 				switch s {
 				case syscall.SIGHUP:
+					if role == wire.RoleFeed {
+						logger.Info("SIGHUP ignored: a feed process has no rules to reload")
+						continue
+					}
 					d := daemon.Load()
 					if d == nil {
 						hupDuringStart.Store(true)
@@ -139,7 +150,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 	}()
 
-	opt := wire.Options{Logger: logger, LatencyProbe: *probe}
+	if role == wire.RoleFeed {
+		return runFeed(ctx, cfg, logger)
+	}
+	opt := wire.Options{Logger: logger, LatencyProbe: *probe, Role: role}
 	if *cfgPath == "" {
 		// The embedded default runs from any directory: without
 		// configs/rules.yaml beside it, it starts on the embedded copy. A
@@ -163,6 +177,38 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	done := make(chan error, 1)
 	go func() { done <- d.Run(ctx) }()
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		select {
+		case err = <-done:
+		case <-time.After(shutdownWait):
+			logger.Error("shutdown did not finish in time; exiting", "wait", shutdownWait.String())
+			return 1
+		}
+	}
+	if err != nil && !errors.Is(err, errSignal) {
+		logger.Error("stopped on failure", "err", err)
+		return 1
+	}
+	logger.Info("stopped")
+	return 0
+}
+
+// runFeed runs arbd --role feed until ctx ends (a signal) and returns the
+// exit code.
+func runFeed(ctx context.Context, cfg *config.Config, logger *slog.Logger) int {
+	f, err := wire.BuildFeed(ctx, cfg, wire.Options{Logger: logger})
+	if err != nil {
+		if errors.Is(context.Cause(ctx), errSignal) {
+			logger.Info("stopped during start-up")
+			return 0
+		}
+		logger.Error("start-up failed", "err", err)
+		return 1
+	}
+	done := make(chan error, 1)
+	go func() { done <- f.Run(ctx) }()
 	select {
 	case err = <-done:
 	case <-ctx.Done():

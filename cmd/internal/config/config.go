@@ -116,7 +116,26 @@ type NATS struct {
 	// nkey seed (for users listed by nkey); empty for none. Resolved
 	// against the config file's directory. It holds a secret: keep it 0600.
 	CredentialsFile string `yaml:"credentials_file"`
+	// TLS adds to a tls:// URL (which verifies the server against the
+	// system's roots): a private CA, and a client certificate for servers
+	// that require mutual TLS. Files resolved against the config file's
+	// directory.
+	TLS NATSTLS `yaml:"tls"`
 }
+
+// NATSTLS are the TLS files of the NATS connection.
+type NATSTLS struct {
+	// CAFile holds the PEM roots the server's certificate is verified
+	// against, instead of the system's.
+	CAFile string `yaml:"ca_file"`
+	// CertFile and KeyFile are the client certificate and its private key
+	// (PEM), both or neither. The key is a secret: keep it 0600.
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+}
+
+// Set reports whether any TLS file is configured.
+func (t NATSTLS) Set() bool { return t.CAFile != "" || t.CertFile != "" || t.KeyFile != "" }
 
 // Postgres configures the ledger store.
 type Postgres struct {
@@ -505,7 +524,7 @@ func Parse(name string, data []byte, known Known) (*Config, error) {
 
 // resolvePaths makes the relative paths of the file relative to dir.
 func (c *Config) resolvePaths(dir string) {
-	for _, p := range []*string{&c.DataDir, &c.Risk.RulesFile, &c.NATS.CredentialsFile} {
+	for _, p := range []*string{&c.DataDir, &c.Risk.RulesFile, &c.NATS.CredentialsFile, &c.NATS.TLS.CAFile, &c.NATS.TLS.CertFile, &c.NATS.TLS.KeyFile} {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(dir, *p)
 		}

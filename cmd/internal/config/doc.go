@@ -14,7 +14,7 @@
 //     a value under any key that is key material by its form (a PEM private
 //     key, a NATS nkey seed or credentials file), reported without the value;
 //  3. resolve relative paths (data_dir, risk.rules_file,
-//     nats.credentials_file) against the config file's directory. The
+//     nats.credentials_file, nats.tls files) against the config file's directory. The
 //     embedded default (DefaultName) has none, so its paths resolve against
 //     the working directory: the repository root under `go run ./cmd/arbd`;
 //  4. validate (Config.Validate) against Known, the venue kinds and

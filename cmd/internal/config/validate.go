@@ -115,6 +115,14 @@ func (v *validator) top() {
 	} else if c.NATS.CredentialsFile != "" {
 		v.bad("nats.credentials_file", "is set but nats.url is empty (the embedded server needs no credentials)")
 	}
+	if t := c.NATS.TLS; t.Set() {
+		switch {
+		case c.NATS.URL == "":
+			v.bad("nats.tls", "is set but nats.url is empty (the embedded server is reached in process)")
+		case (t.CertFile == "") != (t.KeyFile == ""):
+			v.bad("nats.tls", "cert_file and key_file go together (a client certificate and its key)")
+		}
+	}
 	if pgHasPassword(c.Postgres.DSN) {
 		v.bad("postgres.dsn", "contains a password; secrets are never read from the config file: put the DSN in %s or the password in PGPASSWORD", EnvPGDSN)
 	}

@@ -20,17 +20,26 @@ import (
 )
 
 // natsOptions returns the connect options for an external NATS server
-// (nats.credentials_file; see bus.CredentialsOption).
+// (nats.credentials_file, see bus.CredentialsOption; nats.tls).
 func natsOptions(cfg *config.Config) ([]nats.Option, error) {
-	f := cfg.NATS.CredentialsFile
-	if f == "" {
-		return nil, nil
+	var opts []nats.Option
+	if f := cfg.NATS.CredentialsFile; f != "" {
+		opt, err := bus.CredentialsOption(f)
+		if err != nil {
+			return nil, fmt.Errorf("nats.credentials_file: %w", err)
+		}
+		opts = append(opts, opt)
 	}
-	opt, err := bus.CredentialsOption(f)
-	if err != nil {
-		return nil, fmt.Errorf("nats.credentials_file: %w", err)
+	// TLS files: nats.go reads them when it connects, so a missing or
+	// unreadable one is reported by Connect, naming the file.
+	t := cfg.NATS.TLS
+	if t.CAFile != "" {
+		opts = append(opts, nats.RootCAs(t.CAFile))
 	}
-	return []nats.Option{opt}, nil
+	if t.CertFile != "" {
+		opts = append(opts, nats.ClientCert(t.CertFile, t.KeyFile))
+	}
+	return opts, nil
 }
 
 // apiProvider answers the HTTP API from the daemon's components. Book data

@@ -300,6 +300,9 @@ func spreadConfig(cfg *config.Config, reg *exchange.Registry, listings []exchang
 // newFeed builds the market-data feed of a venue whose listings are known
 // (not running).
 func (d *Daemon) newFeed(v *venue, listings []exchange.Instrument) (feedEntry, error) {
+	if d.role == RoleEngine {
+		return d.newRemoteFeed(v, listings)
+	}
 	k, ok := kinds[v.cfg.Kind]
 	if !ok {
 		return feedEntry{}, fmt.Errorf("venue %s: unknown kind %q", v.cfg.Name, v.cfg.Kind)

@@ -36,6 +36,7 @@ type Daemon struct {
 	hc      *http.Client
 	tap     tap.Sink // recorder hook (Options.Tap); nil = off
 	planIDs uint64   // Options.PlanIDBase
+	role    Role     // Options.Role: RoleEngine takes its books from feed processes over NATS
 
 	sim    *sim.Sim
 	emb    *bus.Embedded
@@ -84,6 +85,11 @@ type Options struct {
 	// of the time-based one (a recording stores it, so a backtest of the
 	// session numbers its plans the same way).
 	PlanIDBase uint64
+	// Role is RoleAll (or empty: today's single process) or RoleEngine:
+	// no venue adapter runs, every venue's books come from feed processes
+	// (arbd --role feed, BuildFeed) over NATS (feedroles.go). RoleFeed is
+	// built by BuildFeed, not Build.
+	Role Role
 }
 
 // Build constructs the daemon from a validated config: the simulated venues
@@ -99,8 +105,14 @@ func Build(ctx context.Context, cfg *config.Config, opt Options) (d *Daemon, err
 		log = slog.New(slog.DiscardHandler)
 	}
 	built := &Daemon{cfg: cfg, log: log, started: time.Now(), build: ReadBuildInfo(), hc: &http.Client{Timeout: fetchTimeout},
-		tap: opt.Tap, planIDs: opt.PlanIDBase}
+		tap: opt.Tap, planIDs: opt.PlanIDBase, role: opt.Role}
 	d = built
+	if err := checkRole(cfg, opt.Role, RoleAll, RoleEngine); err != nil {
+		return nil, err
+	}
+	if d.role == "" {
+		d.role = RoleAll
+	}
 	defer func() {
 		if err != nil { // release whatever was started before the failure
 			built.Close()
@@ -265,7 +277,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	for _, v := range d.pending() {
 		missing = append(missing, v.cfg.Name)
 	}
-	d.log.Info("arbd running", "http", d.cfg.HTTP.Listen, "venues", len(d.venues), "venues_waiting", missing,
+	d.log.Info("arbd running", "role", string(d.role), "http", d.cfg.HTTP.Listen, "venues", len(d.venues), "venues_waiting", missing,
 		"instruments", len(d.reg.Assets)-1, "nats", d.natsURL(), "sim", d.sim != nil)
 	select {
 	case <-ctx.Done():

@@ -58,6 +58,17 @@
 //     only rule sets signed by a trusted key and newer than the last).
 //   - the API provider (api.go) and the metrics (metrics.go, journal.go,
 //     desk.go), read at scrape time from the components' own counters.
+//   - roles (feedroles.go): arbd --role. RoleAll is all of the above in
+//     one process. RoleEngine is the same daemon whose venues' feeds are
+//     feedbus.Remote subscriptions instead of adapters: books from feed
+//     processes over NATS into the same ring, sequence and timestamps as
+//     the feed's adapter produced them, so staleness works unchanged.
+//     RoleFeed (BuildFeed, FeedDaemon) is the market-data half alone:
+//     venue listings and scales computed as Build does, the adapters, a
+//     feedbus.Publisher draining their ring to NATS, and a lease per
+//     venue so that of several feed processes of a venue one publishes.
+//     The role is a flag, not a config key: one config file starts a
+//     deployment's feeds and its engine; both need nats.url.
 //   - preflight.go: config.Known.Check, which builds the parts above offline
 //     so that a config that would fail at start fails validation instead,
 //     with file:line and key.

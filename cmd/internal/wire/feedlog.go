@@ -15,12 +15,23 @@ const feedPollEvery = 500 * time.Millisecond
 // operator reading the log must see each venue come up. It reads the
 // feeds' atomic stats, so nothing is logged per market event.
 func (d *Daemon) watchFeeds(ctx context.Context) error {
-	up := map[string]bool{}
-	t := time.NewTicker(feedPollEvery)
-	defer t.Stop()
-	for {
+	return d.watchFeedsOf(func() []feedEntry {
 		if e := d.engine(); e != nil {
-			for _, f := range e.feeds {
+			return e.feeds
+		}
+		return nil
+	})(ctx)
+}
+
+// watchFeedsOf is watchFeeds over the feeds list returns (a feed process
+// has no engine).
+func (d *Daemon) watchFeedsOf(list func() []feedEntry) func(context.Context) error {
+	return func(ctx context.Context) error {
+		up := map[string]bool{}
+		t := time.NewTicker(feedPollEvery)
+		defer t.Stop()
+		for {
+			for _, f := range list() {
 				st := f.md.Stats()
 				now := st.Connected.Load() > 0
 				was, seen := up[f.name]
@@ -34,11 +45,11 @@ func (d *Daemon) watchFeeds(ctx context.Context) error {
 				}
 				up[f.name] = now
 			}
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-t.C:
+			}
 		}
 	}
 }

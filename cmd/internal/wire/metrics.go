@@ -5,6 +5,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"arb/cmd/internal/feedbus"
 	"arb/cmd/internal/httpapi"
 	"arb/exchange"
 	"arb/strategy/spread"
@@ -28,6 +29,37 @@ func newPrometheusSet(d *Daemon) *prometheusSet {
 			}
 		}
 	}))
+	// An engine's remote feeds (arbd --role engine): the NATS hop and what
+	// the fencing and the takeover dedupe dropped. No series otherwise.
+	remotes := func(each func(venue string, r *feedbus.RemoteStats)) {
+		if e := d.engine(); e != nil {
+			for _, f := range e.feeds {
+				if r, ok := f.md.(*feedbus.Remote); ok {
+					each(f.name, r.RemoteStats())
+				}
+			}
+		}
+	}
+	reg.MustRegister(httpapi.NewHistogramFamily("arb_feed_hop_seconds",
+		"Time from a feed process publishing a book to this engine receiving it (the two hosts' clocks).",
+		[]string{"venue"}, func(emit httpapi.EmitHistogram) {
+			remotes(func(venue string, r *feedbus.RemoteStats) { emit(httpapi.HistogramFromHist(&r.Hop), venue) })
+		}))
+	reg.MustRegister(httpapi.NewCounterFamily("arb_feed_clock_ahead_total",
+		"Books from feed processes whose receive time was ahead of this engine's clock (clamped to now): the feed host's clock runs ahead.",
+		[]string{"venue"}, func(emit httpapi.Emit) {
+			remotes(func(venue string, r *feedbus.RemoteStats) { emit(float64(r.Future.Load()), venue) })
+		}))
+	reg.MustRegister(httpapi.NewCounterFamily("arb_feed_remote_dropped_total",
+		"Book messages from feed processes not delivered: fenced (a superseded leader), duplicate (a takeover's republish of a state already delivered), slow_consumer (dropped by NATS).",
+		[]string{"venue", "reason"}, func(emit httpapi.Emit) {
+			remotes(func(venue string, r *feedbus.RemoteStats) {
+				emit(float64(r.Fenced.Load()), venue, "fenced")
+				emit(float64(r.Duplicates.Load()), venue, "duplicate")
+				emit(float64(r.Dropped.Load()), venue, "slow_consumer")
+			})
+		}))
+
 	reg.MustRegister(httpapi.NewGaugeFamily("arb_venue_up",
 		"1 once the venue has joined (its instrument filters are known and its feed runs); 0 while it is retried.",
 		[]string{"venue"}, func(emit httpapi.Emit) {
