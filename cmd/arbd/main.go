@@ -31,6 +31,7 @@ import (
 	"arb/cmd/internal/config"
 	"arb/cmd/internal/wire"
 	"arb/configs"
+	"arb/exchange/recording"
 )
 
 // shutdownWait bounds a clean shutdown after SIGINT/SIGTERM.
@@ -57,6 +58,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	cfgPath := fs.String("config", "", "YAML config file (default: the embedded offline default)")
 	version := fs.Bool("version", false, "print the module version and VCS revision, then exit")
 	probe := fs.Bool("latency-probe", false, "measure the feed-to-loop ring hand-off against a Go channel in the same run (/api/v1/status execution.latency.handoff); for benchmarks")
+	record := fs.String("record", "", "record what the venues send (frames, snapshots, instruments replies) into this directory, a recording arb backtest replays with the session's plan ids")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: arbd [--config FILE] [--version]\n\nWithout --config, arbd runs its embedded default: simulated Binance, OKX and Bybit\nvenues in process, embedded NATS, paper trading, HTTP on 127.0.0.1:7420.\n\n")
 		fs.PrintDefaults()
@@ -139,6 +141,19 @@ func run(args []string, stdout, stderr io.Writer) int {
 		// error, not a silent switch to rules the operator did not choose.
 		opt.RulesFallback, opt.RulesFallbackName = configs.DefaultRules, configs.DefaultRulesName
 	}
+	if *record != "" {
+		w, base, err := startRecording(cfg, *record, args)
+		if err != nil {
+			logger.Error("start-up failed", "err", err)
+			return 1
+		}
+		opt.Tap, opt.PlanIDBase = w, base
+		defer func() {
+			err := w.Close()
+			st := w.Stats()
+			logger.Info("recording closed", "dir", *record, "files", w.Files(), "records", st.Records.Load(), "bytes", st.Bytes.Load(), "err", err)
+		}()
+	}
 	d, err := wire.Build(ctx, cfg, opt)
 	if err != nil {
 		if errors.Is(context.Cause(ctx), errSignal) {
@@ -171,6 +186,20 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	logger.Info("stopped")
 	return 0
+}
+
+// startRecording opens arbd --record's recording: the config's venues,
+// and a fresh plan id base that the session's detector numbers its plans
+// from (the recording keeps it for the backtest).
+func startRecording(cfg *config.Config, dir string, args []string) (*recording.Writer, uint64, error) {
+	meta := wire.RecordMeta(cfg)
+	meta.PlanIDBase = wire.NewPlanIDBase()
+	meta.Note = "arbd " + strings.Join(args, " ")
+	w, err := recording.NewWriter(recording.WriterConfig{Dir: dir, Meta: meta})
+	if err != nil {
+		return nil, 0, fmt.Errorf("--record: %w", err)
+	}
+	return w, meta.PlanIDBase, nil
 }
 
 // errSignal is the cancellation cause of a SIGINT or SIGTERM.

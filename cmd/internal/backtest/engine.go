@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"arb/cmd/internal/config"
+	"arb/cmd/internal/httpapi"
 	"arb/cmd/internal/wire"
 	"arb/exchange"
 	"arb/exchange/num"
@@ -52,6 +53,11 @@ type Options struct {
 	// Progress, if set, is called every progressEvery records with the
 	// compressed bytes consumed so far, the total, and the records.
 	Progress func(done, total int64, events uint64)
+	// OnPlan, if set, sees every plan decided in the trading window as
+	// the daemon's desk reports it (wire.PlanStatus, with the executor's
+	// answer in Execution): tests compare a backtest's decisions with the
+	// live session's it replays.
+	OnPlan func(httpapi.PlanStatus)
 	// Logger receives the run's log (rules fired, trade transitions);
 	// nil discards.
 	Logger *slog.Logger
@@ -241,7 +247,8 @@ func (e *engine) build(pre *preamble) error {
 		if !ok {
 			lat = e.opt.Latency[""]
 		}
-		sv := newSimVenue(id, v.Name, e.reg, e.store, v.TakerFeeBps, v.FeeAsset, int64(lat), now)
+		_, fromSim := v.SimName()
+		sv := newSimVenue(id, v.Name, e.reg, e.store, v.TakerFeeBps, v.FeeAsset, fromSim, int64(lat), now)
 		for asset, amt := range v.Balances {
 			sv.deposit(asset, amt.Rat())
 		}

@@ -79,6 +79,10 @@ type Options struct {
 	// of the time-based one (a recording stores it, so a backtest of the
 	// session numbers its plans the same way).
 	PlanIDBase uint64
+	// OnPlan, if set, sees every plan's status line as the desk decided
+	// it, on the strategy loop's goroutine (it must not block). Tests
+	// compare a live session's decisions with a backtest's.
+	OnPlan func(httpapi.PlanStatus)
 }
 
 // Build constructs the daemon from a validated config: the simulated venues
