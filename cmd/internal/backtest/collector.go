@@ -253,6 +253,11 @@ func (e *engine) closed(t *execute.Trade) {
 		e.det.Inventory().Release(&pi.p)
 	}
 	e.open--
+	for i := 0; i < t.Orders(); i++ { // the venues forget the trade's orders
+		if r := t.Order(i); int(r.Venue) < len(e.sims) && e.sims[r.Venue] != nil {
+			e.sims[r.Venue].forget(r.ClientID)
+		}
+	}
 	if ok {
 		if d := pi.p.TS / int64(24*time.Hour); d == c.day {
 			c.today = c.today.Add(t.Realized())

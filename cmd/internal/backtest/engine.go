@@ -67,6 +67,7 @@ const (
 	tickEvery     = 10 * time.Millisecond // the executor's timer resolution (as Service)
 	markEvery     = time.Second           // equity marks for the day's peak (as the daemon)
 	progressEvery = 1 << 16
+	keepClosed    = 64 // closed trades the executor keeps (see build)
 )
 
 // engine is one backtest run: the daemon's pieces on a simulated clock,
@@ -268,6 +269,11 @@ func (e *engine) build(pre *preamble) error {
 	}
 	xc := execute.DefaultConfig()
 	xc.Registry, xc.Instruments = e.reg, all
+	// Closed trades are kept by the executor for the daemon's views
+	// (/api/v1/trades); the backtest reports from the Closed hook and
+	// reads none back, so it keeps few: memory must not grow with the
+	// recording's trades.
+	xc.KeepClosed = keepClosed
 	xc.Quotes = func(v exchange.VenueID, i exchange.InstrumentID) (bid, ask num.Price, ok bool) {
 		b := e.store.Book(v, i)
 		if b == nil || b.Stale() || b.NBids == 0 || b.NAsks == 0 {

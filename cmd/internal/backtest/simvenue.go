@@ -51,8 +51,14 @@ type simVenue struct {
 	Orders, Rejected, Unfilled, NoBook uint64
 }
 
-const keepOrders = 1 << 14 // orders kept for queries (FIFO)
-const keepFills = 1 << 14
+// Orders are kept for the executor's queries while their trade is open:
+// the engine forgets a trade's orders when it closes (forget), so what is
+// kept is bounded by the open trades, not the recording's length;
+// keepOrders only caps what abandoned trades leave. Fills are kept for
+// FillsSince (the executor's recovery of an order whose outcome is
+// unknown, which asks for the last moments), the newest keepFills.
+const keepOrders = 1 << 12
+const keepFills = 256
 
 type simOrder struct {
 	st    exchange.OrderState
@@ -290,12 +296,25 @@ func (v *simVenue) remember(o *simOrder) {
 		v.order = append(v.order, id)
 	}
 	v.orders[id] = o
-	if len(v.order) > keepOrders {
+	for len(v.orders) > keepOrders {
 		old := v.order[0]
 		v.order = v.order[1:]
 		delete(v.orders, old)
 	}
+	if len(v.order) > 2*len(v.orders)+64 {
+		// Forgotten ids are dropped from the FIFO now and then.
+		kept := v.order[:0:0]
+		for _, id := range v.order {
+			if _, ok := v.orders[id]; ok {
+				kept = append(kept, id)
+			}
+		}
+		v.order = kept
+	}
 }
+
+// forget drops an order of a closed trade (nothing will query it again).
+func (v *simVenue) forget(id exchange.ID) { delete(v.orders, id) }
 
 // CancelOrder answers with the order's state: a simulated IOC is final
 // as soon as it is placed.
