@@ -180,7 +180,7 @@ func (k *desk) OnPlan(p *spread.Plan) {
 	sc := p.Scale
 	for i := 1; i < len(e.venues); i++ {
 		v := e.venues[i]
-		in.Venues[i] = risk.VenueView{Name: v.name, Connected: v.stats().Connected.Load() > 0}
+		in.Venues[i] = risk.VenueView{Name: v.name, Connected: e.connected[i]}
 	}
 	eq, baseValue := k.equity(asset.Base)
 	k.day.Mark(now, eq)
