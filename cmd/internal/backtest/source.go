@@ -24,7 +24,7 @@ type source struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 	bytes  atomic.Uint64 // file bytes read so far (progress; any goroutine)
-	total  int64 // bytes of all files (progress)
+	total  int64         // bytes of all files (progress)
 }
 
 type sourceItem struct {
