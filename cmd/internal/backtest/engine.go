@@ -363,7 +363,7 @@ func (e *engine) replay(pre *preamble) error {
 		if j.b != nil {
 			src.recycle(j.b)
 		}
-		j.release(e.workers)
+		pl.release(j)
 		if e.ctx.Err() != nil {
 			break
 		}

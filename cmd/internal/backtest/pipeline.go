@@ -94,7 +94,7 @@ func newWorker(idx int) *worker {
 
 // workerRing holds what one command publishes (at most a republish of
 // every book of the venue).
-const workerRing = 4096
+const workerRing = 1024
 
 func (w *worker) now() int64 { return w.clock }
 
@@ -142,15 +142,19 @@ func (w *worker) do(j *job) {
 	j.evs[w.idx] = ev
 }
 
-// release returns a processed job's buffers.
-func (j *job) release(ws []*worker) {
+// release returns a processed job and its buffers for reuse.
+func (d *dispatcher) release(j *job) {
 	for i, ev := range j.evs {
 		if ev != nil {
 			select {
-			case ws[i].free <- ev:
+			case d.workers[i].free <- ev:
 			default:
 			}
 		}
+	}
+	select {
+	case d.free <- j:
+	default:
 	}
 }
 
@@ -160,6 +164,7 @@ type dispatcher struct {
 	src     *source
 	workers []*worker
 	out     chan *job
+	free    chan *job // jobs the engine is done with
 	clock   int64
 	last    *venueReplay
 	recID   string
@@ -170,7 +175,7 @@ type dispatcher struct {
 // of d.out in order, and the goroutines end when the source does or ctx
 // ends (the caller then drains d.out).
 func (e *engine) startPipeline(ctx context.Context, src *source) *dispatcher {
-	d := &dispatcher{e: e, src: src, out: make(chan *job, 1), clock: e.clock, recID: e.recID, conns: map[uint8]map[uint64]bool{}}
+	d := &dispatcher{e: e, src: src, out: make(chan *job, 1), free: make(chan *job, 4), clock: e.clock, recID: e.recID, conns: map[uint8]map[uint64]bool{}}
 	for _, w := range e.workers {
 		d.workers = append(d.workers, w)
 		w.in = make(chan *job, 1)
@@ -180,7 +185,20 @@ func (e *engine) startPipeline(ctx context.Context, src *source) *dispatcher {
 	return d
 }
 
+// newJob returns a job to fill: one the engine is done with (its slices
+// kept, so a steady replay allocates none), or a new one.
 func (d *dispatcher) newJob() *job {
+	select {
+	case j := <-d.free:
+		j.b, j.stop, j.fatal = nil, false, nil
+		j.steps = j.steps[:0]
+		for i := range j.cmds {
+			j.cmds[i] = j.cmds[i][:0]
+			j.evs[i] = nil
+		}
+		return j
+	default:
+	}
 	return &job{cmds: make([][]command, len(d.workers)), evs: make([][]exchange.BookTop, len(d.workers))}
 }
 
