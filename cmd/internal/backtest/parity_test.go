@@ -160,7 +160,7 @@ func TestParity(t *testing.T) {
 	// which is a decision too).
 	syms := []string{"BTC-USDT", "ETH-USDT", "SOL-USDT"}
 	k := 0
-	for round := 0; round < 2; round++ {
+	for round := 0; round < 4; round++ {
 		for vi, v := range cfg.Venues {
 			sym := syms[(vi+round)%len(syms)]
 			bps := 60.0
