@@ -1,6 +1,7 @@
 package backtest
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -12,10 +13,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shopspring/decimal"
+
 	"arb/cmd/internal/httpapi"
 	"arb/cmd/internal/wire"
 	"arb/configs"
 	"arb/exchange"
+	"arb/exchange/num"
 	"arb/exchange/recording"
 	"arb/exchange/sim"
 	"arb/exchange/tap"
@@ -26,7 +30,9 @@ import (
 // records its session through the tap (what arbd --record does), and a
 // backtest of the recording with the same config and zero latency decides
 // the same plans — ids, quantities, limit prices, edges — with the same
-// risk decisions and the same executor answers, in the same order.
+// risk decisions and the same executor answers, in the same order; and
+// its simulated venues fill what the simulator filled (per venue: fills,
+// quote bought and sold, exact).
 //
 // The simulator is stepped by the test (ManualStep), one venue at a time:
 // after each venue's step the test waits, on conditions, until the
@@ -40,6 +46,25 @@ func TestParity(t *testing.T) {
 	cfg := defaultConfig(t)
 	cfg.DataDir = t.TempDir()
 	cfg.HTTP.Listen = "127.0.0.1:0"
+	// One trade at a time (the rules' max_open_trades, for both runs):
+	// two trades open together race their orders to a venue they share,
+	// and which arrives first — which takes the better levels — is up to
+	// the daemon's goroutines, where the backtest sends them in plan
+	// order. The second plan of a batch is then rejected by the rule, in
+	// both, and the fills (so the balances later plans are sized from)
+	// stay the same.
+	rules, err := os.ReadFile(cfg.Risk.RulesFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const open4, open1 = "max_open_trades: 4 ", "max_open_trades: 1 "
+	if !bytes.Contains(rules, []byte(open4)) {
+		t.Fatalf("rules file has no %q", open4)
+	}
+	cfg.Risk.RulesFile = filepath.Join(t.TempDir(), "rules.yaml")
+	if err := os.WriteFile(cfg.Risk.RulesFile, bytes.Replace(rules, []byte(open4), []byte(open1), 1), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	recDir := filepath.Join(t.TempDir(), "rec")
 	base := wire.NewPlanIDBase()
 	meta := wire.RecordMeta(cfg)
@@ -176,6 +201,31 @@ func TestParity(t *testing.T) {
 			}
 		}
 	}
+	// What the venues filled: count, and quote bought and sold per venue
+	// (exact, from the fills in the instruments' scales).
+	type venueFills struct {
+		n            uint64
+		bought, sold decimal.Decimal
+	}
+	liveFills := map[string]*venueFills{}
+	scale := map[string]num.Scale{}
+	for _, in := range cfg.Instruments {
+		scale[in.Symbol] = in.Scale()
+	}
+	for _, v := range cfg.Venues {
+		vf := &venueFills{}
+		for _, f := range s.Fills(v.Name) {
+			sc := scale[f.Symbol]
+			q := decimal.New(int64(f.Px), -int32(sc.Px)).Mul(decimal.New(int64(f.Qty), -int32(sc.Qty)))
+			if f.Side == exchange.Buy {
+				vf.bought = vf.bought.Add(q)
+			} else {
+				vf.sold = vf.sold.Add(q)
+			}
+			vf.n++
+		}
+		liveFills[v.Name] = vf
+	}
 	stop()
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
@@ -227,6 +277,22 @@ func TestParity(t *testing.T) {
 	}
 	if len(liveCopy) != len(replayed) {
 		t.Fatalf("live session decided %d plans, the backtest %d", len(liveCopy), len(replayed))
+	}
+	// The orders met the same books: the venues filled what the
+	// backtest's simulated venues did, venue by venue.
+	for _, row := range rep.Venues {
+		lf := liveFills[row.Venue]
+		if lf == nil {
+			t.Errorf("venue %s in the report is not configured", row.Venue)
+			continue
+		}
+		b, _ := decimal.NewFromString(row.Bought)
+		sd, _ := decimal.NewFromString(row.Sold)
+		t.Logf("venue %s: %d fills, bought %s, sold %s (live and backtest)", row.Venue, lf.n, lf.bought, lf.sold)
+		if row.Fills != lf.n || !b.Equal(lf.bought) || !sd.Equal(lf.sold) || len(rep.Venues) != len(cfg.Venues) {
+			t.Errorf("venue %s: live %d fills, bought %s, sold %s; backtest %d fills, bought %s, sold %s",
+				row.Venue, lf.n, lf.bought, lf.sold, row.Fills, row.Bought, row.Sold)
+		}
 	}
 }
 
