@@ -37,6 +37,7 @@ import (
 	"arb/cmd/internal/config"
 	"arb/cmd/internal/wire"
 	"arb/configs"
+	"arb/exchange/recording"
 )
 
 // shutdownWait bounds a clean shutdown after SIGINT/SIGTERM.
@@ -65,8 +66,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	health := fs.String("healthcheck", "", "GET this URL (http://127.0.0.1:7420/healthz) and exit 0 if it answers 200, 1 otherwise; for a container HEALTHCHECK")
 	roleName := fs.String("role", "all", "what this process runs: all (adapters and engine in one process), feed (only the venue adapters, publishing books to NATS arb.book.<venue>.<symbol>) or engine (everything else, books from the feeds over NATS); feed and engine need nats.url")
 	probe := fs.Bool("latency-probe", false, "measure the feed-to-loop ring hand-off against a Go channel in the same run (/api/v1/status execution.latency.handoff); for benchmarks")
+	record := fs.String("record", "", "record what the venues send (frames, snapshots, instruments replies) into this directory, a recording arb backtest replays with the session's plan ids")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: arbd [--config FILE] [--role all|feed|engine] [--version] [--healthcheck URL]\n\nWithout --config, arbd runs its embedded default: simulated Binance, OKX and Bybit\nvenues in process, embedded NATS, paper trading, HTTP on 127.0.0.1:7420.\n\n")
+		fmt.Fprintf(stderr, "usage: arbd [--config FILE] [--role all|feed|engine] [--record DIR] [--version] [--healthcheck URL]\n\nWithout --config, arbd runs its embedded default: simulated Binance, OKX and Bybit\nvenues in process, embedded NATS, paper trading, HTTP on 127.0.0.1:7420.\n\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -85,6 +87,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	role, err := wire.ParseRole(*roleName)
 	if err != nil {
 		fmt.Fprintf(stderr, "arbd: --role: %v\n", err)
+		return 2
+	}
+	if *record != "" && role != wire.RoleAll {
+		// A feed process records nothing the engine decides on, an engine
+		// runs no adapter to record: refused rather than silently empty.
+		fmt.Fprintf(stderr, "arbd: --record needs --role all (a recording holds what the venues sent together with the session's plan ids)\n")
 		return 2
 	}
 	bi := wire.ReadBuildInfo()
@@ -161,6 +169,19 @@ func run(args []string, stdout, stderr io.Writer) int {
 		// error, not a silent switch to rules the operator did not choose.
 		opt.RulesFallback, opt.RulesFallbackName = configs.DefaultRules, configs.DefaultRulesName
 	}
+	if *record != "" {
+		w, base, err := startRecording(cfg, *record, args)
+		if err != nil {
+			logger.Error("start-up failed", "err", err)
+			return 1
+		}
+		opt.Tap, opt.PlanIDBase = w, base
+		defer func() {
+			err := w.Close()
+			st := w.Stats()
+			logger.Info("recording closed", "dir", *record, "files", w.Files(), "records", st.Records.Load(), "bytes", st.Bytes.Load(), "err", err)
+		}()
+	}
 	d, err := wire.Build(ctx, cfg, opt)
 	if err != nil {
 		if errors.Is(context.Cause(ctx), errSignal) {
@@ -225,6 +246,20 @@ func runFeed(ctx context.Context, cfg *config.Config, logger *slog.Logger) int {
 	}
 	logger.Info("stopped")
 	return 0
+}
+
+// startRecording opens arbd --record's recording: the config's venues,
+// and a fresh plan id base that the session's detector numbers its plans
+// from (the recording keeps it for the backtest).
+func startRecording(cfg *config.Config, dir string, args []string) (*recording.Writer, uint64, error) {
+	meta := wire.RecordMeta(cfg)
+	meta.PlanIDBase = wire.NewPlanIDBase()
+	meta.Note = "arbd " + strings.Join(args, " ")
+	w, err := recording.NewWriter(recording.WriterConfig{Dir: dir, Meta: meta})
+	if err != nil {
+		return nil, 0, fmt.Errorf("--record: %w", err)
+	}
+	return w, meta.PlanIDBase, nil
 }
 
 // errSignal is the cancellation cause of a SIGINT or SIGTERM.

@@ -163,6 +163,9 @@ func (c *conn) send(b []byte) bool {
 	}
 	select {
 	case c.out <- b:
+		if c.role == rolePublic {
+			c.v.publicFrames.Add(1)
+		}
 		return true
 	default:
 		c.v.slowCuts++

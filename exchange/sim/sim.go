@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"arb/exchange"
@@ -56,6 +57,9 @@ type venue struct {
 	private  map[*conn]struct{}            // WebSocket API, private and order-entry connections
 	connSeq  uint64
 	slowCuts uint64
+	// publicFrames counts the frames queued on market-data connections
+	// (any goroutine).
+	publicFrames atomic.Uint64
 
 	faults   []Fault // pending stream faults, applied at the next step
 	faultLog []FaultRecord
@@ -231,13 +235,49 @@ func (s *Sim) Step() {
 	}
 	now := s.now()
 	for _, v := range s.venues {
-		for _, vb := range v.books {
-			changed := vb.step(&s.cfg.Dislocation, &s.cfg.Quiet)
-			v.publish(vb, changed, now)
-			v.matchResting(vb, now)
-		}
-		v.faults = slices.DeleteFunc(v.faults, func(f Fault) bool { return f.applied })
+		s.stepVenue(v, now)
 	}
+}
+
+func (s *Sim) stepVenue(v *venue, now time.Time) {
+	for _, vb := range v.books {
+		changed := vb.step(&s.cfg.Dislocation, &s.cfg.Quiet)
+		v.publish(vb, changed, now)
+		v.matchResting(vb, now)
+	}
+	v.faults = slices.DeleteFunc(v.faults, func(f Fault) bool { return f.applied })
+}
+
+// StepPrices is the first half of Step: the shared prices move, and no
+// venue publishes. With StepVenue for each venue after it, a test makes
+// one market step whose venues' updates it can space out (a client then
+// receives them in a known order: they never race).
+func (s *Sim) StepPrices() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.state == 2 {
+		return
+	}
+	s.stepN++
+	for _, sym := range s.syms {
+		sym.advance()
+	}
+}
+
+// StepVenue is the second half of Step for one venue: its books take
+// their step toward the shared prices, each publishing at most one
+// update.
+func (s *Sim) StepVenue(name string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v := s.byName[name]
+	if v == nil {
+		return fmt.Errorf("sim: unknown venue %q", name)
+	}
+	if s.state != 2 {
+		s.stepVenue(v, s.now())
+	}
+	return nil
 }
 
 // Venues returns the configured venue names in order.
@@ -368,6 +408,20 @@ func (s *Sim) SlowCuts(venue string) uint64 {
 		return v.slowCuts
 	}
 	return 0
+}
+
+// PublicFrames returns how many frames the venue has queued on its
+// market-data (public) websocket connections: book updates, subscription
+// answers, pongs. A test that records what a client read (exchange/tap)
+// compares it with this to know that nothing is still on its way.
+func (s *Sim) PublicFrames(venue string) uint64 {
+	s.mu.Lock()
+	v := s.byName[venue]
+	s.mu.Unlock()
+	if v == nil {
+		return 0
+	}
+	return v.publicFrames.Load()
 }
 
 // Conns returns the number of open websocket connections of the venue.

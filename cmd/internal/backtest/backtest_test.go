@@ -3,8 +3,10 @@ package backtest
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -255,5 +257,31 @@ func TestReplayMatchesLive(t *testing.T) {
 			}
 		}
 		t.Logf("venue %d: %d events equal", v, len(evs))
+	}
+}
+
+// TestCancel: a run whose context ends midway returns the context's error
+// and leaves no goroutine of its pipeline behind.
+func TestCancel(t *testing.T) {
+	files := tile(t, testRecording, t.TempDir(), 25) // 68,025 records: one progress call before the end
+	before := runtime.NumGoroutine()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	opt := options(files...)
+	calls := 0
+	opt.Progress = func(done, total int64, n uint64) {
+		calls++
+		cancel()
+	}
+	_, err := Run(ctx, defaultConfig(t), opt)
+	if !errors.Is(err, context.Canceled) || calls == 0 {
+		t.Fatalf("Run after cancel: %v (%d progress calls)", err, calls)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for runtime.NumGoroutine() > before {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines before the run, %d after", before, runtime.NumGoroutine())
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

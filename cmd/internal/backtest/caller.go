@@ -8,9 +8,9 @@ import (
 )
 
 // caller is the executor's Caller in a backtest: each call reaches its
-// simulated venue after the venue's latency (at once for 0, like
-// execute.Inline), is answered there on the book of that moment, and the
-// answer — with the order's fills, as a venue's response and private
+// simulated venue after the venue's latency (for 0: at the same time, once
+// the record being processed is done with), is answered there on the book
+// of that moment, and the answer — with the order's fills, as a venue's response and private
 // stream deliver them — comes back after the latency again.
 type caller engine
 
@@ -26,10 +26,11 @@ func (c *caller) Start(call execute.Call) {
 		e.drv.Deliver(e.ctx, &ev)
 		return
 	}
-	if v.latency == 0 {
-		e.deliver(e.execute(v, &call))
-		return
-	}
+	// Even at zero latency the call is made after the record being
+	// processed is done with, not inside the executor's Submit: the
+	// daemon's executor runs on its own goroutine, so the loop decides
+	// every plan of a batch on the inventory as it was, and the order
+	// meets the venue's book before the next record changes it.
 	e.sched.push(schedItem{t: e.clock + v.latency, arrive: true, call: call})
 }
 

@@ -30,10 +30,15 @@ type collector struct {
 	fills                        uint64
 	realized, gross, fees, expct decimal.Decimal
 	wins                         uint64
-	peak, maxDD                  decimal.Decimal
-	equity, drawdown             series
-	hourly                       []decimal.Decimal
-	warnings                     []string
+	// today is the realized net of the trades opened on UTC day day
+	// (the risk rules' account.realized_pnl_today, as the daemon's
+	// ledger sums it).
+	today            decimal.Decimal
+	day              int64
+	peak, maxDD      decimal.Decimal
+	equity, drawdown series
+	hourly           []decimal.Decimal
+	warnings         []string
 
 	pairs   []pairAcc
 	pairIdx map[[2]int]int // (buy slot, sell slot) → pair
@@ -248,6 +253,18 @@ func (e *engine) closed(t *execute.Trade) {
 		e.det.Inventory().Release(&pi.p)
 	}
 	e.open--
+	for i := 0; i < t.Orders(); i++ { // the venues forget the trade's orders
+		if r := t.Order(i); int(r.Venue) < len(e.sims) && e.sims[r.Venue] != nil {
+			e.sims[r.Venue].forget(r.ClientID)
+		}
+	}
+	if ok {
+		if d := pi.p.TS / int64(24*time.Hour); d == c.day {
+			c.today = c.today.Add(t.Realized())
+		} else if d > c.day {
+			c.day, c.today = d, t.Realized()
+		}
+	}
 	fees := c.tfees[t.ID()]
 	delete(c.tfees, t.ID())
 	if e.clock < e.tradeFrom {
@@ -417,4 +434,13 @@ func (e *engine) report(pre *preamble) *Report {
 	r.Equity = append([]Point{{T: e.tradeFrom / 1e6}}, c.equity.pts...)
 	r.Drawdown = append([]Point{{T: e.tradeFrom / 1e6}}, c.drawdown.pts...)
 	return r
+}
+
+// realizedToday is account.realized_pnl_today at now.
+func (c *collector) realizedToday(now int64) float64 {
+	if now/int64(24*time.Hour) != c.day {
+		return 0
+	}
+	f, _ := c.today.Float64()
+	return f
 }

@@ -1,6 +1,8 @@
 package backtest
 
 import (
+	"arb/cmd/internal/httpapi"
+	"arb/cmd/internal/wire"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -26,7 +28,7 @@ type desk struct {
 	day       risk.DayTracker
 	acct      string
 	valuation []assetValuation
-	steps     map[stepKey]num.Qty
+	steps     map[wire.ListingKey]num.Qty
 	plans     map[spread.PlanID]planInfo // plans of open trades
 }
 
@@ -40,11 +42,6 @@ type assetValuation struct {
 	one   bool
 	slots []int
 	scale num.Scale
-}
-
-type stepKey struct {
-	v exchange.VenueID
-	i exchange.InstrumentID
 }
 
 func (k *desk) init(e *engine) error {
@@ -70,9 +67,9 @@ func (k *desk) init(e *engine) error {
 	if _, _, err := e.risk.Reload(src, name); err != nil {
 		return fmt.Errorf("backtest: risk rules: %w", err)
 	}
-	k.steps = map[stepKey]num.Qty{}
+	k.steps = map[wire.ListingKey]num.Qty{}
 	for _, l := range e.listings {
-		k.steps[stepKey{l.Venue, l.ID}] = l.Step
+		k.steps[wire.ListingKey{V: l.Venue, I: l.ID}] = l.Step
 	}
 	return k.prepareValuation()
 }
@@ -178,59 +175,47 @@ func (k *desk) OnPlan(p *spread.Plan) {
 	}
 	pair, episode := e.col.plan(p)
 	in := &k.in
-	*in = risk.Input{UnixNano: now}
+	wire.PlanInput(in, e.reg, inv, e.store, p, now)
 	asset := e.reg.Asset(p.Buy.Inst)
 	sc := p.Scale
-	in.Plan = risk.PlanView{Instrument: int64(p.Buy.Inst), Symbol: p.Symbol, Base: asset.Base, Quote: asset.Quote,
-		Qty: num.Float(int64(p.Qty), sc.Qty), EdgeBps: p.NetBps, Seq: int64(p.ID)}
-	leg := func(l *spread.Leg, lv *risk.LegView) {
-		lv.Venue, lv.VenueID = e.reg.VenueName(l.Venue), int64(l.Venue)
-		lv.Price, lv.FeeBps = num.Float(int64(l.LimitPx), sc.Px), l.FeeBps
-		lv.BookAgeMs, lv.Seq = float64(now-l.BookRecvTS)/1e6, int64(l.BookSeq)
-		la := e.reg.Asset(l.Inst)
-		if b, ok := inv.Asset(la.Base); ok {
-			lv.BaseBalance = num.Float(inv.Balance(l.Venue, b), inv.Decimals(b))
-			lv.BasePosition = num.Float(inv.Total(l.Venue, b), inv.Decimals(b))
-		}
-		if q, ok := inv.Asset(la.Quote); ok {
-			lv.QuoteBalance = num.Float(inv.Balance(l.Venue, q), inv.Decimals(q))
-		}
-		if b := e.store.Book(l.Venue, l.Inst); b != nil {
-			lv.Stale = b.Stale()
-		}
-	}
-	leg(&p.Buy, &in.Buy)
-	leg(&p.Sell, &in.Sell)
 	for i := 1; i < len(e.venues); i++ {
 		v := e.venues[i]
-		in.Venues[i] = risk.VenueView{Name: v.name, Connected: v.stats().Connected.Load() > 0}
+		in.Venues[i] = risk.VenueView{Name: v.name, Connected: e.connected[i]}
 	}
 	eq, baseValue := k.equity(asset.Base)
 	k.day.Mark(now, eq)
-	in.Account = risk.AccountView{Equity: eq, BaseValue: baseValue, OpenTrades: int64(e.open)}
+	in.Account = risk.AccountView{Equity: eq, BaseValue: baseValue, OpenTrades: int64(e.open),
+		RealizedPnlToday: e.col.realizedToday(now)}
 	k.day.Fill(&in.Account)
 
 	dec := e.risk.Evaluate(in)
 	e.col.decision(p, pair, dec)
+	qty, clipOK := p.Qty, true
+	if dec.Verdict == risk.Clip {
+		qty, clipOK = risk.ClipQty(dec.Qty, sc.Qty, wire.OrderStep(k.steps, p))
+	}
+	var st httpapi.PlanStatus
+	if e.opt.OnPlan != nil {
+		st = wire.PlanStatus(p, in, dec, qty, clipOK)
+		defer func() { e.opt.OnPlan(st) }()
+	}
 	if !dec.Verdict.Pass() {
 		inv.Release(p)
 		return
 	}
-	qty := p.Qty
-	if dec.Verdict == risk.Clip {
-		q, ok := risk.ClipQty(dec.Qty, sc.Qty, k.stepOf(p))
-		if !ok {
-			inv.Release(p)
-			return
-		}
-		qty = q
+	if !clipOK {
+		st.Execution = "refused: clip_below_step"
+		inv.Release(p)
+		return
 	}
 	k.plans[p.ID] = planInfo{p: *p, pair: pair, episode: episode}
 	e.open++
 	if e.nextTick < e.clock {
 		e.nextTick = e.clock + int64(tickEvery)
 	}
+	st.Execution = "submitted"
 	if _, err := e.drv.Submit(e.ctx, p, qty); err != nil {
+		st.Execution = "refused: " + refusal(err)
 		e.open--
 		delete(k.plans, p.ID)
 		inv.Release(p)
@@ -241,17 +226,16 @@ func (k *desk) OnPlan(p *spread.Plan) {
 	}
 }
 
-func (k *desk) stepOf(p *spread.Plan) num.Qty {
-	a, b := k.steps[stepKey{p.Buy.Venue, p.Buy.Inst}], k.steps[stepKey{p.Sell.Venue, p.Sell.Inst}]
+// refusal names why the executor refused a plan as the daemon's desk does
+// (its refusal reasons).
+func refusal(err error) string {
 	switch {
-	case a <= 0:
-		return b
-	case b <= 0:
-		return a
+	case errors.Is(err, execute.ErrHalted):
+		return "executor_halted"
+	case errors.Is(err, execute.ErrBusy):
+		return "executor_busy"
+	case errors.Is(err, execute.ErrNotReady):
+		return "executor_not_ready"
 	}
-	x, y := int64(a), int64(b)
-	for y != 0 {
-		x, y = y, x%y
-	}
-	return num.Qty(int64(a) / x * int64(b))
+	return "executor_refused"
 }

@@ -4,14 +4,19 @@
 //
 // # Model
 //
-// One goroutine owns everything; there is no wall clock and no sleeping.
-// The recording's chunks are read and decompressed one ahead on a second
-// goroutine (source.go). Each record, in recorded order, goes to its
-// venue's adapter Replay (exchange/binance, okx, bybit: the same Session
-// code as the live feeds, fed the frames exactly as received, with the
-// feeds' reader and supervisor rules for snapshots, handovers and drops).
-// The clock is the latest receive time seen. The adapters publish BookTop
-// events into the daemon's ring; after every record the strategy.Loop is
+// One goroutine owns the daemon's parts; there is no wall clock and no
+// sleeping. The recording's chunks are read and decompressed one ahead on
+// a second goroutine (source.go). Each record, in recorded order, goes to
+// its venue's adapter Replay (exchange/binance, okx, bybit: the same
+// Session code as the live feeds, fed the frames exactly as received, with
+// the feeds' reader and supervisor rules for snapshots, handovers and
+// drops). The adapters run one goroutine per venue, a chunk ahead
+// (pipeline.go: a venue's adapter depends only on its own records and the
+// clock at each); the engine's goroutine takes their events record by
+// record in the recording's order, so a run is deterministic and the same
+// as a sequential one. The clock is the latest receive time seen. The
+// adapters' BookTop events go into the daemon's ring; after every record
+// the strategy.Loop is
 // stepped (Loop.Step: the same batching and conflation as Loop.Run), so
 // the detector (strategy/spread) sees each event at its receive time.
 // Plans go to the desk (desk.go), which builds the risk input exactly as

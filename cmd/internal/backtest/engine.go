@@ -11,10 +11,10 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"sort"
 	"time"
 
 	"arb/cmd/internal/config"
+	"arb/cmd/internal/httpapi"
 	"arb/cmd/internal/wire"
 	"arb/exchange"
 	"arb/exchange/num"
@@ -52,6 +52,11 @@ type Options struct {
 	// Progress, if set, is called every progressEvery records with the
 	// compressed bytes consumed so far, the total, and the records.
 	Progress func(done, total int64, events uint64)
+	// OnPlan, if set, sees every plan decided in the trading window as
+	// the daemon's desk reports it (wire.PlanStatus, with the executor's
+	// answer in Execution): tests compare a backtest's decisions with the
+	// live session's it replays.
+	OnPlan func(httpapi.PlanStatus)
 	// Logger receives the run's log (rules fired, trade transitions);
 	// nil discards.
 	Logger *slog.Logger
@@ -61,6 +66,7 @@ const (
 	tickEvery     = 10 * time.Millisecond // the executor's timer resolution (as Service)
 	markEvery     = time.Second           // equity marks for the day's peak (as the daemon)
 	progressEvery = 1 << 16
+	keepClosed    = 64 // closed trades the executor keeps (see build)
 )
 
 // engine is one backtest run: the daemon's pieces on a simulated clock,
@@ -82,9 +88,11 @@ type engine struct {
 	byMeta   map[uint8]*venueReplay
 	venues   []*venueReplay // by VenueID
 	sims     []*simVenue    // by VenueID
-	last     *venueReplay
-	conns    map[uint8]map[uint64]bool // open connections per recorded venue (holes close them)
-	recID    string
+	workers  []*worker      // by VenueID − 1 (pipeline.go)
+	// connected is each venue's feed state as of the record being
+	// processed (the workers run ahead: their counters are not).
+	connected []bool
+	recID     string
 
 	clock     int64
 	tradeFrom int64
@@ -109,7 +117,7 @@ func Run(ctx context.Context, cfg *config.Config, opt Options) (*Report, error) 
 	if len(opt.Data) == 0 {
 		return nil, errors.New("backtest: no recording given (--data)")
 	}
-	e := &engine{cfg: cfg, opt: opt, log: opt.Logger, ctx: ctx, byMeta: map[uint8]*venueReplay{}, conns: map[uint8]map[uint64]bool{}}
+	e := &engine{cfg: cfg, opt: opt, log: opt.Logger, ctx: ctx, byMeta: map[uint8]*venueReplay{}}
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
 	}
@@ -230,18 +238,23 @@ func (e *engine) build(pre *preamble) error {
 	now := func() int64 { return e.clock }
 	e.venues = make([]*venueReplay, len(cfg.Venues)+1)
 	e.sims = make([]*simVenue, len(cfg.Venues)+1)
+	e.connected = make([]bool, len(cfg.Venues)+1)
 	for i, v := range cfg.Venues {
 		id := exchange.VenueID(i + 1)
-		vr, err := newVenueReplay(id, metaOf[i], listings[i], v.AgeMax, e.ring, now, e.log)
+		w := newWorker(i)
+		vr, err := newVenueReplay(id, metaOf[i], listings[i], v.AgeMax, w.ring, w.now, e.log)
 		if err != nil {
 			return err
 		}
+		w.v = vr
+		e.workers = append(e.workers, w)
 		e.venues[id], e.byMeta[metaOf[i].ID] = vr, vr
 		lat, ok := e.opt.Latency[v.Name]
 		if !ok {
 			lat = e.opt.Latency[""]
 		}
-		sv := newSimVenue(id, v.Name, e.reg, e.store, v.TakerFeeBps, v.FeeAsset, int64(lat), now)
+		_, fromSim := v.SimName()
+		sv := newSimVenue(id, v.Name, e.reg, e.store, v.TakerFeeBps, v.FeeAsset, fromSim, int64(lat), now)
 		for asset, amt := range v.Balances {
 			sv.deposit(asset, amt.Rat())
 		}
@@ -256,11 +269,21 @@ func (e *engine) build(pre *preamble) error {
 	if err := e.desk.init(e); err != nil {
 		return err
 	}
-	if e.loop, err = strategy.New(strategy.DefaultConfig(), e.reg, e.ring, e.det, &e.desk, now); err != nil {
+	lc := strategy.DefaultConfig()
+	// The loop's book snapshots are for the daemon's API and its
+	// executor's quotes; the backtest reads the book store, and a snapshot
+	// every 100 ms of simulated time was a tenth of the replay's work.
+	lc.SnapshotInterval = math.MaxInt64
+	if e.loop, err = strategy.New(lc, e.reg, e.ring, e.det, &e.desk, now); err != nil {
 		return fmt.Errorf("backtest: strategy loop: %w", err)
 	}
 	xc := execute.DefaultConfig()
 	xc.Registry, xc.Instruments = e.reg, all
+	// Closed trades are kept by the executor for the daemon's views
+	// (/api/v1/trades); the backtest reports from the Closed hook and
+	// reads none back, so it keeps few: memory must not grow with the
+	// recording's trades.
+	xc.KeepClosed = keepClosed
 	xc.Quotes = func(v exchange.VenueID, i exchange.InstrumentID) (bid, ask num.Price, ok bool) {
 		b := e.store.Book(v, i)
 		if b == nil || b.Stale() || b.NBids == 0 || b.NAsks == 0 {
@@ -316,48 +339,38 @@ func (e *engine) replay(pre *preamble) error {
 	if err := e.drv.Start(e.ctx); err != nil {
 		return fmt.Errorf("backtest: executor: %w", err)
 	}
+	pl := e.startPipeline(e.ctx, src)
+	defer func() {
+		for j := range pl.out { // after an early return: let the goroutines end
+			j.wg.Wait()
+		}
+	}()
 	var n uint64
-	stop := false
-	for it := range src.blocks {
-		if it.err != nil {
-			if !recoverable(it.err) {
-				return it.err
-			}
-			e.col.warn("%v: the connections open then are closed (what was lost is not known)", it.err)
-			e.hole()
-			continue
+	for j := range pl.out {
+		j.wg.Wait()
+		if j.fatal != nil {
+			return j.fatal
 		}
-		b := it.b
-		if b.Meta.Recording != e.recID {
-			// Another recording follows: its connections are new ones.
-			e.hole()
-			e.recID = b.Meta.Recording
-		}
-		err := b.Records(func(r *recording.Record) bool {
-			if r.TS > e.tradeTo {
-				stop = true
-				return false
+		for i := range j.steps {
+			s := &j.steps[i]
+			if e.step(j, s) {
+				n++
+				if e.opt.Progress != nil && n%progressEvery == 0 {
+					e.opt.Progress(int64(src.bytes.Load()), src.total, n)
+				}
 			}
-			e.record(r)
-			n++
-			if e.opt.Progress != nil && n%progressEvery == 0 {
-				e.opt.Progress(int64(src.stats.Bytes), src.total, n)
-			}
-			return true
-		})
-		src.recycle(b)
-		if err != nil {
-			e.col.warn("%v: the rest of the chunk is skipped and the connections open then are closed", err)
-			e.hole()
 		}
-		if stop || e.ctx.Err() != nil {
+		if j.b != nil {
+			src.recycle(j.b)
+		}
+		pl.release(j)
+		if e.ctx.Err() != nil {
 			break
 		}
 	}
 	if err := e.ctx.Err(); err != nil {
 		return err
 	}
-	e.settle()
 	e.finish()
 	if e.opt.Progress != nil {
 		e.opt.Progress(src.total, src.total, n)
@@ -386,65 +399,67 @@ func warmStart(paths []string, t int64) int64 {
 	}
 }
 
-// record processes one record at its time.
-func (e *engine) record(r *recording.Record) {
-	e.col.events++
-	v := e.byMeta[r.Venue]
-	if v == nil {
-		return // a venue the config does not trade
+// step does one step of the pipeline on the engine's goroutine and
+// reports whether it was a record: the previous venue's settle events
+// (when this record is another venue's), the clock moved to the record's
+// time (the executor's ticks and the venues' answers due on the way), then
+// the record's own events, each time handed to the strategy loop.
+func (e *engine) step(j *job, s *step) bool {
+	switch {
+	case s.hole:
+		if s.warn != "" {
+			e.col.warn("%s", s.warn)
+		}
+		e.push(j, &s.pre)
+		e.drain()
+		for i := range s.holes {
+			e.push(j, &s.holes[i])
+		}
+		e.drain()
+		return false
+	case s.end:
+		e.push(j, &s.pre)
+		e.drain()
+		return false
 	}
-	if e.last != nil && e.last != v {
-		e.last.settle()
+	r := &s.rec
+	e.col.events++
+	if s.v == nil {
+		return true // a venue the config does not trade
+	}
+	if s.pre.ok {
+		e.push(j, &s.pre)
 		e.drain()
 	}
-	e.last = v
 	e.advance(r.TS)
 	switch r.Kind {
 	case tap.KindFrame:
 		e.col.frames++
-	case tap.KindOpen:
-		m := e.conns[r.Venue]
-		if m == nil {
-			m = map[uint64]bool{}
-			e.conns[r.Venue] = m
-		}
-		m[r.Conn] = true
-	case tap.KindClose:
-		delete(e.conns[r.Venue], r.Conn)
 	case tap.KindSent, tap.KindREST:
-		return
+		return true
 	}
-	v.handle(r)
+	e.push(j, &s.post)
 	e.drain()
 	if e.clock >= e.nextMark {
 		e.desk.mark(e.clock)
 		e.nextMark = e.clock + int64(markEvery)
 	}
+	return true
 }
 
-// hole closes every open connection: records were lost or another
-// recording begins.
-func (e *engine) hole() {
-	e.settle()
-	for mv, m := range e.conns {
-		if v := e.byMeta[mv]; v != nil {
-			ids := make([]uint64, 0, len(m))
-			for id := range m {
-				ids = append(ids, id)
-			}
-			sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
-			v.closeAll(ids, e.clock)
+// push puts a segment's events in the daemon's ring, and notes its
+// venue's connection state.
+func (e *engine) push(j *job, s *segment) {
+	if !s.ok {
+		return
+	}
+	for _, ev := range j.events(s) {
+		if !e.ring.TryPush(&ev) {
+			e.drain() // full: the loop takes what is there first
+			e.ring.TryPush(&ev)
 		}
-		delete(e.conns, mv)
 	}
-	e.drain()
-}
-
-func (e *engine) settle() {
-	if e.last != nil {
-		e.last.settle()
-		e.drain()
-	}
+	e.connected[s.w+1] = s.conn
 }
 
 // drain hands what the adapters published to the strategy loop, after

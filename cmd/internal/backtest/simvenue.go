@@ -31,7 +31,12 @@ type simVenue struct {
 	reg     *exchange.Registry
 	feeBps  *big.Rat // taker fee rate as a fraction
 	feeBase bool     // fee charged in the base asset (fee_asset: base), else in quote
-	latency int64    // one-way, ns
+	// feeRecv: the fee is charged in the asset the order receives (a
+	// buy's in base, a sell's in quote), rounded half up to 8 decimals,
+	// as exchange/sim (and the spot venues it imitates) charge it; set for
+	// venues recorded from the simulator, whatever fee_asset says.
+	feeRecv bool
+	latency int64 // one-way, ns
 	now     func() int64
 
 	orders   map[exchange.ID]*simOrder
@@ -46,8 +51,14 @@ type simVenue struct {
 	Orders, Rejected, Unfilled, NoBook uint64
 }
 
-const keepOrders = 1 << 14 // orders kept for queries (FIFO)
-const keepFills = 1 << 14
+// Orders are kept for the executor's queries while their trade is open:
+// the engine forgets a trade's orders when it closes (forget), so what is
+// kept is bounded by the open trades, not the recording's length;
+// keepOrders only caps what abandoned trades leave. Fills are kept for
+// FillsSince (the executor's recovery of an order whose outcome is
+// unknown, which asks for the last moments), the newest keepFills.
+const keepOrders = 1 << 12
+const keepFills = 256
 
 type simOrder struct {
 	st    exchange.OrderState
@@ -65,10 +76,10 @@ type taken struct {
 	qty      num.Qty // taken since
 }
 
-func newSimVenue(id exchange.VenueID, name string, reg *exchange.Registry, store *book.Store, feeBps float64, feeAsset string, latency int64, now func() int64) *simVenue {
+func newSimVenue(id exchange.VenueID, name string, reg *exchange.Registry, store *book.Store, feeBps float64, feeAsset string, feeRecv bool, latency int64, now func() int64) *simVenue {
 	r := new(big.Rat).SetFloat64(feeBps)
 	r.Quo(r, big.NewRat(10000, 1))
-	return &simVenue{id: id, name: name, reg: reg, store: store, feeBps: r, feeBase: feeAsset == "base", latency: latency, now: now,
+	return &simVenue{id: id, name: name, reg: reg, store: store, feeBps: r, feeBase: feeAsset == "base", feeRecv: feeRecv, latency: latency, now: now,
 		orders: map[exchange.ID]*simOrder{}, taken: map[takeKey]taken{}, bal: map[string]*big.Rat{}}
 }
 
@@ -92,6 +103,19 @@ func roundUp(r *big.Rat, dec uint8) num.Amount {
 	n := new(big.Int).Mul(r.Num(), p)
 	q, m := new(big.Int).QuoRem(n, r.Denom(), new(big.Int))
 	if m.Sign() > 0 {
+		q.Add(q, big.NewInt(1))
+	}
+	return num.AmountOf(q.Int64(), dec)
+}
+
+// simFeeDec is the decimals exchange/sim rounds fees to.
+const simFeeDec = 8
+
+// roundHalfUp returns r (≥ 0) at dec decimals, rounded half up.
+func roundHalfUp(r *big.Rat, dec uint8) num.Amount {
+	n := new(big.Int).Mul(r.Num(), big.NewInt(num.Pow10(dec)))
+	q, m := new(big.Int).QuoRem(n, r.Denom(), new(big.Int))
+	if m.Lsh(m, 1).Cmp(r.Denom()) >= 0 {
 		q.Add(q, big.NewInt(1))
 	}
 	return num.AmountOf(q.Int64(), dec)
@@ -124,7 +148,7 @@ func (v *simVenue) PlaceOrder(_ context.Context, req exchange.OrderRequest) (exc
 	need, asset := rat(int64(req.Qty), sc.Qty), a.Base
 	if req.Side == exchange.Buy {
 		need = new(big.Rat).Mul(rat(int64(req.Px), sc.Px), rat(int64(req.Qty), sc.Qty))
-		if !v.feeBase {
+		if !v.feeBase && !v.feeRecv {
 			need.Add(need, new(big.Rat).Mul(need, v.feeBps))
 		}
 		asset = a.Quote
@@ -212,9 +236,14 @@ func (v *simVenue) fill(req *exchange.OrderRequest, st *exchange.OrderState, a *
 	base := rat(int64(qty), sc.Qty)
 	var fee num.Amount
 	feeAsset := a.Quote
-	if v.feeBase {
+	switch {
+	case v.feeRecv && req.Side == exchange.Buy:
+		fee, feeAsset = roundHalfUp(new(big.Rat).Mul(base, v.feeBps), simFeeDec), a.Base
+	case v.feeRecv:
+		fee = roundHalfUp(new(big.Rat).Mul(notional, v.feeBps), simFeeDec)
+	case v.feeBase:
 		fee, feeAsset = roundUp(new(big.Rat).Mul(base, v.feeBps), sc.Qty), a.Base
-	} else {
+	default:
 		fee = roundUp(new(big.Rat).Mul(notional, v.feeBps), sc.Px+sc.Qty)
 	}
 	feeR := rat(fee.V, fee.Dec)
@@ -267,12 +296,25 @@ func (v *simVenue) remember(o *simOrder) {
 		v.order = append(v.order, id)
 	}
 	v.orders[id] = o
-	if len(v.order) > keepOrders {
+	for len(v.orders) > keepOrders {
 		old := v.order[0]
 		v.order = v.order[1:]
 		delete(v.orders, old)
 	}
+	if len(v.order) > 2*len(v.orders)+64 {
+		// Forgotten ids are dropped from the FIFO now and then.
+		kept := v.order[:0:0]
+		for _, id := range v.order {
+			if _, ok := v.orders[id]; ok {
+				kept = append(kept, id)
+			}
+		}
+		v.order = kept
+	}
 }
+
+// forget drops an order of a closed trade (nothing will query it again).
+func (v *simVenue) forget(id exchange.ID) { delete(v.orders, id) }
 
 // CancelOrder answers with the order's state: a simulated IOC is final
 // as soon as it is placed.

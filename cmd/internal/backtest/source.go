@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync/atomic"
 
 	"arb/exchange/recording"
 	"arb/exchange/tap"
@@ -22,8 +23,8 @@ type source struct {
 	free   chan []byte
 	cancel context.CancelFunc
 	done   chan struct{}
-	stats  recording.ReaderStats
-	total  int64 // bytes of all files (progress)
+	bytes  atomic.Uint64 // file bytes read so far (progress; any goroutine)
+	total  int64         // bytes of all files (progress)
 }
 
 type sourceItem struct {
@@ -67,7 +68,7 @@ func openSource(ctx context.Context, paths []string, from int64) (*source, error
 			default:
 			}
 			b, err := r.NextChunk(buf, want)
-			s.stats = r.Stats()
+			s.bytes.Store(r.Stats().Bytes)
 			if err == io.EOF {
 				return
 			}

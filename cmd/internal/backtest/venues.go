@@ -20,6 +20,7 @@ import (
 // interface call per record.
 type venueReplay struct {
 	id   exchange.VenueID
+	idx  int // its worker's index (id − 1)
 	name string
 	kind string
 	bn   *binance.Replay
@@ -29,7 +30,7 @@ type venueReplay struct {
 
 func newVenueReplay(id exchange.VenueID, vm *recording.VenueMeta, listings []exchange.Instrument, ageMax time.Duration,
 	ring *ringbuf.MPSC[exchange.BookTop], now func() int64, log *slog.Logger) (*venueReplay, error) {
-	v := &venueReplay{id: id, name: vm.Name, kind: vm.Kind}
+	v := &venueReplay{id: id, idx: int(id) - 1, name: vm.Name, kind: vm.Kind}
 	if vm.AgeMax > 0 {
 		ageMax = time.Duration(vm.AgeMax)
 	}

@@ -262,9 +262,7 @@ func spreadConfig(cfg *config.Config, reg *exchange.Registry, listings []exchang
 	if cfg.Strategy.RebalanceTrades > 0 {
 		sc.RebalanceTrades = cfg.Strategy.RebalanceTrades
 	}
-	// Plan ids stay unique across restarts: the start time in ms, shifted
-	// to leave room for 65536 plans per ms of run time.
-	sc.PlanIDBase = uint64(time.Now().UnixMilli()) << 16
+	sc.PlanIDBase = NewPlanIDBase()
 	quotes := map[string]bool{}
 	for _, a := range reg.Assets[1:] {
 		quotes[a.Quote] = true
@@ -330,6 +328,12 @@ type feedEntry struct {
 	md         exchange.MarketData
 	listings   []exchange.Instrument
 }
+
+// NewPlanIDBase returns a detector plan id base unique across restarts:
+// the start time in ms, shifted to leave room for 65536 plans per ms of
+// run time. arbd --record takes one and stores it in the recording, so a
+// backtest numbers the session's plans as it did.
+func NewPlanIDBase() uint64 { return uint64(time.Now().UnixMilli()) << 16 }
 
 // setBalances loads the configured starting balances of paper and
 // simulated venues into a detector's inventory (before its loop runs, so

@@ -90,6 +90,10 @@ type Options struct {
 	// (arbd --role feed, BuildFeed) over NATS (feedroles.go). RoleFeed is
 	// built by BuildFeed, not Build.
 	Role Role
+	// OnPlan, if set, sees every plan's status line as the desk decided
+	// it, on the strategy loop's goroutine (it must not block). Tests
+	// compare a live session's decisions with a backtest's.
+	OnPlan func(httpapi.PlanStatus)
 }
 
 // Build constructs the daemon from a validated config: the simulated venues

@@ -65,12 +65,14 @@ type desk struct {
 	day       risk.DayTracker
 	acct      string           // account currency (the first instrument's quote)
 	valuation []assetValuation // per inventory asset
-	steps     map[stepKey]num.Qty
+	steps     map[ListingKey]num.Qty
 	reserved  map[spread.PlanID]spread.Plan // submitted plans not released yet
 
 	inflight atomic.Int64 // len(reserved), for any goroutine
 	paused   atomic.Bool  // no plan is submitted (a venue is joining)
 	refusals [numRefusals]atomic.Uint64
+
+	onPlan func(httpapi.PlanStatus) // Options.OnPlan
 
 	events chan planEvent
 	mu     sync.Mutex
@@ -100,7 +102,7 @@ func newDesk(ctx context.Context, d *Daemon, opt Options) (*desk, error) {
 	k := &desk{d: d, log: d.log.With("component", "desk"), events: make(chan planEvent, eventQueue),
 		reserved: map[spread.PlanID]spread.Plan{},
 		rules:    newRulesFile(d.cfg.Risk.RulesFile, opt.RulesFallback, opt.RulesFallbackName),
-		halts:    newHaltStore(d.cfg.DataDir), dirty: make(chan struct{}, 1)}
+		halts:    newHaltStore(d.cfg.DataDir), dirty: make(chan struct{}, 1), onPlan: opt.OnPlan}
 	names := make([]string, len(d.reg.Venues))
 	for i, v := range d.reg.Venues {
 		names[i] = v.Name
@@ -162,10 +164,10 @@ func (k *desk) reload(b []byte, source string) (string, error) {
 func (k *desk) attach(e *engine) {
 	k.eng = e
 	k.prepareValuation(e)
-	k.steps = map[stepKey]num.Qty{}
+	k.steps = map[ListingKey]num.Qty{}
 	for _, f := range e.feeds {
 		for _, l := range f.listings {
-			k.steps[stepKey{l.Venue, l.ID}] = l.Step
+			k.steps[ListingKey{l.Venue, l.ID}] = l.Step
 		}
 	}
 }
@@ -281,38 +283,9 @@ func (k *desk) OnPlan(p *spread.Plan) {
 	inv := det.Inventory()
 	now := time.Now().UnixNano()
 	in := &k.in
-	*in = risk.Input{UnixNano: now}
+	PlanInput(in, d.reg, inv, d.store, p, now)
 	asset := d.reg.Asset(p.Buy.Inst)
 	sc := p.Scale
-	in.Plan = risk.PlanView{Instrument: int64(p.Buy.Inst), Symbol: p.Symbol, Base: asset.Base, Quote: asset.Quote,
-		Qty: num.Float(int64(p.Qty), sc.Qty), EdgeBps: p.NetBps, Seq: int64(p.ID)}
-	leg := func(l *spread.Leg, lv *risk.LegView) {
-		lv.Venue, lv.VenueID = d.reg.VenueName(l.Venue), int64(l.Venue)
-		lv.Price, lv.FeeBps = num.Float(int64(l.LimitPx), sc.Px), l.FeeBps
-		lv.BookAgeMs, lv.Seq = float64(now-l.BookRecvTS)/1e6, int64(l.BookSeq)
-		la := d.reg.Asset(l.Inst)
-		// The detector reserved this plan's own amounts when it emitted
-		// it; the rules see the balances before the plan (their _after
-		// fields subtract it), so it is added back.
-		own := func(a spread.AssetID) int64 {
-			if a == l.ReserveAsset {
-				return l.Reserve
-			}
-			return 0
-		}
-		if b, ok := inv.Asset(la.Base); ok {
-			lv.BaseBalance = num.Float(inv.Balance(l.Venue, b)+own(b), inv.Decimals(b))
-			lv.BasePosition = num.Float(inv.Total(l.Venue, b), inv.Decimals(b))
-		}
-		if q, ok := inv.Asset(la.Quote); ok {
-			lv.QuoteBalance = num.Float(inv.Balance(l.Venue, q)+own(q), inv.Decimals(q))
-		}
-		if book := d.store.Book(l.Venue, l.Inst); book != nil {
-			lv.Stale = book.Stale()
-		}
-	}
-	leg(&p.Buy, &in.Buy)
-	leg(&p.Sell, &in.Sell)
 	for _, v := range d.venues { // a venue that has not joined yet is not connected
 		in.Venues[v.id] = risk.VenueView{Name: v.cfg.Name}
 	}
@@ -334,14 +307,11 @@ func (k *desk) OnPlan(p *spread.Plan) {
 
 	dec := k.risk.Evaluate(in)
 
-	st := httpapi.PlanStatus{
-		ID: p.ID.String(), TS: time.Unix(0, p.TS).UTC(), Symbol: p.Symbol,
-		BuyVenue: in.Buy.Venue, SellVenue: in.Sell.Venue,
-		Qty: num.Format(int64(p.Qty), sc.Qty), BuyLimit: num.Format(int64(p.Buy.LimitPx), sc.Px),
-		SellLimit: num.Format(int64(p.Sell.LimitPx), sc.Px), GrossBps: round2(p.GrossBps), NetBps: round2(p.NetBps),
-		NetQuote: num.Format(int64(p.NetQuote), sc.Px), Decision: dec.Verdict.String(),
-		RulesVersion: dec.Version(),
+	qty, clipOK := p.Qty, true
+	if dec.Verdict == risk.Clip {
+		qty, clipOK = risk.ClipQty(dec.Qty, sc.Qty, OrderStep(k.steps, p))
 	}
+	st := PlanStatus(p, in, dec, qty, clipOK)
 	durable := d.journalReady()
 	submitted := false
 	switch {
@@ -351,19 +321,9 @@ func (k *desk) OnPlan(p *spread.Plan) {
 		// the rules said. The kill switch keeps precedence (below).
 		k.rejected.Add(1)
 		k.refusedJournal.Add(1)
-		st.Decision, st.Rule, st.Message = risk.Reject.String(), RuleJournalUnavailable, journalRefusal
+		st.Decision, st.Rule, st.Message, st.ApprovedQty = risk.Reject.String(), RuleJournalUnavailable, journalRefusal, ""
 	case dec.Verdict.Pass():
 		k.approved.Add(1)
-		qty := p.Qty
-		clipOK := true
-		if dec.Verdict == risk.Clip {
-			var q num.Qty
-			if q, clipOK = risk.ClipQty(dec.Qty, sc.Qty, k.stepOf(p)); clipOK {
-				st.ApprovedQty = num.Format(int64(q), sc.Qty)
-				qty = q
-			}
-			st.Rule, st.Message = dec.Rule(), dec.Message()
-		}
 		r := refusedClip
 		if clipOK {
 			r = k.submit(p, qty)
@@ -376,13 +336,15 @@ func (k *desk) OnPlan(p *spread.Plan) {
 		}
 	default:
 		k.rejected.Add(1)
-		st.Rule, st.Message = dec.Rule(), dec.Message()
 	}
 	if !submitted {
 		// Not sent: the plan's reservation ends with the decision.
 		inv.Release(p)
 	}
 	k.record(st)
+	if k.onPlan != nil {
+		k.onPlan(st)
+	}
 	select {
 	case k.events <- planEvent{subject: "arb.plans." + p.Symbol, id: st.ID, status: st}:
 	default:
@@ -526,28 +488,6 @@ func (k *desk) quiesce(ctx context.Context) error {
 }
 
 func (k *desk) unpause() { k.paused.Store(false) }
-
-// stepOf returns the order step both legs' venues accept: the least common
-// multiple of their steps (the detector sizes plans on the same grid).
-func (k *desk) stepOf(p *spread.Plan) num.Qty {
-	a, b := k.steps[stepKey{p.Buy.Venue, p.Buy.Inst}], k.steps[stepKey{p.Sell.Venue, p.Sell.Inst}]
-	switch {
-	case a <= 0:
-		return b
-	case b <= 0:
-		return a
-	}
-	x, y := int64(a), int64(b)
-	for y != 0 {
-		x, y = y, x%y
-	}
-	return num.Qty(int64(a) / x * int64(b))
-}
-
-type stepKey struct {
-	v exchange.VenueID
-	i exchange.InstrumentID
-}
 
 func round2(f float64) float64 { return math.Round(f*100) / 100 }
 
