@@ -24,7 +24,7 @@ import (
 	"arb/ledger"
 )
 
-// poolYAML is arbd with one simulated CEX (binance) and one pool on a
+// poolYAML is arbd with two simulated CEX venues and one pool on a
 // simulated chain, ETH-USDT only; %ADDR%, %DATA% and %RULES% are filled
 // in by startPoolDaemon. The pool's account starts with 10 ETH and 100000
 // USDT, like the CEX's.
@@ -42,6 +42,15 @@ venues:
     taker_fee_bps: 10
     age_max: 3s
     symbols: {ETH-USDT: ETHUSDT}
+    withdraw_fees: {ETH: "0.002", USDT: "1"}
+    balances: {USDT: "100000", ETH: "10"}
+  - name: okx
+    kind: okx
+    ws_url: sim://okx
+    rest_url: sim://okx
+    taker_fee_bps: 10
+    age_max: 3s
+    symbols: {ETH-USDT: ETH-USDT}
     withdraw_fees: {ETH: "0.002", USDT: "1"}
     balances: {USDT: "100000", ETH: "10"}
   - name: uniswap
@@ -105,7 +114,7 @@ func startPoolDaemon(t *testing.T) (*Daemon, string) {
 		}
 	})
 	base := "http://" + addr
-	waitFor(t, "both books fresh in /api/v1/books", 60*time.Second, func() bool {
+	waitFor(t, "every book fresh in /api/v1/books", 60*time.Second, func() bool {
 		if d.Addr() == "" {
 			return false
 		}
@@ -115,7 +124,7 @@ func startPoolDaemon(t *testing.T) (*Daemon, string) {
 				fresh++
 			}
 		}
-		return fresh == 2 && d.exec.service() != nil && d.exec.service().Ready() && len(d.exec.balancesMissing()) == 0
+		return fresh == 3 && d.exec.service() != nil && d.exec.service().Ready() && len(d.exec.balancesMissing()) == 0
 	})
 	return d, base
 }
@@ -185,11 +194,11 @@ func poolOf(t *testing.T, d *Daemon) (*poolTrader, *poolChain) {
 	return nil, nil
 }
 
-// binanceOrders counts the simulated CEX's orders whose client id starts
-// with prefix.
-func binanceOrders(d *Daemon, prefix string) int {
+// cexOrders counts the simulated CEX venue's orders whose client id
+// starts with prefix.
+func cexOrders(d *Daemon, venue, prefix string) int {
 	n := 0
-	for _, o := range d.Sim().Orders("binance") {
+	for _, o := range d.Sim().Orders(venue) {
 		if strings.HasPrefix(o.ClientID, prefix) {
 			n++
 		}
@@ -214,7 +223,9 @@ func cexMid(t *testing.T, d *Daemon, pool exchange.VenueID) decimal.Decimal {
 //
 //   - the pool's book is in /api/v1/books;
 //   - another account moves the pool 1.2 % above the CEX: the detector
-//     plans sell-on-pool, buy-on-CEX; the executor sends the swap first
+//     plans sell-on-pool, buy-on-CEX against both CEX venues in one batch;
+//     the pool takes one trade at a time (the other plan is refused,
+//     pool_busy); the executor sends the swap first
 //     and nothing to the CEX while the swap is unmined; once it is mined
 //     the CEX hedge is sent for exactly the swap's quantity (an IOC the
 //     CEX fills short is retried: the hedge's fills sum to the swap's), the trade
@@ -256,7 +267,7 @@ func TestPoolVenueCEXDEX(t *testing.T) {
 	var tr apiTrade
 	waitFor(t, "the trade listed", 30*time.Second, func() bool {
 		for _, x := range getTrades(t, base) {
-			if x.SellVenue == "uniswap" && x.BuyVenue == "binance" {
+			if x.SellVenue == "uniswap" {
 				tr = x
 				return true
 			}
@@ -267,8 +278,16 @@ func TestPoolVenueCEXDEX(t *testing.T) {
 	if tr.Legs[0].Venue != "uniswap" || strings.HasPrefix(tr.State, "closed") {
 		t.Fatalf("the first leg out is not the swap, or the trade is not open: %+v", tr)
 	}
-	if n := binanceOrders(d, prefix); n != 0 {
+	if n := cexOrders(d, tr.BuyVenue, prefix); n != 0 {
 		t.Fatalf("%d CEX orders of the trade before its swap was mined", n)
+	}
+	// Both CEX venues planned against the pool's book in one batch; the
+	// pool takes one trade at a time: the other plan was refused.
+	waitFor(t, "the other CEX's plan refused (pool_busy)", 30*time.Second, func() bool { return d.desk.refusals[refusedPoolBusy].Load() >= 1 })
+	for _, x := range getTrades(t, base) {
+		if x.ID != tr.ID && (x.BuyVenue == "uniswap" || x.SellVenue == "uniswap") {
+			t.Fatalf("a second trade on the pool while the first is open: %+v", x)
+		}
 	}
 	chain.Commit()
 	waitFor(t, "the trade closed", 60*time.Second, func() bool {
@@ -291,7 +310,7 @@ func TestPoolVenueCEXDEX(t *testing.T) {
 	}
 	hedged := decimal.Zero
 	for _, l := range tr.Legs[1:] {
-		if l.Venue != "binance" || l.Side != "buy" {
+		if l.Venue != tr.BuyVenue || l.Side != "buy" {
 			t.Fatalf("hedge leg %+v", l)
 		}
 		hedged = hedged.Add(decimal.RequireFromString(l.FilledQty))
@@ -299,7 +318,7 @@ func TestPoolVenueCEXDEX(t *testing.T) {
 	if !hedged.Equal(decimal.RequireFromString(swap.FilledQty)) {
 		t.Fatalf("hedged %s of the swap's %s: %+v", hedged, swap.FilledQty, tr.Legs)
 	}
-	if n := binanceOrders(d, prefix); n != len(tr.Legs)-1 {
+	if n := cexOrders(d, tr.BuyVenue, prefix); n != len(tr.Legs)-1 {
 		t.Fatalf("CEX orders of the trade: %d, legs %d", n, len(tr.Legs)-1)
 	}
 	h, ok := pt.TxHash(exchange.MustID(swap.ClientOrderID))
@@ -331,7 +350,7 @@ func TestPoolVenueCEXDEX(t *testing.T) {
 	if !booked.Equal(gas) {
 		t.Fatalf("the ledger's fees of the pool venue: %s ETH, want the swap's gas %s", booked, gas)
 	}
-	t.Logf("trade %s: swap sold %s ETH (gas %s ETH), hedge bought %s on binance in %d orders", tr.ID, swap.FilledQty, gas, hedged, len(tr.Legs)-1)
+	t.Logf("trade %s: swap sold %s ETH (gas %s ETH), hedge bought %s on %s in %d orders", tr.ID, swap.FilledQty, gas, hedged, tr.BuyVenue, len(tr.Legs)-1)
 
 	// 2. Up again; the swap is front-run in its own block.
 	reverted := pt.Counters().Reverted.Load()
@@ -371,7 +390,7 @@ func TestPoolVenueCEXDEX(t *testing.T) {
 		t.Fatalf("front-run trade %+v", tr2)
 	}
 	prefix2 := tr2.Legs[0].ClientOrderID[:len(tr2.Legs[0].ClientOrderID)-4]
-	if n := binanceOrders(d, prefix2); n != 0 {
+	if n := cexOrders(d, tr2.BuyVenue, prefix2); n != 0 {
 		t.Fatalf("%d CEX orders after a reverted swap", n)
 	}
 	if pt.Counters().Reverted.Load() <= reverted {
