@@ -3,6 +3,7 @@ package wire
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"math/big"
@@ -14,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ethereum/go-ethereum/accounts/keystore"
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/shopspring/decimal"
 
@@ -22,6 +24,7 @@ import (
 	"arb/exchange"
 	"arb/exchange/sim"
 	"arb/ledger"
+	"arb/strategy/execute"
 )
 
 // poolYAML is arbd with two simulated CEX venues and one pool on a
@@ -417,5 +420,86 @@ func TestUniswapSimConfig(t *testing.T) {
 	}
 	if n != 1 {
 		t.Fatalf("%d pool venues on a simulated chain", n)
+	}
+}
+
+// TestPoolPolicies: every pair with a pool venue runs sequentially, the
+// swap first, with room for a block; the operator's pair naming the pool
+// comes before, a catch-all pair after.
+func TestPoolPolicies(t *testing.T) {
+	text := strings.NewReplacer("%DATA%", t.TempDir(), "%ADDR%", "127.0.0.1:0", "%RULES%", "x.yaml").Replace(poolYAML)
+	text = strings.Replace(text, "risk: {", `execution:
+  pairs:
+    - {buy_venue: "", sell_venue: "", policy: {mode: concurrent}}
+    - {buy_venue: okx, sell_venue: uniswap, policy: {mode: sequential, first: sell, final_timeout: 45s, deadline: 5m}}
+risk: {`, 1)
+	cfg, err := config.Parse("pool.yaml", []byte(text), config.Known{Kinds: Kinds()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ec, err := execConfig(cfg, registry(cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const binance, okx, pool = 1, 2, 3
+	pick := func(buy, sell exchange.VenueID) (int, execute.Policy) {
+		for i, p := range ec.Pairs {
+			if (p.BuyVenue == 0 || p.BuyVenue == buy) && (p.SellVenue == 0 || p.SellVenue == sell) {
+				return i, p.Policy
+			}
+		}
+		return -1, ec.Default
+	}
+	if i, p := pick(okx, pool); i != 0 || p.FinalTimeout != 45*time.Second {
+		t.Fatalf("the operator's pool pair: #%d %+v", i, p)
+	}
+	for _, c := range []struct {
+		buy, sell exchange.VenueID
+		first     exchange.Side
+	}{{pool, binance, exchange.Buy}, {binance, pool, exchange.Sell}, {pool, okx, exchange.Buy}} {
+		_, p := pick(c.buy, c.sell)
+		if p.Mode != execute.Sequential || p.First != c.first || p.FinalTimeout < 30*time.Second || p.Validate() != nil {
+			t.Fatalf("buy %d sell %d: %+v (%v)", c.buy, c.sell, p, p.Validate())
+		}
+	}
+	if _, p := pick(binance, okx); p.Mode != execute.Concurrent {
+		t.Fatalf("the CEX pair: %+v", p)
+	}
+}
+
+// TestPoolSigner: a real chain's key comes from the environment variable
+// the config names, or from an encrypted keystore with the password from
+// the environment; a malformed key's error does not repeat it.
+func TestPoolSigner(t *testing.T) {
+	key, _ := crypto.GenerateKey()
+	hexKey := fmt.Sprintf("%x", crypto.FromECDSA(key))
+	want := crypto.PubkeyToAddress(key.PublicKey)
+	v := &venue{chain: &poolChain{cfg: &config.Chain{KeyEnv: "ARB_TEST_UNI_KEY"}}}
+	t.Setenv("ARB_TEST_UNI_KEY", hexKey)
+	s, err := poolSigner(v)
+	if err != nil || s.Address() != want {
+		t.Fatalf("from env: %v %v", s, err)
+	}
+	if strings.Contains(fmt.Sprint(s), hexKey) || strings.Contains(fmt.Sprintf("%#v", s), hexKey) {
+		t.Fatal("the signer prints its key")
+	}
+	t.Setenv("ARB_TEST_UNI_KEY", "zz"+hexKey[2:])
+	if _, err := poolSigner(v); err == nil || strings.Contains(err.Error(), hexKey[2:]) {
+		t.Fatalf("malformed key: %v", err)
+	}
+	os.Unsetenv("ARB_TEST_UNI_KEY")
+	if _, err := poolSigner(v); err == nil || !strings.Contains(err.Error(), "ARB_TEST_UNI_KEY") {
+		t.Fatalf("unset: %v", err)
+	}
+	dir := t.TempDir()
+	ks := keystore.NewKeyStore(dir, keystore.LightScryptN, keystore.LightScryptP)
+	acc, err := ks.ImportECDSA(key, "pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("ARB_TEST_UNI_PW", "pw")
+	v.chain.cfg = &config.Chain{KeystoreFile: acc.URL.Path, KeystorePasswordEnv: "ARB_TEST_UNI_PW"}
+	if s, err := poolSigner(v); err != nil || s.Address() != want {
+		t.Fatalf("from keystore: %v %v", s, err)
 	}
 }
