@@ -773,6 +773,22 @@ func (t *Trader) OpenOrders(ctx context.Context, inst exchange.InstrumentID) ([]
 	return out, nil
 }
 
+// InFlight returns how many swaps were broadcast and are not known to be
+// resolved yet (mined, replaced or expired, as RunPrivate or a query
+// found). It makes no call: a caller about to plan against the pool's
+// book can tell that the book does not include its own pending swap yet.
+func (t *Trader) InFlight() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	n := 0
+	for _, o := range t.orders {
+		if o.final == nil && !o.dead {
+			n++
+		}
+	}
+	return n
+}
+
 func (t *Trader) snapshot() []*swapOrder {
 	t.mu.Lock()
 	defer t.mu.Unlock()

@@ -38,7 +38,8 @@ func (b *lossyBackend) SendTransaction(ctx context.Context, tx *types.Transactio
 // TestUnknownOutcomeResolvedByLookup: the node accepts a swap but the
 // answer is lost: PlaceOrder reports an unknown outcome, QueryOrder finds
 // the transaction through the journal (pending, then filled), and placing
-// the same client order id again sends nothing new.
+// the same client order id again sends nothing new. InFlight counts the
+// swap until it is known mined.
 func TestUnknownOutcomeResolvedByLookup(t *testing.T) {
 	c := newChain(t)
 	clk := newClock()
@@ -58,6 +59,9 @@ func TestUnknownOutcomeResolvedByLookup(t *testing.T) {
 	if err != nil || st.Status != exchange.StatusNew {
 		t.Fatalf("pending: %+v %v", st, err)
 	}
+	if n := tr.InFlight(); n != 1 {
+		t.Fatalf("in flight while unmined: %d", n)
+	}
 	sends := lb.sent.Load()
 	st, err = tr.PlaceOrder(ctx, req)
 	if err != nil || st.Status != exchange.StatusNew || lb.sent.Load() != sends {
@@ -67,6 +71,9 @@ func TestUnknownOutcomeResolvedByLookup(t *testing.T) {
 	st, err = tr.QueryOrder(ctx, ethI, req.ClientID)
 	if err != nil || st.Status != exchange.StatusFilled || st.FilledQty != 5000 {
 		t.Fatalf("filled: %+v %v", st, err)
+	}
+	if n := tr.InFlight(); n != 0 {
+		t.Fatalf("in flight once filled: %d", n)
 	}
 	// A restart: a new client from the same journal still knows it.
 	tr2, err := uniswap.NewTrader(ctx, traderConfig(c, c.Client, j, clk))

@@ -195,12 +195,16 @@ func (i Instrument) Quote() string { _, q, _ := strings.Cut(i.Symbol, "-"); retu
 type Venue struct {
 	// Name is unique, [a-z0-9_-]{1,32}; it labels metrics and logs.
 	Name string `yaml:"name" cfg:"required"`
-	// Kind is the protocol, one of Known.Kinds ("binance", "okx", "bybit").
+	// Kind is the protocol, one of Known.Kinds ("binance", "okx", "bybit",
+	// "uniswap").
 	Kind string `yaml:"kind" cfg:"required"`
 	// WSURL is ws:// or wss://, or sim://<sim venue> for the simulator.
-	WSURL string `yaml:"ws_url" cfg:"required"`
+	// Required, except for an on-chain venue (kind uniswap), which has
+	// Chain instead.
+	WSURL string `yaml:"ws_url"`
 	// RESTURL is http:// or https://, or sim://<sim venue> (the same one).
-	RESTURL string `yaml:"rest_url" cfg:"required"`
+	// Required, except for an on-chain venue.
+	RESTURL string `yaml:"rest_url"`
 	// PrivateWSURL is the venue's private websocket, which carries the
 	// order stream (Binance: the WebSocket API, wss://ws-api.binance.com:443/ws-api/v3;
 	// OKX: wss://ws.okx.com:8443/ws/v5/private; Bybit:
@@ -250,6 +254,9 @@ type Venue struct {
 	// simulated venue's account (asset -> amount). A venue that trades for
 	// real reports its own: these are then unused.
 	Balances map[string]decimal.Decimal `yaml:"balances"`
+	// Chain is an on-chain venue's node, contracts, key source and gas
+	// caps: required for kind uniswap, refused for any other.
+	Chain *Chain `yaml:"chain"`
 }
 
 // VenuePaper reports whether venue i trades on paper: its own paper key,
@@ -524,7 +531,13 @@ func Parse(name string, data []byte, known Known) (*Config, error) {
 
 // resolvePaths makes the relative paths of the file relative to dir.
 func (c *Config) resolvePaths(dir string) {
-	for _, p := range []*string{&c.DataDir, &c.Risk.RulesFile, &c.NATS.CredentialsFile, &c.NATS.TLS.CAFile, &c.NATS.TLS.CertFile, &c.NATS.TLS.KeyFile} {
+	paths := []*string{&c.DataDir, &c.Risk.RulesFile, &c.NATS.CredentialsFile, &c.NATS.TLS.CAFile, &c.NATS.TLS.CertFile, &c.NATS.TLS.KeyFile}
+	for i := range c.Venues {
+		if ch := c.Venues[i].Chain; ch != nil {
+			paths = append(paths, &ch.KeystoreFile)
+		}
+	}
+	for _, p := range paths {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(dir, *p)
 		}

@@ -317,12 +317,12 @@ func FuzzParse(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		c, err := Parse("fuzz.yaml", data, kinds)
+		c, err := Parse("fuzz.yaml", data, chainKinds)
 		if err == nil {
 			if c == nil {
 				t.Fatal("nil config without error")
 			}
-			if err := c.Validate(kinds); err != nil {
+			if err := c.Validate(chainKinds); err != nil {
 				t.Fatalf("accepted config fails Validate: %v", err)
 			}
 			return

@@ -415,6 +415,9 @@ func (w *walker) unknownKey(k *yaml.Node, path, key string, known []string) {
 		return
 	}
 	if instead, ok := secretKeys[strings.ToLower(key)]; ok {
+		if instead != "" && !slices.Contains(known, instead) && slices.Contains(known, "key_env") {
+			instead = "key_env" // a chain section: its key comes from key_env
+		}
 		if instead != "" && slices.Contains(known, instead) {
 			w.bad(k, path, "secrets are never read from the config file: set %s to the NAME of an environment variable that holds the secret", instead)
 		} else {

@@ -68,6 +68,19 @@
 // material by its form. No message about such a value quotes it: the
 // error goes to a terminal and to logs.
 //
+// # On-chain venues
+//
+// A venue of kind uniswap (KindUniswap) is one Uniswap V2-style pool: it
+// has a chain section (Chain) instead of ws_url and rest_url — the node's
+// rpc_url (or rpc_url_env, since providers put an API key in the URL), the
+// pair and router addresses, the token order (base_token, quote_token),
+// the key source (key_env, or keystore_file with keystore_password_env;
+// never the key) and the gas caps in gwei — and neither a taker fee (the
+// pool's fee is in its prices) nor a gas_quote (gas is measured per
+// block). rpc_url sim://<name> is a simulated chain the wiring starts in
+// process: addresses and key are then the simulator's and must be left
+// out, and chain.sim tunes it.
+//
 // # Decimals
 //
 // Money amounts (filters, balances, fees in asset units, max_notional) are

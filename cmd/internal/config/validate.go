@@ -214,9 +214,16 @@ func (v *validator) venues() {
 			}
 			v.bad(p+".kind", "unknown venue kind %q (%s)", clip(ve.Kind), want)
 		}
+		if ve.Kind == KindUniswap {
+			v.chainVenue(i, ve, p)
+		} else if ve.Chain != nil {
+			v.bad(p+".chain", "only for an on-chain venue (kind %s)", KindUniswap)
+		}
 		before := len(v.ps.list)
-		v.venueURLs(ve, p, simKinds)
-		if len(v.ps.list) == before {
+		if ve.Kind != KindUniswap {
+			v.venueURLs(ve, p, simKinds)
+		}
+		if len(v.ps.list) == before && ve.Kind != KindUniswap {
 			// What trading needs depends on whether the venue is simulated:
 			// checked once its URLs are right.
 			v.venueTrading(i, ve, p)

@@ -84,7 +84,7 @@ func TestRules(t *testing.T) {
 		{"unknown key with a suggestion", [][2]string{{"paper: true", "papr: true"}}, nil,
 			[]string{"arbd.yaml:6: papr: unknown key; did you mean paper?"}},
 		{"unknown key", [][2]string{{"    gas_quote: 0", "    colour: red"}}, nil,
-			[]string{"arbd.yaml:19: venues[0].colour: unknown key (known: name, kind, ws_url, rest_url, private_ws_url, trade_ws_url, paper, demo, api_key_env, api_secret_env, api_passphrase_env, channel, depth, taker_fee_bps, fee_asset, gas_quote, age_max, symbols, filters, withdraw_fees, balances)"}},
+			[]string{"arbd.yaml:19: venues[0].colour: unknown key (known: name, kind, ws_url, rest_url, private_ws_url, trade_ws_url, paper, demo, api_key_env, api_secret_env, api_passphrase_env, channel, depth, taker_fee_bps, fee_asset, gas_quote, age_max, symbols, filters, withdraw_fees, balances, chain)"}},
 		{"secret api_key", [][2]string{{"    api_key_env: BINANCE_API_KEY", "    api_key: abc123"}}, nil,
 			[]string{"arbd.yaml:16: venues[0].api_key: secrets are never read from the config file: set api_key_env to the NAME of an environment variable that holds the secret"}},
 		{"secret api_secret", [][2]string{{"    api_secret_env: BINANCE_API_SECRET", "    api_secret: abc123"}}, nil,

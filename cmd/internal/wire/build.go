@@ -305,7 +305,11 @@ func (d *Daemon) newFeed(v *venue, listings []exchange.Instrument) (feedEntry, e
 	if !ok {
 		return feedEntry{}, fmt.Errorf("venue %s: unknown kind %q", v.cfg.Name, v.cfg.Kind)
 	}
-	md, err := k.newFeed(feedSetup{
+	newFeed := k.newFeed
+	if v.chain != nil {
+		newFeed = func(feedSetup) (exchange.MarketData, error) { return d.poolFeed(v, listings) }
+	}
+	md, err := newFeed(feedSetup{
 		venue: v.id, name: v.cfg.Name, wsURL: v.ws, restURL: v.rest,
 		instruments: listings, channel: v.cfg.Channel, depth: v.cfg.Depth, ageMax: v.cfg.AgeMax, ring: d.ring,
 		logger: d.log, now: func() int64 { return time.Now().UnixNano() },

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/shopspring/decimal"
 
 	"arb/cmd/internal/bus"
 	"arb/cmd/internal/config"
@@ -20,6 +21,7 @@ import (
 	"arb/exchange"
 	"arb/exchange/sim"
 	"arb/exchange/tap"
+	"arb/exchange/uniswap/unisim"
 	"arb/ringbuf"
 	"arb/strategy/book"
 )
@@ -37,6 +39,7 @@ type Daemon struct {
 	tap     tap.Sink // recorder hook (Options.Tap); nil = off
 	planIDs uint64   // Options.PlanIDBase
 	role    Role     // Options.Role: RoleEngine takes its books from feed processes over NATS
+	manual  bool     // Options.ManualChain
 
 	sim    *sim.Sim
 	emb    *bus.Embedded
@@ -81,6 +84,10 @@ type Options struct {
 	// backtest): every feed's connections and frames, the depth snapshots
 	// and the instruments replies (see exchange/tap, exchange/recording).
 	Tap tap.Sink
+	// ManualChain, if set, leaves the simulated chains' blocks to the
+	// caller (SimChain(name).Commit) and sends no simulated flow: tests
+	// decide what each block holds.
+	ManualChain bool
 	// PlanIDBase, if nonzero, is the first engine's plan id base instead
 	// of the time-based one (a recording stores it, so a backtest of the
 	// session numbers its plans the same way).
@@ -109,7 +116,7 @@ func Build(ctx context.Context, cfg *config.Config, opt Options) (d *Daemon, err
 		log = slog.New(slog.DiscardHandler)
 	}
 	built := &Daemon{cfg: cfg, log: log, started: time.Now(), build: ReadBuildInfo(), hc: &http.Client{Timeout: fetchTimeout},
-		tap: opt.Tap, planIDs: opt.PlanIDBase, role: opt.Role}
+		tap: opt.Tap, planIDs: opt.PlanIDBase, role: opt.Role, manual: opt.ManualChain}
 	d = built
 	if err := checkRole(cfg, opt.Role, RoleAll, RoleEngine); err != nil {
 		return nil, err
@@ -167,6 +174,11 @@ func Build(ctx context.Context, cfg *config.Config, opt Options) (d *Daemon, err
 			return nil, err
 		}
 		d.venues = append(d.venues, ve)
+		if v.Kind == config.KindUniswap {
+			if ve.chain, err = newPoolChain(cfg, ve, log.With("component", "chain")); err != nil {
+				return nil, err
+			}
+		}
 	}
 	// The desk (risk engine, kill switch restored from disk, rules) before
 	// any engine: no plan can be taken before the saved halt is in force.
@@ -276,6 +288,14 @@ func (d *Daemon) Run(ctx context.Context) error {
 			return d.retryVenue(ctx, v, rand.New(rand.NewPCG(seed, uint64(v.id))))
 		})
 	}
+	for _, v := range d.venues {
+		if pc := v.chain; pc != nil && pc.sim != nil {
+			vid, inst := v.id, v.want[0].ID
+			run("chain "+v.cfg.Name, func(ctx context.Context) error {
+				return pc.runChain(ctx, func() (decimal.Decimal, bool) { return d.refMid(vid, inst) }, d.manual, d.log.With("component", "chain", "venue", v.cfg.Name))
+			})
+		}
+	}
 	run("feed states", d.watchFeeds)
 	var missing []string
 	for _, v := range d.pending() {
@@ -317,6 +337,9 @@ func (d *Daemon) Close() {
 		d.sim.Close()
 		d.sim = nil
 	}
+	for _, v := range d.venues {
+		v.chain.close()
+	}
 	if d.lock != nil {
 		d.lock.Close() // releases the data_dir lock
 		d.lock = nil
@@ -333,3 +356,14 @@ func (d *Daemon) Addr() string {
 
 // Sim returns the in-process simulator, or nil (for tests).
 func (d *Daemon) Sim() *sim.Sim { return d.sim }
+
+// SimChain returns the simulated chain of the pool venue named venue, or
+// nil (for tests).
+func (d *Daemon) SimChain(venue string) *unisim.Chain {
+	for _, v := range d.venues {
+		if v.cfg.Name == venue && v.chain != nil {
+			return v.chain.sim
+		}
+	}
+	return nil
+}

@@ -368,11 +368,12 @@ const (
 	refusedHalted             // the executor is halted (kill switch)
 	refusedBusy               // the executor's queue is full
 	refusedExecutor           // the executor refused it (too many open trades, not executable)
+	refusedPoolBusy           // a leg's pool has a trade of ours open or a swap unmined: its book does not show it yet
 	numRefusals
 )
 
 var refusalNames = [...]string{"", "clip_below_step", "venue_joining", "venue_not_trading", "venue_circuit_open",
-	"executor_not_ready", "executor_halted", "executor_busy", "executor_refused"}
+	"executor_not_ready", "executor_halted", "executor_busy", "executor_refused", "pool_busy"}
 
 func (r refusal) String() string { return refusalNames[r] }
 
@@ -391,6 +392,20 @@ func (k *desk) submit(p *spread.Plan, qty num.Qty) refusal {
 		}
 		if t.Circuit().Open {
 			return refusedCircuit
+		}
+		// A pool's book is the chain's state: while a trade of ours on
+		// it is open (plans of one batch come before any swap is sent)
+		// or a swap unmined, a plan against it would race that swap and
+		// most likely revert, paying gas for nothing.
+		if k.d.venues[v-1].chain != nil {
+			for _, q := range k.reserved {
+				if q.Buy.Venue == v || q.Sell.Venue == v {
+					return refusedPoolBusy
+				}
+			}
+			if pt, ok := t.(interface{ InFlight() int }); ok && pt.InFlight() > 0 {
+				return refusedPoolBusy
+			}
 		}
 	}
 	svc := x.service()

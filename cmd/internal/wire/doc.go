@@ -41,6 +41,14 @@
 //     the metrics read. Quotes for retries and unwinds, and the paper
 //     venues' books, come from the loop's book snapshot (every
 //     SnapshotEvery).
+//   - on-chain venues (chain.go): a venue of kind uniswap is one pool,
+//     read by exchange/uniswap's Feed into the same ring and traded by its
+//     Trader (signed with a key from the environment or a keystore), on a
+//     real node or on an in-process simulated chain (unisim: contracts
+//     deployed, pool seeded at the simulated market's price, a block every
+//     block_time, seeded flow from another account). execConfig gives its
+//     pairs the sequential policy, the swap first, so the CEX hedge is
+//     sized to the swap's receipt and a reverted swap ends the trade flat.
 //   - the ledger link (ledger.go): the executor's fills and trade states
 //     published as ledger events, a backfill from the journal when the
 //     ledger lacks some (after a crash or a queue overflow), and the

@@ -121,7 +121,11 @@ func execConfig(cfg *config.Config, reg *exchange.Registry) (execute.Config, err
 		}
 		return 0
 	}
-	for _, pp := range e.Pairs {
+	isPool := func(name string) bool {
+		id := venueID(name)
+		return id != 0 && cfg.Venues[id-1].Kind == config.KindUniswap
+	}
+	add := func(pp config.PairPolicy) {
 		p := execute.PairPolicy{BuyVenue: venueID(pp.BuyVenue), SellVenue: venueID(pp.SellVenue),
 			Policy: resolvePolicy(ec.Default, &pp.Policy)}
 		if pp.Symbol != "" {
@@ -129,7 +133,47 @@ func execConfig(cfg *config.Config, reg *exchange.Registry) (execute.Config, err
 		}
 		ec.Pairs = append(ec.Pairs, p)
 	}
+	// The first match wins: the operator's pairs that name a pool venue,
+	// then the pools' sequential policies, then the other pairs (a
+	// catch-all written for the CEX venues does not make a pool's swap
+	// and its hedge concurrent).
+	for _, pp := range e.Pairs {
+		if isPool(pp.BuyVenue) || isPool(pp.SellVenue) {
+			add(pp)
+		}
+	}
+	for i, v := range cfg.Venues {
+		if v.Kind == config.KindUniswap {
+			ec.Pairs = append(ec.Pairs, poolPolicies(ec.Default, exchange.VenueID(i+1), v.Chain)...)
+		}
+	}
+	for _, pp := range e.Pairs {
+		if !isPool(pp.BuyVenue) && !isPool(pp.SellVenue) {
+			add(pp)
+		}
+	}
 	return ec, nil
+}
+
+// poolPolicies are the executor's policies for the pairs of a pool venue:
+// sequential, the swap first (First is the pool's side: buy when the plan
+// buys on the pool), so the CEX hedge is sized to the swap's receipt and a
+// reverted swap ends the trade flat without a hedge. An IOC swap stays
+// "new" until it is mined, so the executor waits FinalTimeout (at least
+// 30 s, or three blocks of a simulated chain) before cancelling it, and
+// the trade's deadline leaves two minutes after that.
+func poolPolicies(base execute.Policy, pool exchange.VenueID, ch *config.Chain) []execute.PairPolicy {
+	p := base
+	p.Mode = execute.Sequential
+	final := 30 * time.Second
+	if ch != nil && ch.Sim != nil && 3*ch.Sim.BlockTime > final {
+		final = 3 * ch.Sim.BlockTime
+	}
+	p.FinalTimeout = max(p.FinalTimeout, final)
+	p.Deadline = max(p.Deadline, p.FinalTimeout+2*time.Minute)
+	buy, sell := p, p
+	buy.First, sell.First = exchange.Buy, exchange.Sell
+	return []execute.PairPolicy{{BuyVenue: pool, Policy: buy}, {SellVenue: pool, Policy: sell}}
 }
 
 // resolvePolicy returns base with the keys p sets.

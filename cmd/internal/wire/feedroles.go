@@ -71,6 +71,15 @@ func checkRole(cfg *config.Config, r Role, allowed ...Role) error {
 	if r != RoleAll && cfg.NATS.URL == "" {
 		return fmt.Errorf("--role %s needs nats.url: feed and engine processes meet on an external NATS server (the embedded one admits only its own process)", r)
 	}
+	if r != RoleAll {
+		for _, v := range cfg.Venues {
+			if _, ok := v.SimChain(); ok {
+				// The feed would watch one simulated chain and the engine
+				// trade on another: two processes cannot share one.
+				return fmt.Errorf("--role %s: venue %s is on a simulated chain (rpc_url sim://...), which lives inside one process; give it a real node's rpc_url or run --role all", r, v.Name)
+			}
+		}
+	}
 	return nil
 }
 
@@ -143,6 +152,12 @@ func BuildFeed(ctx context.Context, cfg *config.Config, opt Options) (f *FeedDae
 			return nil, err
 		}
 		d.venues = append(d.venues, ve)
+		if v.Kind == config.KindUniswap {
+			// The pool's feed reads the chain (its node, from the config).
+			if ve.chain, err = newPoolChain(cfg, ve, d.log.With("component", "chain")); err != nil {
+				return nil, err
+			}
+		}
 	}
 	listings, err := d.fetchAtStart(ctx)
 	if err != nil {

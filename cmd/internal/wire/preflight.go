@@ -27,6 +27,7 @@ func preflight(c *config.Config, report func(path, msg string)) {
 	preflightSim(c, report)
 	preflightRules(c, reg, report)
 	preflightExecution(c, reg, report)
+	preflightChains(c, report)
 
 	var all []exchange.Instrument
 	for i, v := range c.Venues {
@@ -226,9 +227,33 @@ func preflightExecution(c *config.Config, reg *exchange.Registry, report func(pa
 	if err := ec.Default.Validate(); err != nil {
 		report("execution.policy", msg(err))
 	}
-	for i := range ec.Pairs {
-		if err := ec.Pairs[i].Policy.Validate(); err != nil {
+	// The config's pairs by their index in the file (execConfig puts the
+	// pool venues' policies among them).
+	for i := range c.Execution.Pairs {
+		p := resolvePolicy(ec.Default, &c.Execution.Pairs[i].Policy)
+		if err := p.Validate(); err != nil {
 			report("execution.pairs["+strconv.Itoa(i)+"].policy", msg(err))
+		}
+	}
+}
+
+// preflightChains checks what a pool venue on a simulated chain needs
+// beyond its keys: a price to seed the pool at.
+func preflightChains(c *config.Config, report func(path, msg string)) {
+	for i, v := range c.Venues {
+		if _, ok := v.SimChain(); !ok {
+			continue
+		}
+		in, _, err := poolInstrument(c, v)
+		if err != nil {
+			report("venues["+strconv.Itoa(i)+"].symbols", err.Error())
+			continue
+		}
+		if v.Chain.Sim != nil && v.Chain.Sim.Price.IsPositive() {
+			continue
+		}
+		if _, ok := simMarketPrice(in.Symbol); !ok {
+			report("venues["+strconv.Itoa(i)+"].chain.sim.price", "required: the simulator has no market for "+in.Symbol+" to seed the pool at")
 		}
 	}
 }

@@ -112,6 +112,11 @@ func StartFeeds(ctx context.Context, cfg *config.Config, sink tap.Sink, tune fun
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	for _, v := range cfg.Venues {
+		if v.Kind == config.KindUniswap {
+			return nil, fmt.Errorf("venue %s: on-chain pools (kind %s) are not recorded; remove the venue from the config to record the others", v.Name, v.Kind)
+		}
+	}
 	f := &Feeds{books: map[[2]int]exchange.BookTop{}}
 	reg := registry(cfg)
 	var err error

@@ -120,6 +120,15 @@ func (b bybitTrader) Run(ctx context.Context) error {
 // tradingMode says how venue i trades.
 func tradingMode(cfg *config.Config, i int) string {
 	v := cfg.Venues[i]
+	if v.Kind == config.KindUniswap {
+		switch _, sim := v.SimChain(); {
+		case cfg.VenuePaper(i):
+			return modePaper
+		case sim:
+			return modeSim
+		}
+		return modeLive
+	}
 	switch _, sim := v.SimName(); {
 	case cfg.VenuePaper(i):
 		return modePaper
@@ -182,6 +191,13 @@ func (d *Daemon) newTrader(v *venue, listings []exchange.Instrument, onWrite fun
 			MaxBookAge: v.cfg.AgeMax,
 			Books:      func(inst exchange.InstrumentID) (exchange.BookTop, bool) { return d.liveBook(vid, inst) },
 		})
+	}
+	if v.chain != nil {
+		t, err := d.poolTraderFor(v, listings, log)
+		if err != nil {
+			return nil, fmt.Errorf("venue %s: trading client: %w", v.cfg.Name, err)
+		}
+		return t, nil
 	}
 	k, err := venueKeys(v.cfg, v.mode)
 	if err != nil {

@@ -42,6 +42,8 @@ type venue struct {
 	mode                 string
 	want                 []exchange.Instrument // listings with the config's overrides
 	needFetch            bool
+	// chain is an on-chain venue's node or simulated chain (chain.go).
+	chain *poolChain
 
 	state atomic.Pointer[venueState]
 }

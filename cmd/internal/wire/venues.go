@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"arb/cmd/internal/config"
 	"arb/exchange"
 	"arb/exchange/binance"
 	"arb/exchange/bybit"
@@ -84,6 +85,9 @@ var kinds = map[string]kind{
 		newTrader: newBybitTrader,
 		simKeys:   keys{key: sim.TestBybitKey, secret: sim.TestBybitSecret},
 	},
+	// An on-chain pool (chain.go): its feed and trading client are built
+	// from the venue's chain (Daemon.newFeed, Daemon.newTrader).
+	config.KindUniswap: {fetch: poolFetch},
 }
 
 // Kinds returns the venue kinds this build knows, sorted.
