@@ -33,8 +33,9 @@ import (
 	"arb/configs"
 )
 
-// shutdownWait bounds a clean shutdown after SIGINT/SIGTERM.
-const shutdownWait = 10 * time.Second
+// shutdownWait bounds a clean shutdown after SIGINT/SIGTERM: the graceful
+// stop (open orders cancelled, events drained) and then closing NATS.
+const shutdownWait = wire.ShutdownTimeout + 10*time.Second
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
