@@ -74,9 +74,15 @@ type Embedded struct {
 //
 // readKV names KV buckets the user may read as well (arb status reads the
 // fleet's heartbeats and kill switch): the same read-only API on each
-// bucket's stream (KV_<bucket>), never a put, delete or purge.
+// bucket's stream (KV_<bucket>), never a put, delete or purge of a value.
+// There it may also delete a consumer, since a KV watch deletes its own
+// when it stops (others' ephemeral consumers have random names it cannot
+// list; a watch whose consumer vanished recreates it).
 func readerPermissions(readKV ...string) *server.Permissions {
 	var allow []string
+	for _, s := range kvStreams(readKV) {
+		allow = append(allow, "$JS.API.CONSUMER.DELETE."+s+".>")
+	}
 	for _, s := range append([]string{StreamName}, kvStreams(readKV)...) {
 		allow = append(allow,
 			"$JS.API.STREAM.INFO."+s,
