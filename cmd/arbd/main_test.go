@@ -21,6 +21,8 @@ import (
 
 	"arb/cmd/arbd/internal/earlysig"
 	"arb/cmd/internal/config"
+	"arb/cmd/internal/jsonlog"
+	"arb/cmd/internal/wire"
 )
 
 // The end-to-end tests run the arbd binary as a process. It is built once
@@ -308,8 +310,8 @@ func (p *proc) stop() {
 		if p.err != nil {
 			p.t.Fatalf("exit after SIGINT: %v", p.err)
 		}
-	case <-time.After(15 * time.Second):
-		p.t.Fatal("did not exit within 15 s of SIGINT")
+	case <-time.After(wire.ShutdownTimeout + 30*time.Second):
+		p.t.Fatal("did not exit in time after SIGINT")
 	}
 }
 
@@ -515,7 +517,7 @@ func TestDaemonEndToEnd(t *testing.T) {
 	p.stop()
 
 	logs := strings.TrimRight(p.logs.String(), "\n")
-	startLine := false
+	startLine, stopLine, trades := false, false, 0
 	for _, l := range strings.Split(logs, "\n") {
 		var m map[string]any
 		if err := json.Unmarshal([]byte(l), &m); err != nil {
@@ -525,6 +527,22 @@ func TestDaemonEndToEnd(t *testing.T) {
 		if n := strings.Count(l, `"component":`); n > 1 {
 			t.Errorf("component %d times: %s", n, l)
 		}
+		// No object of any line has a key twice.
+		if err := jsonlog.CheckLine([]byte(l)); err != nil {
+			t.Errorf("%v: %s", err, l)
+		}
+		// A line about a trade or an order carries the trade id.
+		msg, _ := m["msg"].(string)
+		_, order := m["client_order_id"]
+		if order || reTradeWord.MatchString(msg) {
+			if id, _ := m["trade"].(string); !reTradeID.MatchString(id) {
+				t.Errorf("a line about a trade without its id: %s", l)
+			}
+			trades++
+		}
+		if m["msg"] == "graceful stop done" || m["msg"] == "graceful stop incomplete: the next start reconciles from the journal and the venues" {
+			stopLine = true
+		}
 		if m["msg"] == "arbd starting" && m["revision"] == testRevision && m["version"] != nil {
 			startLine = true
 		}
@@ -532,4 +550,15 @@ func TestDaemonEndToEnd(t *testing.T) {
 	if !startLine {
 		t.Error("no start-up line with the version and revision")
 	}
+	if !stopLine {
+		t.Error("no line on the graceful stop's outcome")
+	}
+	if trades == 0 {
+		t.Error("no log line about a trade")
+	}
 }
+
+var (
+	reTradeWord = regexp.MustCompile(`\btrade\b`)
+	reTradeID   = regexp.MustCompile(`^t[0-9a-f]{16}$`)
+)
