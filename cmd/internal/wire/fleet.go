@@ -210,9 +210,15 @@ func newFleetSwitch(ctx context.Context, k *desk, bucket, instance string) (*fle
 		f.applied.Add(1)
 		f.log.Warn("kill switch: the fleet is halted; halted here too", "reason", st.Reason, "by", st.By, "instance", st.Instance)
 	}
-	k.halts.fleetRev.Store(f.seen)
-	if err := k.halts.sync(k.risk); err != nil {
-		k.log.Error("kill switch state not saved", "err", err)
+	// Save what changed (a halt taken from the bucket, the revision seen);
+	// an unchanged state leaves the file as it is (an unreadable one
+	// stays for the operator to look at).
+	_, nowHalted := k.risk.Halted()
+	if nowHalted != halted || f.seen != saved {
+		k.halts.fleetRev.Store(f.seen)
+		if err := k.halts.sync(k.risk); err != nil {
+			k.log.Error("kill switch state not saved", "err", err)
+		}
 	}
 	return f, nil
 }
