@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -166,6 +167,10 @@ type fleetSwitch struct {
 type fleetIntent struct {
 	halt FleetHalt
 	base uint64
+	// value is what write sends (set under fleetSwitch.mu before the
+	// write): the watch recognizes the write when it comes back, which
+	// may be before the write's own answer.
+	value []byte
 }
 
 // newFleetSwitch opens the bucket and brings the desk's kill switch and
@@ -315,6 +320,9 @@ func (f *fleetSwitch) write(ctx context.Context) {
 			f.failed(err)
 			return
 		}
+		f.mu.Lock()
+		in.value = b
+		f.mu.Unlock()
 		rev, err := bus.UpdateKV(ctx, f.kv, KillSwitchKey, b, cur.Revision)
 		if errors.Is(err, bus.ErrKVConflict) {
 			f.conflicts.Add(1)
@@ -366,8 +374,12 @@ func (f *fleetSwitch) apply(ctx context.Context, e bus.KVEntry) {
 	f.seen = e.Revision
 	// A local resume still on its way that meets a newer halt loses to
 	// it (write drops the resume); a local halt on its way wins over a
-	// newer resume (below).
+	// newer resume (below). The intent's own write coming back ends it:
+	// what follows is newer than it.
 	in := f.intent
+	if in != nil && in.value != nil && bytes.Equal(in.value, e.Value) {
+		f.intent, in = nil, nil
+	}
 	f.mu.Unlock()
 	f.k.halts.fleetRev.Store(e.Revision)
 	defer f.k.persistSoon()

@@ -55,7 +55,8 @@ func readFleet(t *testing.T, kv jetstream.KeyValue) map[string]FleetMember {
 	return out
 }
 
-// TestFleet runs two daemons on one NATS server: a halt on one halts the
+// TestFleet runs two daemons on one NATS server: a signed rule set put in
+// the rules bucket is taken by both; a halt on one halts the
 // other (saved in its data_dir, its executor halted), a resume on the
 // other releases the first; both report heartbeats (role, venues, fresh
 // books, trading, rules version); one that loses NATS shows as lost, one
@@ -64,16 +65,32 @@ func TestFleet(t *testing.T) {
 	srv := startNATS(t, t.TempDir(), 0)
 	t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
 	url := srv.ClientURL()
+	pub, priv, err := GenerateRulesKey()
+	if err != nil {
+		t.Fatal(err)
+	}
 	start := func(name string) (*Daemon, func() error) {
 		d, _, stop := startDaemonCtl(t, "test.yaml", func(d *Daemon) bool {
 			e := d.engine()
 			return e != nil && e.loop.Ready() && len(d.pending()) == 0
-		}, `nats: {url: ""}`, `nats: {url: "`+url+`"}`, `instance: ""`, "instance: "+name, "heartbeat: 2s", "heartbeat: 250ms")
+		}, `nats: {url: ""}`, `nats: {url: "`+url+`"}`, `instance: ""`, "instance: "+name, "heartbeat: 2s", "heartbeat: 250ms",
+			`kv_bucket: ""`, "kv_bucket: arb_rules\n  kv_trusted_keys: [\""+pub+"\"]")
 		return d, stop
 	}
 	a, stopA := start("engine-a")
 	b, stopB := start("engine-b")
 	ctx := context.Background()
+
+	// One signed rule set put in the rules bucket is taken by both.
+	shipped, _ := os.ReadFile(shippedRules(t))
+	key, _ := ParseRulesPrivateKey(priv)
+	signed, _ := SignRules([]byte(strings.Replace(string(shipped), "name: default", "name: fleet-rules", 1)), key, time.Now())
+	if _, err := a.bus.PutKV(ctx, "arb_rules", "rules", signed); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []*Daemon{a, b} {
+		waitFor(t, d.instance+" on the fleet's rules", 30*time.Second, func() bool { return rulesVersionName(d) == "fleet-rules" })
+	}
 
 	if _, err := (&apiProvider{d: a}).Kill(ctx, "fleet test halt"); err != nil {
 		t.Fatal(err)
@@ -101,13 +118,17 @@ func TestFleet(t *testing.T) {
 	})
 
 	kv := fleetReader(t, url, "arb_fleet")
-	var fleet map[string]FleetMember
-	waitFor(t, "both trading in the fleet's status", 60*time.Second, func() bool {
-		fleet = readFleet(t, kv)
-		return len(fleet) == 2 && fleet["engine-a"].State == "trading" && fleet["engine-b"].State == "trading"
-	})
 	va, _ := a.desk.risk.Version()
 	rules, _, _ := strings.Cut(va.String(), " from ") // name and hash: the same rule set on both
+	var fleet map[string]FleetMember
+	waitFor(t, "both trading on the fleet's rules in the fleet's status", 60*time.Second, func() bool {
+		fleet = readFleet(t, kv)
+		ok := len(fleet) == 2
+		for _, m := range fleet {
+			ok = ok && m.State == "trading" && strings.HasPrefix(m.RulesVersion, rules+" ")
+		}
+		return ok
+	})
 	for _, name := range []string{"engine-a", "engine-b"} {
 		m := fleet[name]
 		if m.Lost || m.Role != "engine" || !slices.Equal(m.Venues, []string{"binance", "okx", "bybit"}) ||
@@ -267,6 +288,25 @@ func TestFleetKillSwitchAtStart(t *testing.T) {
 		if v, _ := current(); !v.Halted || v.Reason != "local rule halt" {
 			t.Fatalf("the local halt is not in the bucket: %+v", v)
 		}
+		// A local halt whose write comes back on the watch before the
+		// write's answer: a resume after it is newer, and applies.
+		d.desk.risk.Resume("api")
+		d.desk.risk.Halt("second halt", "api") // OnHalt: a new intent
+		f.mu.Lock()
+		in := f.intent
+		in.value, _ = json.Marshal(in.halt) // as write does before it sends
+		f.mu.Unlock()
+		rev := f.seen + 1
+		f.apply(ctx, bus.KVEntry{Value: in.value, Revision: rev})
+		f.apply(ctx, bus.KVEntry{Value: b, Revision: rev + 1}) // the resume from "other"
+		if _, halted := d.desk.risk.Halted(); halted {
+			t.Fatal("a resume newer than this daemon's own halt was ignored")
+		}
+		f.mu.Lock()
+		f.intent, f.seen = nil, 0 // back in step with the bucket for the next case
+		f.mu.Unlock()
+		f.write(ctx)
+
 		// A resume made here over a halt it has not seen is not written.
 		d.desk.risk.Resume("api")
 		f.localResume()
