@@ -48,11 +48,11 @@ import (
 // it is restored before anything else, and a halt never gets lost. The
 // saved state records the bucket revision it was last in step with
 // (FleetRevision): a local halt that the bucket has not seen (saved after
-// that revision, or never shared) is written to the bucket; a local halt
-// the fleet has resumed since stays local (this daemon stays halted until
-// an operator resumes it, which is not shared further than a resume is);
-// without a local halt, a halt in the bucket is applied before the first
-// plan.
+// that revision, or never shared) is written to the bucket; a halt made
+// here that the fleet has resumed since stays local (this daemon stays
+// halted until an operator resumes it); a halt that came from the fleet
+// and that the fleet has released since is released; without a local
+// halt, a halt in the bucket is applied before the first plan.
 //
 // Anyone who can write the bucket can halt or resume the fleet: on a
 // shared NATS give only the daemons' users write access to
@@ -207,6 +207,13 @@ func newFleetSwitch(ctx context.Context, k *desk, bucket, instance string) (*fle
 	case halted && (saved == 0 || !ok || cur.Revision <= saved):
 		f.log.Warn("kill switch: the halt saved here is not in the fleet's bucket; sharing it", "reason", h.Reason, "by", h.By)
 		f.intent = &fleetIntent{halt: f.value(h, true), base: f.seen}
+	case halted && isFleetBy(h.By):
+		// The saved halt came from the fleet, which has released it since:
+		// that release was meant for this daemon too.
+		k.risk.Resume(fleetBy + st.Instance)
+		f.applied.Add(1)
+		f.log.Warn("kill switch: the fleet's halt saved here was released by the fleet meanwhile; resumed", "reason", h.Reason,
+			"resumed_by", st.Instance, "fleet_revision", cur.Revision)
 	case halted:
 		f.log.Warn("kill switch: halted here (saved before the restart), while the fleet has resumed since; this daemon stays halted until an operator resumes it",
 			"reason", h.Reason, "by", h.By, "fleet_resumed_by", st.Instance, "fleet_revision", cur.Revision)

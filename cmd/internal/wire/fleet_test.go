@@ -273,6 +273,21 @@ func TestFleetKillSwitchAtStart(t *testing.T) {
 		}
 	})
 
+	t.Run("a saved halt from the fleet that the fleet released since is released", func(t *testing.T) {
+		dir := t.TempDir()
+		rev := put(FleetHalt{Halted: true, Reason: "fleet halt", Instance: "other"})
+		b, _ := json.Marshal(haltRecord{Halted: true, Reason: "fleet halt", By: "fleet:other", At: time.Now().UTC(), FleetRevision: rev})
+		os.WriteFile(filepath.Join(dir, KillSwitchFile), b, 0o600)
+		put(FleetHalt{Halted: false, Instance: "other"})
+		d := buildFleetDaemon(t, url, "local-5", dir)
+		if h, halted := d.desk.risk.Halted(); halted {
+			t.Fatalf("still halted: %+v", h)
+		}
+		if _, halted, _ := newHaltStore(dir).load(); halted {
+			t.Error("the release is not saved")
+		}
+	})
+
 	t.Run("races: a halt wins", func(t *testing.T) {
 		put(FleetHalt{Halted: false, Instance: "other"})
 		d := buildFleetDaemon(t, url, "local-4", t.TempDir())
