@@ -92,13 +92,15 @@ type FleetHalt struct {
 // Heartbeat is a daemon's status as written to the status bucket every
 // fleet.heartbeat and read by arb status.
 type Heartbeat struct {
-	Instance string   `json:"instance"`
-	Role     string   `json:"role"`
-	Host     string   `json:"host"`
-	PID      int      `json:"pid"`
-	Version  string   `json:"version"`
-	HTTP     string   `json:"http"`
-	Venues   []string `json:"venues"` // the venues whose feeds run, in config order
+	Instance string `json:"instance"`
+	// Role is "all" (venue adapters and engine in one process), "engine"
+	// or "feed".
+	Role    string   `json:"role"`
+	Host    string   `json:"host"`
+	PID     int      `json:"pid"`
+	Version string   `json:"version"`
+	HTTP    string   `json:"http"`
+	Venues  []string `json:"venues"` // the venues whose feeds run, in config order
 	// Waiting are configured venues that have not joined yet.
 	Waiting    []string `json:"waiting,omitempty"`
 	Books      int      `json:"books"`

@@ -131,7 +131,7 @@ func TestFleet(t *testing.T) {
 	})
 	for _, name := range []string{"engine-a", "engine-b"} {
 		m := fleet[name]
-		if m.Lost || m.Role != "engine" || !slices.Equal(m.Venues, []string{"binance", "okx", "bybit"}) ||
+		if m.Lost || m.Role != "all" || !slices.Equal(m.Venues, []string{"binance", "okx", "bybit"}) ||
 			m.Books == 0 || m.BooksFresh != m.Books || !m.Trading || m.Halted || !strings.HasPrefix(m.RulesVersion, rules+" ") ||
 			m.KillSwitchBucket != "arb_killswitch" || m.PID != os.Getpid() || m.At.IsZero() {
 			t.Errorf("%s: %+v", name, m)

@@ -79,7 +79,7 @@ func (h *heartbeats) put(ctx context.Context, state string) {
 
 // heartbeat builds the daemon's status for the fleet.
 func (d *Daemon) heartbeat(host string) Heartbeat {
-	hb := Heartbeat{Instance: d.instance, Role: d.role(), Host: host, PID: os.Getpid(), Version: d.build.Version,
+	hb := Heartbeat{Instance: d.instance, Role: d.fleetRole(), Host: host, PID: os.Getpid(), Version: d.build.Version,
 		HTTP: d.cfg.HTTP.Listen, Venues: []string{}, KillSwitchBucket: d.cfg.Fleet.KillSwitchBucket,
 		StartedAt: d.started.UTC(), At: time.Now().UTC(), IntervalSeconds: d.cfg.Fleet.Heartbeat.Seconds()}
 	if e := d.engine(); e != nil {
@@ -124,9 +124,10 @@ func (d *Daemon) heartbeat(host string) Heartbeat {
 	return hb
 }
 
-// role is the daemon's part in the fleet. This build runs the feeds and
-// the engine in one process.
-func (d *Daemon) role() string { return "engine" }
+// fleetRole is the daemon's part in the fleet as its heartbeat names it:
+// "all" (the venue adapters and the engine in one process), "engine" or
+// "feed" (arbd --role).
+func (d *Daemon) fleetRole() string { return "all" }
 
 func (h *heartbeats) registerMetrics(reg *prometheus.Registry) {
 	reg.MustRegister(httpapi.NewCounterFamily("arb_fleet_heartbeats_total",
