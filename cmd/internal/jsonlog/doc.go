@@ -11,8 +11,9 @@
 // attributes of the loggers' With calls and of the call itself, keeps each
 // key once per object — the innermost value wins (the call's over its
 // logger's, a child logger's over its parent's), groups of one name merge —
-// renames an attribute that would collide with time, level, msg or source
-// to attr_<key>, and then writes the line with slog.JSONHandler.
+// renames an attribute that would collide with time, level or msg (and
+// source, when the handler adds the caller's position) to attr_<key>, and
+// then writes the line with slog.JSONHandler.
 //
 // For correlation, a line that carries a client order id of this daemon
 // (the key client_order_id) but no trade id gets the trade id it encodes

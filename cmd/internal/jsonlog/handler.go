@@ -22,8 +22,17 @@ const (
 	KeyClientOrderID = "client_order_id"
 )
 
-// reserved are the keys slog.JSONHandler writes itself.
-var reserved = map[string]bool{slog.TimeKey: true, slog.LevelKey: true, slog.MessageKey: true, slog.SourceKey: true}
+// reserved reports whether slog.JSONHandler writes key itself: time,
+// level and msg, and source when it adds the caller's position.
+func (h *Handler) reserved(key string) bool {
+	switch key {
+	case slog.TimeKey, slog.LevelKey, slog.MessageKey:
+		return true
+	case slog.SourceKey:
+		return h.addSource
+	}
+	return false
+}
 
 // Handler is a slog.Handler writing JSON lines with unique keys (see the
 // package comment). It is safe for concurrent use, as the JSONHandler it
@@ -33,6 +42,8 @@ type Handler struct {
 	attrs  []slog.Attr // the With attributes so far, groups nested as Group attributes
 	groups []string    // the open groups, outermost first
 	prefix string      // client order id prefix of this daemon's orders
+
+	addSource bool // the JSONHandler writes "source" itself
 }
 
 var _ slog.Handler = (*Handler)(nil)
@@ -41,7 +52,9 @@ var _ slog.Handler = (*Handler)(nil)
 // prefix is the client order id prefix (execution.prefix) whose order ids
 // give their trade id.
 func New(w io.Writer, opts *slog.HandlerOptions, prefix string) *Handler {
-	return &Handler{inner: slog.NewJSONHandler(w, opts), prefix: prefix}
+	h := &Handler{inner: slog.NewJSONHandler(w, opts), prefix: prefix}
+	h.addSource = opts != nil && opts.AddSource
+	return h
 }
 
 // Enabled implements slog.Handler.
@@ -87,7 +100,7 @@ func (h *Handler) Handle(ctx context.Context, r slog.Record) error {
 	r.Attrs(func(a slog.Attr) bool { rec = append(rec, a); return true })
 	all := unique(h.place(rec))
 	for i := range all {
-		if reserved[all[i].Key] {
+		if h.reserved(all[i].Key) {
 			all[i].Key = "attr_" + all[i].Key
 		}
 	}

@@ -42,9 +42,16 @@ func TestUniqueKeys(t *testing.T) {
 		t.Errorf("%v", m)
 	}
 
-	log.Info("reserved", "msg", "x", "level", "y", "time", 3, "attr_msg", "z")
+	log.Info("reserved", "msg", "x", "level", "y", "time", 3, "attr_msg", "z", "source", "rules.yaml")
 	m = lines(t, &buf)[0]
-	if m["msg"] != "reserved" || m["level"] != "INFO" || m["attr_msg"] != "z" || m["attr_level"] != "y" || m["attr_time"] != 3.0 {
+	if m["msg"] != "reserved" || m["level"] != "INFO" || m["attr_msg"] != "z" || m["attr_level"] != "y" || m["attr_time"] != 3.0 ||
+		m["source"] != "rules.yaml" {
+		t.Errorf("%v", m)
+	}
+	// With the caller's position, "source" is the handler's.
+	slog.New(New(&buf, &slog.HandlerOptions{AddSource: true}, "arb")).Info("src", "source", "rules.yaml")
+	m = lines(t, &buf)[0]
+	if _, ok := m["source"].(map[string]any); !ok || m["attr_source"] != "rules.yaml" {
 		t.Errorf("%v", m)
 	}
 
