@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -19,7 +20,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
 	"arb/cmd/arbd/internal/earlysig"
+	"arb/cmd/internal/bus"
 	"arb/cmd/internal/config"
 	"arb/cmd/internal/jsonlog"
 	"arb/cmd/internal/wire"
@@ -456,6 +461,29 @@ func TestDaemonEndToEnd(t *testing.T) {
 	if st["rules_version"] == "" || st["mode"] != "sim" || st["revision"] != testRevision {
 		t.Errorf("status: %v", st)
 	}
+	// The fleet's status, as arb status reads it: the embedded server's
+	// read-only user sees this daemon's heartbeat.
+	url, auth, err := bus.LocalReader(filepath.Join(s.dir, "data"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := nats.Connect(url, auth)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	kctx, kcancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer kcancel()
+	kv, err := js.KeyValue(kctx, "arb_fleet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.waitFor("this daemon trading in the fleet's status", 30*time.Second, func() bool {
+		ms, _, err := wire.ReadFleet(kctx, kv, time.Now)
+		return err == nil && len(ms) == 1 && ms[0].Instance == st["instance"] && ms[0].Status == "trading" &&
+			ms[0].PID == p.cmd.Process.Pid && ms[0].BooksFresh == 9
+	})
 
 	// SIGHUP reloads the rules file: the rule-set version changes.
 	os.WriteFile(s.rules, []byte(strings.Replace(s.rulesText, "name: default", "name: after-sighup", 1)), 0o600)
