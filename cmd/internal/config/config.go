@@ -367,8 +367,10 @@ type Fleet struct {
 	Instance string `yaml:"instance"`
 	// KillSwitchBucket is the NATS KV bucket sharing the kill switch: a
 	// halt or a resume on any daemon using the bucket applies to all of
-	// them. Empty keeps the kill switch to this daemon. Default
-	// arb_killswitch.
+	// them (e.g. arb_killswitch). Empty (the default) keeps the kill
+	// switch to this daemon: sharing is chosen, so that daemons that
+	// merely meet on one NATS server (staging beside production, tests)
+	// never halt each other.
 	KillSwitchBucket string `yaml:"kill_switch_bucket"`
 	// StatusBucket is the NATS KV bucket holding every daemon's latest
 	// heartbeat (arb status reads it). Default arb_fleet.
@@ -433,7 +435,7 @@ func defaults() Config {
 	return Config{
 		DataDir: "./data",
 		Log:     Log{Level: "info"},
-		Fleet:   Fleet{KillSwitchBucket: "arb_killswitch", StatusBucket: "arb_fleet", Heartbeat: 2 * time.Second},
+		Fleet:   Fleet{StatusBucket: "arb_fleet", Heartbeat: 2 * time.Second},
 		HTTP:    HTTP{Listen: "127.0.0.1:7420"},
 		Paper:   true,
 		Sim:     Sim{Enabled: false, Seed: 1, Step: 100 * time.Millisecond},

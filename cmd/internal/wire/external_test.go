@@ -104,7 +104,8 @@ func TestExternalNATSPermissions(t *testing.T) {
 	pub, priv, _ := GenerateRulesKey()
 	key, _ := ParseRulesPrivateKey(priv)
 	d, base := startDaemon(t, `nats: {url: ""}`, `nats: {url: "`+srv.ClientURL()+`", credentials_file: "`+seedFile+`"}`,
-		`kv_bucket: ""`, "kv_bucket: arb_rules\n  kv_trusted_keys: [\""+pub+"\"]")
+		`kv_bucket: ""`, "kv_bucket: arb_rules\n  kv_trusted_keys: [\""+pub+"\"]",
+		`kill_switch_bucket: ""`, "kill_switch_bucket: arb_killswitch")
 	waitFor(t, "ready", 20*time.Second, func() bool { c, _ := readyz(t, base); return c == 200 })
 	if ok, why := d.JournalReady(); !ok {
 		t.Fatalf("journal: %s", why)
@@ -164,6 +165,23 @@ func TestExternalNATSPermissions(t *testing.T) {
 	denied("reader halting the fleet", func(c context.Context) error {
 		_, err := readerJS.Publish(c, "$KV.arb_killswitch.killswitch", []byte(`{"halted":true}`))
 		return err
+	})
+	// arbd shares a halt through the kill switch bucket with these
+	// permissions (and the resume after it).
+	api := &apiProvider{d: d}
+	if _, err := api.Kill(ctx, "external halt"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the halt in the kill switch bucket", 20*time.Second, func() bool {
+		st := d.desk.fleet.status()
+		return st.Written == 1 && !st.Pending
+	})
+	if _, err := api.Resume(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the resume in the kill switch bucket", 20*time.Second, func() bool {
+		st := d.desk.fleet.status()
+		return st.Written == 2 && !st.Pending && st.WriteErrors == 0
 	})
 	arbdJS, _ := jetstream.New(arbd.connect(t, srv.ClientURL()))
 	denied("arbd writing the rules bucket", func(c context.Context) error {

@@ -74,6 +74,7 @@ func TestFleet(t *testing.T) {
 			e := d.engine()
 			return e != nil && e.loop.Ready() && len(d.pending()) == 0
 		}, `nats: {url: ""}`, `nats: {url: "`+url+`"}`, `instance: ""`, "instance: "+name, "heartbeat: 2s", "heartbeat: 250ms",
+			`kill_switch_bucket: ""`, "kill_switch_bucket: arb_killswitch",
 			`kv_bucket: ""`, "kv_bucket: arb_rules\n  kv_trusted_keys: [\""+pub+"\"]")
 		return d, stop
 	}
@@ -172,6 +173,7 @@ func buildFleetDaemon(t *testing.T, url, name, dir string) *Daemon {
 	text = strings.Replace(text, "rules_file: configs/rules.yaml", "rules_file: "+shippedRules(t), 1)
 	text = strings.Replace(text, `nats: {url: ""}`, `nats: {url: "`+url+`"}`, 1)
 	text = strings.Replace(text, `instance: ""`, "instance: "+name, 1)
+	text = strings.Replace(text, `kill_switch_bucket: ""`, "kill_switch_bucket: arb_killswitch", 1)
 	text = strings.Replace(text, "http: {listen: 127.0.0.1:7420}", "http: {listen: 127.0.0.1:0}", 1)
 	cfg, err := config.Parse("test.yaml", []byte(text), Known())
 	if err != nil {
