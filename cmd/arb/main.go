@@ -8,6 +8,7 @@
 //	arb rules keygen --out KEYFILE                  make a key to sign rule sets for the NATS KV bucket
 //	arb rules sign --key KEYFILE FILE               print FILE as a signed rule set for the NATS KV bucket
 //	arb ledger pnl|balances|trades|fills|check|reconcile|export   the books
+//	arb status [--json]                             the fleet: every arbd's last heartbeat
 //	arb version                                     module version and VCS revision
 package main
 
@@ -40,6 +41,7 @@ const usage = `usage:
   arb rules keygen --out KEYFILE                   make a key to sign rule sets for the NATS KV bucket
   arb rules sign --key KEYFILE FILE                print a signed rule set for the NATS KV bucket
   arb ledger pnl|balances|trades|fills|check|reconcile|export [flags]   the books (arb ledger help)
+  arb status [--json] [--config FILE | --data-dir DIR | --nats URL]      the fleet: every arbd's last heartbeat
   arb version
 `
 
@@ -62,6 +64,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return configCmd(args[1:], stdout, stderr)
 	case "ledger":
 		return runLedger(args[1:], stdout, stderr)
+	case "status":
+		return runStatus(args[1:], stdout, stderr)
 	case "rules":
 		return rulesCmd(args[1:], stdout, stderr)
 	case "version":

@@ -35,13 +35,15 @@ import (
 
 	"arb/cmd/arbd/internal/earlysig"
 	"arb/cmd/internal/config"
+	"arb/cmd/internal/jsonlog"
 	"arb/cmd/internal/wire"
 	"arb/configs"
 	"arb/exchange/recording"
 )
 
-// shutdownWait bounds a clean shutdown after SIGINT/SIGTERM.
-const shutdownWait = 10 * time.Second
+// shutdownWait bounds a clean shutdown after SIGINT/SIGTERM: the graceful
+// stop (open orders cancelled, events drained) and then closing NATS.
+const shutdownWait = wire.ShutdownTimeout + 10*time.Second
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
@@ -115,8 +117,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		printProblems(stderr, err)
 		return 2
 	}
-	// From here on stderr carries JSON lines only.
-	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.Log.SlogLevel()}))
+	// From here on stderr carries JSON lines only: each key once per
+	// object, and a line about an order carries its trade id (jsonlog).
+	logger := slog.New(jsonlog.New(stderr, &slog.HandlerOptions{Level: cfg.Log.SlogLevel()}, cfg.Execution.Prefix))
 	source := *cfgPath
 	if source == "" {
 		source = config.DefaultName

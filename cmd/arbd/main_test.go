@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -19,8 +20,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
 	"arb/cmd/arbd/internal/earlysig"
+	"arb/cmd/internal/bus"
 	"arb/cmd/internal/config"
+	"arb/cmd/internal/jsonlog"
+	"arb/cmd/internal/wire"
 )
 
 // The end-to-end tests run the arbd binary as a process. It is built once
@@ -308,8 +315,8 @@ func (p *proc) stop() {
 		if p.err != nil {
 			p.t.Fatalf("exit after SIGINT: %v", p.err)
 		}
-	case <-time.After(15 * time.Second):
-		p.t.Fatal("did not exit within 15 s of SIGINT")
+	case <-time.After(wire.ShutdownTimeout + 30*time.Second):
+		p.t.Fatal("did not exit in time after SIGINT")
 	}
 }
 
@@ -454,6 +461,29 @@ func TestDaemonEndToEnd(t *testing.T) {
 	if st["rules_version"] == "" || st["mode"] != "sim" || st["revision"] != testRevision {
 		t.Errorf("status: %v", st)
 	}
+	// The fleet's status, as arb status reads it: the embedded server's
+	// read-only user sees this daemon's heartbeat.
+	url, auth, err := bus.LocalReader(filepath.Join(s.dir, "data"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := nats.Connect(url, auth)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	kctx, kcancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer kcancel()
+	kv, err := js.KeyValue(kctx, "arb_fleet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.waitFor("this daemon trading in the fleet's status", 30*time.Second, func() bool {
+		ms, _, err := wire.ReadFleet(kctx, kv, time.Now)
+		return err == nil && len(ms) == 1 && ms[0].Instance == st["instance"] && ms[0].Status == "trading" &&
+			ms[0].PID == p.cmd.Process.Pid && ms[0].BooksFresh == 9
+	})
 
 	// SIGHUP reloads the rules file: the rule-set version changes.
 	os.WriteFile(s.rules, []byte(strings.Replace(s.rulesText, "name: default", "name: after-sighup", 1)), 0o600)
@@ -515,7 +545,7 @@ func TestDaemonEndToEnd(t *testing.T) {
 	p.stop()
 
 	logs := strings.TrimRight(p.logs.String(), "\n")
-	startLine := false
+	startLine, stopLine, trades := false, false, 0
 	for _, l := range strings.Split(logs, "\n") {
 		var m map[string]any
 		if err := json.Unmarshal([]byte(l), &m); err != nil {
@@ -525,6 +555,22 @@ func TestDaemonEndToEnd(t *testing.T) {
 		if n := strings.Count(l, `"component":`); n > 1 {
 			t.Errorf("component %d times: %s", n, l)
 		}
+		// No object of any line has a key twice.
+		if err := jsonlog.CheckLine([]byte(l)); err != nil {
+			t.Errorf("%v: %s", err, l)
+		}
+		// A line about a trade or an order carries the trade id.
+		msg, _ := m["msg"].(string)
+		_, order := m["client_order_id"]
+		if order || reTradeWord.MatchString(msg) {
+			if id, _ := m["trade"].(string); !reTradeID.MatchString(id) {
+				t.Errorf("a line about a trade without its id: %s", l)
+			}
+			trades++
+		}
+		if m["msg"] == "graceful stop done" || m["msg"] == "graceful stop incomplete: the next start reconciles from the journal and the venues" {
+			stopLine = true
+		}
 		if m["msg"] == "arbd starting" && m["revision"] == testRevision && m["version"] != nil {
 			startLine = true
 		}
@@ -532,4 +578,15 @@ func TestDaemonEndToEnd(t *testing.T) {
 	if !startLine {
 		t.Error("no start-up line with the version and revision")
 	}
+	if !stopLine {
+		t.Error("no line on the graceful stop's outcome")
+	}
+	if trades == 0 {
+		t.Error("no log line about a trade")
+	}
 }
+
+var (
+	reTradeWord = regexp.MustCompile(`\btrade\b`)
+	reTradeID   = regexp.MustCompile(`^t[0-9a-f]{16}$`)
+)

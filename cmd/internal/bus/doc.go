@@ -62,7 +62,11 @@
 // its supervisor restarts it, rather than trade without a durable log.
 //
 // WatchKV follows one key of a KV bucket (the rules); deletions are ignored
-// so that the rules in force cannot vanish by accident.
+// so that the rules in force cannot vanish by accident. OpenKV, GetKV,
+// UpdateKV (compare-and-set on the revision read: ErrKVConflict when
+// another writer came first) and WatchKVEntries serve the fleet's buckets
+// (the shared kill switch, the status heartbeats); the embedded server's
+// read-only user may read the buckets StartEmbedded is given.
 //
 // # The executor's journal
 //

@@ -71,29 +71,53 @@ type Embedded struct {
 // replies and to the events as they are published. It cannot publish an
 // event, write a KV bucket, or change, purge or delete a stream or another
 // client's consumer.
-func readerPermissions() *server.Permissions {
-	s := StreamName
+//
+// readKV names KV buckets the user may read as well (arb status reads the
+// fleet's heartbeats and kill switch): the same read-only API on each
+// bucket's stream (KV_<bucket>), never a put, delete or purge of a value.
+// There it may also delete a consumer, since a KV watch deletes its own
+// when it stops (others' ephemeral consumers have random names it cannot
+// list; a watch whose consumer vanished recreates it).
+func readerPermissions(readKV ...string) *server.Permissions {
+	var allow []string
+	for _, s := range kvStreams(readKV) {
+		allow = append(allow, "$JS.API.CONSUMER.DELETE."+s+".>")
+	}
+	for _, s := range append([]string{StreamName}, kvStreams(readKV)...) {
+		allow = append(allow,
+			"$JS.API.STREAM.INFO."+s,
+			"$JS.API.STREAM.MSG.GET."+s,
+			"$JS.API.DIRECT.GET."+s, "$JS.API.DIRECT.GET."+s+".>",
+			"$JS.API.CONSUMER.CREATE."+s, "$JS.API.CONSUMER.CREATE."+s+".>",
+			"$JS.API.CONSUMER.INFO."+s+".>",
+			"$JS.API.CONSUMER.MSG.NEXT."+s+".>",
+			"$JS.ACK."+s+".>",
+			"$JS.FC."+s+".>",
+		)
+	}
 	return &server.Permissions{
-		Publish: &server.SubjectPermission{Allow: []string{
-			"$JS.API.INFO",
-			"$JS.API.STREAM.INFO." + s,
-			"$JS.API.STREAM.MSG.GET." + s,
-			"$JS.API.DIRECT.GET." + s, "$JS.API.DIRECT.GET." + s + ".>",
-			"$JS.API.CONSUMER.CREATE." + s, "$JS.API.CONSUMER.CREATE." + s + ".>",
-			"$JS.API.CONSUMER.INFO." + s + ".>",
-			"$JS.API.CONSUMER.MSG.NEXT." + s + ".>",
-			"$JS.ACK." + s + ".>",
-			"$JS.FC." + s + ".>",
-		}},
+		Publish:   &server.SubjectPermission{Allow: append([]string{"$JS.API.INFO"}, allow...)},
 		Subscribe: &server.SubjectPermission{Allow: []string{"_INBOX.>", StreamSubjects}},
 	}
+}
+
+// kvStreams returns the JetStream stream names of KV buckets.
+func kvStreams(buckets []string) []string {
+	var out []string
+	for _, b := range buckets {
+		if b != "" {
+			out = append(out, "KV_"+b)
+		}
+	}
+	return out
 }
 
 // StartEmbedded starts an embedded server storing JetStream data under
 // dataDir/jetstream (created if missing) and returns once it accepts
 // clients, or with an error when it cannot start or ctx ends first. Stop it
-// with Shutdown, after closing its clients.
-func StartEmbedded(ctx context.Context, dataDir string, logger *slog.Logger) (*Embedded, error) {
+// with Shutdown, after closing its clients. The read-only user may read the
+// KV buckets readKV as well as the event stream.
+func StartEmbedded(ctx context.Context, dataDir string, logger *slog.Logger, readKV ...string) (*Embedded, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -127,7 +151,7 @@ func StartEmbedded(ctx context.Context, dataDir string, logger *slog.Logger) (*E
 		ServerName: "arbd-embedded",
 		Nkeys: []*server.NkeyUser{
 			{Nkey: daemonPub, AllowedConnectionTypes: map[string]struct{}{"IN_PROCESS": {}}},
-			{Nkey: readerPub, Permissions: readerPermissions()},
+			{Nkey: readerPub, Permissions: readerPermissions(readKV...)},
 		},
 		AuthTimeout:            5,
 		Host:                   "127.0.0.1",

@@ -65,6 +65,7 @@ type Config struct {
 	Strategy    Strategy     `yaml:"strategy"`
 	Execution   Execution    `yaml:"execution"`
 	Risk        Risk         `yaml:"risk" cfg:"required"`
+	Fleet       Fleet        `yaml:"fleet"`
 
 	// Source is the file name the config was read from (the name given to
 	// Parse): problems found later by Validate name it.
@@ -382,6 +383,29 @@ type Risk struct {
 	KVTrustedKeys []string `yaml:"kv_trusted_keys"`
 }
 
+// Fleet configures what a daemon shares with the other daemons on the same
+// NATS: the kill switch and its status heartbeat (the rules are shared
+// through risk.kv_bucket).
+type Fleet struct {
+	// Instance names this daemon in the fleet (its heartbeat's key, the
+	// origin of a halt it shares). Empty: <hostname>-<pid>, new at every
+	// start. Letters, digits, '-' and '_' only (a NATS subject token).
+	Instance string `yaml:"instance"`
+	// KillSwitchBucket is the NATS KV bucket sharing the kill switch: a
+	// halt or a resume on any daemon using the bucket applies to all of
+	// them (e.g. arb_killswitch). Empty (the default) keeps the kill
+	// switch to this daemon: sharing is chosen, so that daemons that
+	// merely meet on one NATS server (staging beside production, tests)
+	// never halt each other.
+	KillSwitchBucket string `yaml:"kill_switch_bucket"`
+	// StatusBucket is the NATS KV bucket holding every daemon's latest
+	// heartbeat (arb status reads it). Default arb_fleet.
+	StatusBucket string `yaml:"status_bucket"`
+	// Heartbeat is how often the daemon writes its status; a daemon
+	// silent for three heartbeats is shown as lost. Default 2s.
+	Heartbeat time.Duration `yaml:"heartbeat"`
+}
+
 // Known is what only the wiring knows: the venue kinds it can build, the
 // simulated venues it runs, and the checks only its components can make.
 // Passing it in keeps the lists from drifting.
@@ -437,6 +461,7 @@ func defaults() Config {
 	return Config{
 		DataDir: "./data",
 		Log:     Log{Level: "info"},
+		Fleet:   Fleet{StatusBucket: "arb_fleet", Heartbeat: 2 * time.Second},
 		HTTP:    HTTP{Listen: "127.0.0.1:7420"},
 		Paper:   true,
 		Sim:     Sim{Enabled: false, Seed: 1, Step: 100 * time.Millisecond},

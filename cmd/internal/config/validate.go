@@ -38,6 +38,7 @@ var (
 	reVenueSymbol = regexp.MustCompile(`^[A-Za-z0-9._/:-]{1,64}$`)
 	reChannel     = regexp.MustCompile(`^[A-Za-z0-9._@:-]{0,64}$`)
 	reBucket      = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+	reInstance    = reBucket
 	rePGPassword  = regexp.MustCompile(`(?i)(^|\s)password\s*=`)
 	reHostName    = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,62}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}[A-Za-z0-9])?)*$`)
 )
@@ -134,6 +135,21 @@ func (v *validator) top() {
 	}
 	if c.Risk.KVBucket != "" && len(c.Risk.KVTrustedKeys) == 0 {
 		v.bad("risk.kv_trusted_keys", "risk.kv_bucket is set: list the public keys (arb rules keygen) whose signed rule sets may replace the rules")
+	}
+	if id := c.Fleet.Instance; id != "" && !reInstance.MatchString(id) {
+		v.bad("fleet.instance", "%q is not an instance name (A-Z a-z 0-9 _ -, up to 64)", clip(id))
+	}
+	if b := c.Fleet.KillSwitchBucket; b != "" && !reBucket.MatchString(b) {
+		v.bad("fleet.kill_switch_bucket", "%q is not a NATS KV bucket name (A-Z a-z 0-9 _ -, up to 64)", clip(b))
+	}
+	if b := c.Fleet.StatusBucket; !reBucket.MatchString(b) {
+		v.bad("fleet.status_bucket", "%q is not a NATS KV bucket name (A-Z a-z 0-9 _ -, up to 64)", clip(b))
+	}
+	if b := c.Fleet.KillSwitchBucket; b != "" && (b == c.Fleet.StatusBucket || b == c.Risk.KVBucket) {
+		v.bad("fleet.kill_switch_bucket", "%q is also used for another purpose: the kill switch needs a bucket of its own (its values never expire)", b)
+	}
+	if h := c.Fleet.Heartbeat; h < 100*time.Millisecond || h > 5*time.Minute {
+		v.bad("fleet.heartbeat", "must be between 100ms and 5m, found %s", h)
 	}
 	for i, k := range c.Risk.KVTrustedKeys {
 		if b, err := base64.StdEncoding.DecodeString(k); err != nil || len(b) != ed25519.PublicKeySize {

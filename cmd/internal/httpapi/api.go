@@ -68,6 +68,12 @@ type StatusReport struct {
 	RulesFile *RulesFileStatus `json:"rules_file,omitempty"`
 	// RulesKV is the NATS KV rules bucket's state, when one is configured.
 	RulesKV *KVRulesStatus `json:"rules_kv,omitempty"`
+	// Instance names the daemon in the fleet (its heartbeat key).
+	Instance string `json:"instance,omitempty"`
+	// FleetKill is the fleet's shared kill switch, when one is configured.
+	FleetKill *FleetKillStatus `json:"fleet_kill_switch,omitempty"`
+	// ShuttingDown is true once a shutdown has begun (readiness is false).
+	ShuttingDown bool `json:"shutting_down,omitempty"`
 	// Risk is the risk engine's state (rule-set version and source, kill
 	// switch, reload results), as the engine reports it.
 	Risk any `json:"risk,omitempty"`
@@ -152,6 +158,22 @@ type KVRulesStatus struct {
 	Refused         uint64     `json:"refused"`
 	LastRejection   string     `json:"last_rejection,omitempty"`
 	LastRejectionAt *time.Time `json:"last_rejection_at,omitempty"`
+}
+
+// FleetKillStatus is the state of the kill switch shared through a NATS KV
+// bucket.
+type FleetKillStatus struct {
+	Bucket   string `json:"bucket"`
+	Instance string `json:"instance"`
+	// Revision is the newest revision of the bucket's kill switch this
+	// daemon has applied, written or read.
+	Revision uint64 `json:"revision"`
+	// Pending is true while a halt or resume made here is not in the
+	// bucket yet (retried every second).
+	Pending     bool   `json:"pending"`
+	Applied     uint64 `json:"applied"`      // changes applied here from the bucket
+	Written     uint64 `json:"written"`      // changes made here written to the bucket
+	WriteErrors uint64 `json:"write_errors"` // failed writes (retried)
 }
 
 // PlanStatus is one dual-leg plan as the detector emitted it and as risk

@@ -88,6 +88,9 @@ func (a *apiProvider) Books(context.Context) ([]httpapi.Book, error) {
 func (a *apiProvider) Ready(context.Context) (bool, string) {
 	d := a.d
 	var why []string
+	if d.stopping.Load() {
+		why = append(why, "shutting down")
+	}
 	if ok, reason := d.JournalReady(); !ok {
 		why = append(why, "durable log (JetStream) unavailable: "+reason)
 	}
@@ -148,6 +151,10 @@ func (a *apiProvider) Status(context.Context) (httpapi.StatusReport, error) {
 	rep.RulesFile = &rf
 	if d.desk.kv != nil {
 		rep.RulesKV = d.desk.kv.status()
+	}
+	rep.Instance, rep.ShuttingDown = d.instance, d.stopping.Load()
+	if d.desk.fleet != nil {
+		rep.FleetKill = d.desk.fleet.status()
 	}
 	for _, v := range d.venues {
 		vs := httpapi.VenueStatus{Venue: v.cfg.Name, Kind: v.cfg.Kind, Trading: v.mode}
@@ -329,6 +336,11 @@ func (a *apiProvider) Kill(ctx context.Context, reason string) (httpapi.KillResu
 	// every trade closes as it stands (reported).
 	a.d.exec.halt(ctx)
 	h, _ := k.risk.Halted()
+	if f := k.fleet; f != nil && !engaged {
+		// Halted already (perhaps here only): the operator's kill is
+		// shared all the same. A new halt was shared by OnHalt.
+		f.localHalt(h)
+	}
 	res := httpapi.KillResult{Engaged: engaged, Reason: h.Reason, By: h.By, At: h.At, Persisted: true}
 	if err := k.halts.sync(k.risk); err != nil {
 		res.Persisted, res.PersistError = false, err.Error()
@@ -347,6 +359,9 @@ func (a *apiProvider) Resume(ctx context.Context) (httpapi.ResumeResult, error) 
 	k := a.d.desk
 	prev, changed := k.risk.Resume("api")
 	a.d.exec.resume(ctx)
+	if f := k.fleet; f != nil {
+		f.localResume() // the fleet resumes too (only the halt it had seen)
+	}
 	res := httpapi.ResumeResult{Changed: changed, Persisted: true}
 	if changed {
 		res.Released = httpapi.Halt{Reason: prev.Reason, By: prev.By, Rule: prev.Rule, At: prev.At}

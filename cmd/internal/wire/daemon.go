@@ -54,6 +54,11 @@ type Daemon struct {
 	prom   *prometheusSet
 	lock   *os.File // exclusive lock on data_dir
 
+	instance string      // fleet.instance or <hostname>-<pid>
+	hb       *heartbeats // the fleet status writer (heartbeat.go)
+	stopping atomic.Bool // a shutdown has begun: not ready, no new plans (lifecycle.go)
+	shutdown shutdownStats
+
 	// The engine (detector, loop, joined feeds) is replaced when a venue
 	// joins late; engMu serialises the swaps.
 	eng   atomic.Pointer[engine]
@@ -116,7 +121,7 @@ func Build(ctx context.Context, cfg *config.Config, opt Options) (d *Daemon, err
 		log = slog.New(slog.DiscardHandler)
 	}
 	built := &Daemon{cfg: cfg, log: log, started: time.Now(), build: ReadBuildInfo(), hc: &http.Client{Timeout: fetchTimeout},
-		tap: opt.Tap, planIDs: opt.PlanIDBase, role: opt.Role, manual: opt.ManualChain}
+		tap: opt.Tap, planIDs: opt.PlanIDBase, role: opt.Role, manual: opt.ManualChain, instance: instanceName(cfg.Fleet.Instance)}
 	d = built
 	if err := checkRole(cfg, opt.Role, RoleAll, RoleEngine); err != nil {
 		return nil, err
@@ -139,7 +144,9 @@ func Build(ctx context.Context, cfg *config.Config, opt Options) (d *Daemon, err
 		return nil, err
 	}
 	if cfg.NATS.URL == "" {
-		if d.emb, err = bus.StartEmbedded(ctx, cfg.DataDir, log); err != nil {
+		// Local tools (arb status) read the fleet's buckets as the
+		// read-only user.
+		if d.emb, err = bus.StartEmbedded(ctx, cfg.DataDir, log, cfg.Fleet.StatusBucket, cfg.Fleet.KillSwitchBucket); err != nil {
 			return nil, fmt.Errorf("embedded NATS: %w", err)
 		}
 		d.bus, err = bus.Connect(ctx, d.emb.ClientURL(), log, d.emb.InProcess())
@@ -155,6 +162,9 @@ func Build(ctx context.Context, cfg *config.Config, opt Options) (d *Daemon, err
 	}
 	if err = d.bus.EnsureStreams(ctx); err != nil {
 		return nil, fmt.Errorf("NATS JetStream: %w", err)
+	}
+	if d.hb, err = newHeartbeats(ctx, d); err != nil {
+		return nil, fmt.Errorf("fleet status bucket %s: %w", cfg.Fleet.StatusBucket, err)
 	}
 
 	d.ring = ringbuf.NewMPSC[exchange.BookTop](RingCapacity)
@@ -245,12 +255,17 @@ func Build(ctx context.Context, cfg *config.Config, opt Options) (d *Daemon, err
 	return d, nil
 }
 
-// Run starts every component and blocks until ctx ends or a component fails;
-// it then stops them in order (HTTP, feeds, loop, rules watchers, event
-// publisher, NATS, simulator) and returns the first failure, or nil on a
-// clean shutdown.
-func (d *Daemon) Run(ctx context.Context) error {
-	ctx, cancel := context.WithCancelCause(ctx)
+// Run starts every component and blocks until parent ends or a component
+// fails. When parent ends it first stops gracefully with everything still
+// running (lifecycle.go: /readyz false, no new plans, open orders
+// cancelled, events drained to JetStream, within ShutdownTimeout); then,
+// as after a failure, it stops the components (HTTP, feeds, loop, rules
+// watchers, event publisher, NATS, simulator) and returns the first
+// failure, or nil on a clean shutdown.
+func (d *Daemon) Run(parent context.Context) error {
+	// The components run under their own context, ended after the
+	// graceful stop (lifecycle.go), not at once when parent ends.
+	ctx, cancel := context.WithCancelCause(context.WithoutCancel(parent))
 	defer cancel(nil)
 	var wg sync.WaitGroup
 	d.run = func(name string, f func(context.Context) error) {
@@ -297,15 +312,26 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 	}
 	run("feed states", d.watchFeeds)
+	run("fleet heartbeat", d.hb.run)
 	var missing []string
 	for _, v := range d.pending() {
 		missing = append(missing, v.cfg.Name)
 	}
 	d.log.Info("arbd running", "role", string(d.role), "http", d.cfg.HTTP.Listen, "venues", len(d.venues), "venues_waiting", missing,
-		"instruments", len(d.reg.Assets)-1, "nats", d.natsURL(), "sim", d.sim != nil)
+		"instruments", len(d.reg.Assets)-1, "nats", d.natsURL(), "sim", d.sim != nil, "instance", d.instance)
 	select {
+	case <-parent.Done():
+		// A shutdown asked for (SIGTERM): stop taking plans, cancel the
+		// open orders, drain the events to JetStream, within
+		// ShutdownTimeout, with every component still running.
+		d.gracefulStop(ctx)
+		cancel(context.Cause(parent))
 	case <-ctx.Done():
+		// A component failed: stop at once (what failed may be what a
+		// graceful stop needs).
+		d.stopping.Store(true)
 	case <-d.bus.Done():
+		d.stopping.Store(true)
 		cancel(errors.New("NATS connection closed for good"))
 	}
 	wg.Wait()

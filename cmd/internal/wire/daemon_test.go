@@ -3,6 +3,7 @@ package wire
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -40,6 +41,14 @@ func startDaemonWait(t *testing.T, ready func(*Daemon) bool, repl ...string) (*D
 // fallback).
 func startDaemonAs(t *testing.T, name string, ready func(*Daemon) bool, repl ...string) (*Daemon, string) {
 	t.Helper()
+	d, base, _ := startDaemonCtl(t, name, ready, repl...)
+	return d, base
+}
+
+// startDaemonCtl is startDaemonAs also returning stop, which ends Run
+// (gracefully) and returns its error; the cleanup calls it too.
+func startDaemonCtl(t *testing.T, name string, ready func(*Daemon) bool, repl ...string) (*Daemon, string, func() error) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -73,25 +82,37 @@ func startDaemonAs(t *testing.T, name string, ready func(*Daemon) bool, repl ...
 	}
 	done := make(chan error, 1)
 	go func() { done <- d.Run(ctx) }()
-	t.Cleanup(func() {
+	var stopped bool
+	var runErr error
+	stop := func() error {
+		if stopped {
+			return runErr
+		}
+		stopped = true
 		cancel()
 		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run: %v", err)
-			}
-		case <-time.After(5 * time.Second):
-			t.Error("daemon did not stop within 5 s")
+		case runErr = <-done:
+		case <-time.After(ShutdownTimeout + 20*time.Second):
+			runErr = errors.New("daemon did not stop in time")
+		}
+		return runErr
+	}
+	t.Cleanup(func() {
+		if stopped {
+			return // the test stopped it and judged the result
+		}
+		if err := stop(); err != nil {
+			t.Errorf("Run: %v", err)
 		}
 	})
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for !ready(d) {
 		if time.Now().After(deadline) {
-			t.Fatal("not ready within 20 s")
+			t.Fatal("not ready within 30 s")
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	return d, "http://" + addr
+	return d, "http://" + addr, stop
 }
 
 // pairCounts sums opportunities and plans of the pairs that buy on buy and

@@ -58,6 +58,9 @@ type desk struct {
 	halts *haltStore    // the kill switch on disk (killswitch.go)
 	dirty chan struct{} // a halt to persist (from OnHalt, which must not block)
 	kv    *kvRules      // rule sets from the NATS KV bucket, when configured (rulesig.go)
+	fleet *fleetSwitch  // the kill switch shared with the fleet, when configured (fleet.go)
+
+	haltUnreadable bool // the saved kill switch could not be read at start (halted, not shared)
 
 	// Owned by the loop goroutine (set by attach while no loop runs).
 	eng       *engine
@@ -81,6 +84,7 @@ type desk struct {
 	approved, rejected              atomic.Uint64
 	refusedJournal                  atomic.Uint64
 	published, publishErr, overflow atomic.Uint64
+	pending                         atomic.Int64 // plan events queued or being published
 }
 
 // assetValuation says how to value one inventory asset in the account
@@ -121,6 +125,11 @@ func newDesk(ctx context.Context, d *Daemon, opt Options) (*desk, error) {
 			if x := d.exec; x != nil {
 				go x.halt(context.Background())
 			}
+			// A halt engaged here goes to the fleet; one from the fleet
+			// does not go back.
+			if f := k.fleet; f != nil && !isFleetBy(h.By) {
+				f.localHalt(h)
+			}
 		},
 	})
 	if err != nil {
@@ -129,6 +138,7 @@ func newDesk(ctx context.Context, d *Daemon, opt Options) (*desk, error) {
 	// The kill switch first: a halt saved before a crash or a restart is in
 	// force before any rule set is loaded and before the loop takes a plan.
 	if h, halted, err := k.halts.restore(k.risk); err != nil {
+		k.haltUnreadable = true
 		k.log.Error("kill switch state unreadable; trading halted until an operator resumes", "err", err)
 	} else if halted {
 		k.log.Warn("kill switch restored: trading stays halted until an explicit resume",
@@ -139,6 +149,13 @@ func newDesk(ctx context.Context, d *Daemon, opt Options) (*desk, error) {
 	}
 	if b := d.cfg.Risk.KVBucket; b != "" {
 		if k.kv, err = newKVRules(d.cfg, k); err != nil {
+			return nil, err
+		}
+	}
+	// The fleet's kill switch, brought in step with the one restored above
+	// before any plan (fleet.go).
+	if b := d.cfg.Fleet.KillSwitchBucket; b != "" {
+		if k.fleet, err = newFleetSwitch(ctx, k, b, d.instance); err != nil {
 			return nil, err
 		}
 	}
@@ -345,9 +362,11 @@ func (k *desk) OnPlan(p *spread.Plan) {
 	if k.onPlan != nil {
 		k.onPlan(st)
 	}
+	k.pending.Add(1)
 	select {
 	case k.events <- planEvent{subject: "arb.plans." + p.Symbol, id: st.ID, status: st}:
 	default:
+		k.pending.Add(-1)
 		// The publisher is behind (NATS slow or down): the decision stands
 		// and is in the status ring; the event record is counted as lost.
 		k.overflow.Add(1)
@@ -369,11 +388,12 @@ const (
 	refusedBusy               // the executor's queue is full
 	refusedExecutor           // the executor refused it (too many open trades, not executable)
 	refusedPoolBusy           // a leg's pool has a trade of ours open or a swap unmined: its book does not show it yet
+	refusedStopping           // the daemon is shutting down
 	numRefusals
 )
 
 var refusalNames = [...]string{"", "clip_below_step", "venue_joining", "venue_not_trading", "venue_circuit_open",
-	"executor_not_ready", "executor_halted", "executor_busy", "executor_refused", "pool_busy"}
+	"executor_not_ready", "executor_halted", "executor_busy", "executor_refused", "pool_busy", "shutting_down"}
 
 func (r refusal) String() string { return refusalNames[r] }
 
@@ -382,6 +402,9 @@ func (r refusal) String() string { return refusalNames[r] }
 // why not when it did not (the caller releases the reservation then).
 func (k *desk) submit(p *spread.Plan, qty num.Qty) refusal {
 	x := k.d.exec
+	if k.d.stopping.Load() {
+		return refusedStopping
+	}
 	if k.paused.Load() {
 		return refusedJoining
 	}
@@ -537,6 +560,9 @@ func (k *desk) start(ctx context.Context, run func(string, func(context.Context)
 	if k.kv != nil {
 		run("rules kv", k.kv.watch)
 	}
+	if k.fleet != nil {
+		run("fleet kill switch", k.fleet.run)
+	}
 	run("equity marks", func(ctx context.Context) error {
 		t := time.NewTicker(markEvery)
 		defer t.Stop()
@@ -581,6 +607,15 @@ func (k *desk) persistHalts(ctx context.Context) error {
 	}
 }
 
+// persistSoon asks the kill switch writer to save the state (it does not
+// block).
+func (k *desk) persistSoon() {
+	select {
+	case k.dirty <- struct{}{}:
+	default:
+	}
+}
+
 // publish writes plan events to JetStream with the plan id as the
 // deduplication id, retrying a failed publish a few times.
 func (k *desk) publish(ctx context.Context) error {
@@ -589,26 +624,32 @@ func (k *desk) publish(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case ev := <-k.events:
-			data, err := json.Marshal(ev.status)
-			if err != nil {
-				k.publishErr.Add(1)
-				continue
-			}
-			for attempt := 0; ; attempt++ {
-				err = k.d.bus.Publish(ctx, ev.subject, ev.id, data)
-				if err == nil || attempt == 3 || ctx.Err() != nil {
-					break
-				}
-				time.Sleep(time.Duration(attempt+1) * 200 * time.Millisecond)
-			}
-			if err != nil {
-				k.publishErr.Add(1)
-				k.log.Warn("plan event not stored", "plan", ev.id, "err", err)
-				continue
-			}
-			k.published.Add(1)
+			k.publishOne(ctx, ev)
+			k.pending.Add(-1)
 		}
 	}
+}
+
+// publishOne stores one plan event, retrying a failed publish a few times.
+func (k *desk) publishOne(ctx context.Context, ev planEvent) {
+	data, err := json.Marshal(ev.status)
+	if err != nil {
+		k.publishErr.Add(1)
+		return
+	}
+	for attempt := 0; ; attempt++ {
+		err = k.d.bus.Publish(ctx, ev.subject, ev.id, data)
+		if err == nil || attempt == 3 || ctx.Err() != nil {
+			break
+		}
+		time.Sleep(time.Duration(attempt+1) * 200 * time.Millisecond)
+	}
+	if err != nil {
+		k.publishErr.Add(1)
+		k.log.Warn("plan event not stored", "plan", ev.id, "err", err)
+		return
+	}
+	k.published.Add(1)
 }
 
 // Reload re-reads the rules file (SIGHUP). A file that cannot be read or
@@ -665,6 +706,9 @@ func (k *desk) registerMetrics(reg *prometheus.Registry) {
 		}))
 	if k.kv != nil {
 		k.kv.registerMetrics(reg)
+	}
+	if k.fleet != nil {
+		k.fleet.registerMetrics(reg)
 	}
 	reg.MustRegister(httpapi.NewCounterFamily("arb_plan_events_total",
 		"Plan records for JetStream by result: published, failed, or dropped because the publisher queue was full.",

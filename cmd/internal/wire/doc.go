@@ -64,6 +64,15 @@
 //   - the rules' sources: the rules file (rulesfile.go; a file that cannot
 //     be read keeps the running rules) and the NATS KV bucket (rulesig.go;
 //     only rule sets signed by a trusted key and newer than the last).
+//   - the fleet (fleet.go, heartbeat.go, fleetview.go): the kill switch
+//     shared with every daemon on the same NATS through a KV bucket
+//     (compare-and-set writes, a halt wins every race, the halt saved in
+//     data_dir authoritative at start), the status heartbeat written to
+//     another bucket, and ReadFleet, which arb status uses to list them.
+//   - the lifecycle (lifecycle.go): the graceful stop on SIGTERM — not
+//     ready, no new plans, trades in flight finish or are halted (open
+//     orders cancelled), events drained to JetStream, within
+//     ShutdownTimeout, before the components stop.
 //   - the API provider (api.go) and the metrics (metrics.go, journal.go,
 //     desk.go), read at scrape time from the components' own counters.
 //   - roles (feedroles.go): arbd --role. RoleAll is all of the above in
@@ -85,7 +94,8 @@
 //
 // One per feed, the strategy loop (the detector's single writer), the
 // HTTP server, the NATS monitor, the plan publisher, the kill switch
-// writer, the rules watchers, the equity marker, the feed state logger,
+// writer, the fleet's kill switch watcher and writer, the heartbeat, the
+// rules watchers, the equity marker, the feed state logger,
 // one retry loop per venue waiting to join; per trading venue its client's
 // Run, its private stream and its balance refresher; the executor's
 // service loop (and its venue calls, one goroutine each, bounded), the

@@ -23,12 +23,18 @@ var (
 		"$JS.API.CONSUMER.CREATE.ARB_EVENTS.>", "$JS.API.CONSUMER.INFO.ARB_EVENTS.>", "$JS.API.CONSUMER.DELETE.ARB_EVENTS.>",
 		"$JS.API.CONSUMER.MSG.NEXT.ARB_EVENTS.>", "$JS.ACK.ARB_EVENTS.>", "$JS.FC.ARB_EVENTS.>",
 		"$JS.API.STREAM.INFO.KV_arb_rules", "$JS.API.CONSUMER.CREATE.KV_arb_rules.>",
-		"$JS.API.CONSUMER.DELETE.KV_arb_rules.>", "$JS.API.DIRECT.GET.KV_arb_rules.>", "$JS.FC.KV_arb_rules.>"}
+		"$JS.API.CONSUMER.DELETE.KV_arb_rules.>", "$JS.API.DIRECT.GET.KV_arb_rules.>", "$JS.FC.KV_arb_rules.>",
+		"$KV.arb_killswitch.killswitch", "$JS.API.STREAM.CREATE.KV_arb_killswitch", "$JS.API.STREAM.INFO.KV_arb_killswitch",
+		"$JS.API.DIRECT.GET.KV_arb_killswitch.>", "$JS.API.CONSUMER.CREATE.KV_arb_killswitch.>",
+		"$JS.API.CONSUMER.DELETE.KV_arb_killswitch.>", "$JS.FC.KV_arb_killswitch.>",
+		"$KV.arb_fleet.>", "$JS.API.STREAM.CREATE.KV_arb_fleet", "$JS.API.STREAM.INFO.KV_arb_fleet"}
 	readmeRulesPublish  = []string{"$KV.arb_rules.rules", "$JS.API.INFO", "$JS.API.STREAM.INFO.KV_arb_rules"}
 	readmeReaderPublish = []string{"$JS.API.INFO", "$JS.API.STREAM.INFO.ARB_EVENTS", "$JS.API.STREAM.MSG.GET.ARB_EVENTS",
 		"$JS.API.DIRECT.GET.ARB_EVENTS", "$JS.API.DIRECT.GET.ARB_EVENTS.>", "$JS.API.CONSUMER.CREATE.ARB_EVENTS",
 		"$JS.API.CONSUMER.CREATE.ARB_EVENTS.>", "$JS.API.CONSUMER.INFO.ARB_EVENTS.>",
-		"$JS.API.CONSUMER.MSG.NEXT.ARB_EVENTS.>", "$JS.ACK.ARB_EVENTS.>", "$JS.FC.ARB_EVENTS.>"}
+		"$JS.API.CONSUMER.MSG.NEXT.ARB_EVENTS.>", "$JS.ACK.ARB_EVENTS.>", "$JS.FC.ARB_EVENTS.>",
+		"$JS.API.STREAM.INFO.KV_arb_fleet", "$JS.API.CONSUMER.CREATE.KV_arb_fleet.>",
+		"$JS.API.CONSUMER.DELETE.KV_arb_fleet.>", "$JS.FC.KV_arb_fleet.>"}
 )
 
 type nkeyUser struct {
@@ -98,7 +104,8 @@ func TestExternalNATSPermissions(t *testing.T) {
 	pub, priv, _ := GenerateRulesKey()
 	key, _ := ParseRulesPrivateKey(priv)
 	d, base := startDaemon(t, `nats: {url: ""}`, `nats: {url: "`+srv.ClientURL()+`", credentials_file: "`+seedFile+`"}`,
-		`kv_bucket: ""`, "kv_bucket: arb_rules\n  kv_trusted_keys: [\""+pub+"\"]")
+		`kv_bucket: ""`, "kv_bucket: arb_rules\n  kv_trusted_keys: [\""+pub+"\"]",
+		`kill_switch_bucket: ""`, "kill_switch_bucket: arb_killswitch")
 	waitFor(t, "ready", 20*time.Second, func() bool { c, _ := readyz(t, base); return c == 200 })
 	if ok, why := d.JournalReady(); !ok {
 		t.Fatalf("journal: %s", why)
@@ -146,6 +153,36 @@ func TestExternalNATSPermissions(t *testing.T) {
 		t.Errorf("reader cannot read an event: %v", err)
 	}
 	denied("reader purging the stream", func(c context.Context) error { return stream.Purge(c) })
+	// The reader lists the fleet (arb status) and cannot halt it.
+	fkv, err := readerJS.KeyValue(ctx, "arb_fleet")
+	if err != nil {
+		t.Fatalf("reader: status bucket: %v", err)
+	}
+	waitFor(t, "the daemon in the fleet's status", 20*time.Second, func() bool {
+		ms, _, err := ReadFleet(ctx, fkv, time.Now)
+		return err == nil && len(ms) == 1 && ms[0].Instance == d.instance && !ms[0].Lost
+	})
+	denied("reader halting the fleet", func(c context.Context) error {
+		_, err := readerJS.Publish(c, "$KV.arb_killswitch.killswitch", []byte(`{"halted":true}`))
+		return err
+	})
+	// arbd shares a halt through the kill switch bucket with these
+	// permissions (and the resume after it).
+	api := &apiProvider{d: d}
+	if _, err := api.Kill(ctx, "external halt"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the halt in the kill switch bucket", 20*time.Second, func() bool {
+		st := d.desk.fleet.status()
+		return st.Written == 1 && !st.Pending
+	})
+	if _, err := api.Resume(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the resume in the kill switch bucket", 20*time.Second, func() bool {
+		st := d.desk.fleet.status()
+		return st.Written == 2 && !st.Pending && st.WriteErrors == 0
+	})
 	arbdJS, _ := jetstream.New(arbd.connect(t, srv.ClientURL()))
 	denied("arbd writing the rules bucket", func(c context.Context) error {
 		_, err := arbdJS.Publish(c, "$KV.arb_rules.rules", []byte("version: 1"))

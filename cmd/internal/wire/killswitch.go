@@ -31,6 +31,11 @@ type haltRecord struct {
 	ReleasedAt time.Time `json:"released_at,omitzero"`
 	UpdatedAt  time.Time `json:"updated_at"`
 	PID        int       `json:"pid"`
+	// FleetRevision is the revision of the fleet's kill switch (the
+	// fleet.kill_switch_bucket key) this state was last in step with: at
+	// start, a halt saved after it is shared with the fleet, one the fleet
+	// has since resumed stays local (fleet.go).
+	FleetRevision uint64 `json:"fleet_revision,omitempty"`
 }
 
 // haltStore persists the kill switch to data_dir/KillSwitchFile. Every
@@ -41,9 +46,10 @@ type haltStore struct {
 	path string
 	now  func() time.Time
 
-	mu      sync.Mutex // serialises sync: each write reflects the state read under it
-	errs    atomic.Uint64
-	lastErr atomic.Pointer[string]
+	mu       sync.Mutex    // serialises sync: each write reflects the state read under it
+	fleetRev atomic.Uint64 // written with every state (haltRecord.FleetRevision); load sets it
+	errs     atomic.Uint64
+	lastErr  atomic.Pointer[string]
 }
 
 func newHaltStore(dataDir string) *haltStore {
@@ -65,6 +71,7 @@ func (s *haltStore) load() (risk.HaltState, bool, error) {
 	if err := json.Unmarshal(b, &r); err != nil {
 		return risk.HaltState{}, false, fmt.Errorf("kill switch state %s: %w", s.path, err)
 	}
+	s.fleetRev.Store(r.FleetRevision)
 	if !r.Halted {
 		return risk.HaltState{}, false, nil
 	}
@@ -95,7 +102,7 @@ func (s *haltStore) sync(eng *risk.Engine) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	h, halted := eng.Halted()
-	r := haltRecord{Halted: halted, UpdatedAt: s.now().UTC(), PID: os.Getpid()}
+	r := haltRecord{Halted: halted, UpdatedAt: s.now().UTC(), PID: os.Getpid(), FleetRevision: s.fleetRev.Load()}
 	if halted {
 		r.Reason, r.By, r.Rule, r.At = h.Reason, h.By, h.Rule, h.At.UTC()
 	} else {

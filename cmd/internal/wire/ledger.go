@@ -60,6 +60,7 @@ type ledgerLink struct {
 	pubErrs atomic.Uint64 // publish attempts that failed (retried)
 	dropped atomic.Uint64 // events not queued (queue full): backfilled
 	filled  atomic.Uint64 // events published by backfills
+	pending atomic.Int64  // events queued or being published
 
 	mu    sync.Mutex
 	opens map[execute.TradeID]execute.Opening // open trades' openings, for their state events
@@ -195,9 +196,11 @@ func (lk *ledgerLink) closed(t *execute.Trade) {
 }
 
 func (lk *ledgerLink) enqueue(ev ledgerEvent) {
+	lk.pending.Add(1)
 	select {
 	case lk.q <- ev:
 	default:
+		lk.pending.Add(-1)
 		// The publisher is behind (NATS slow or down): the backfill
 		// publishes what the ledger lacks from the journal.
 		lk.dropped.Add(1)
@@ -217,26 +220,36 @@ func (lk *ledgerLink) publish(ctx context.Context) error {
 			return nil
 		case ev = <-lk.q:
 		}
-		for wait := 100 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
-			err := lk.publishOne(ctx, ev)
-			if err == nil {
-				lk.pub.Add(1)
-				break
-			}
-			if ctx.Err() != nil {
-				return nil
-			}
-			if errors.Is(err, ledger.ErrBadEvent) {
-				lk.log.Error("ledger event refused before publishing (a bug: not retried)", "err", err)
-				break
-			}
-			lk.pubErrs.Add(1)
-			if n := lk.pubErrs.Load(); n == 1 || n%100 == 0 {
-				lk.log.Warn("ledger event not stored; retrying", "err", err, "failures", n)
-			}
-			if !sleepCtx(ctx, wait) {
-				return nil
-			}
+		done := lk.publishRetry(ctx, ev)
+		lk.pending.Add(-1)
+		if !done {
+			return nil
+		}
+	}
+}
+
+// publishRetry stores ev, retried until it is stored; false when ctx
+// ended first.
+func (lk *ledgerLink) publishRetry(ctx context.Context, ev ledgerEvent) bool {
+	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
+		err := lk.publishOne(ctx, ev)
+		if err == nil {
+			lk.pub.Add(1)
+			return true
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		if errors.Is(err, ledger.ErrBadEvent) {
+			lk.log.Error("ledger event refused before publishing (a bug: not retried)", "err", err)
+			return true
+		}
+		lk.pubErrs.Add(1)
+		if n := lk.pubErrs.Load(); n == 1 || n%100 == 0 {
+			lk.log.Warn("ledger event not stored; retrying", "err", err, "failures", n)
+		}
+		if !sleepCtx(ctx, wait) {
+			return false
 		}
 	}
 }

@@ -164,6 +164,10 @@ func newPrometheusSet(d *Daemon) *prometheusSet {
 	d.registerJournalMetrics(reg)
 	d.desk.registerMetrics(reg)
 	d.exec.registerMetrics(reg)
+	if d.hb != nil {
+		d.hb.registerMetrics(reg)
+	}
+	d.registerLifecycleMetrics(reg)
 	return &prometheusSet{reg: reg}
 }
 
