@@ -163,7 +163,7 @@ func Build(ctx context.Context, cfg *config.Config, opt Options) (d *Daemon, err
 	if err = d.bus.EnsureStreams(ctx); err != nil {
 		return nil, fmt.Errorf("NATS JetStream: %w", err)
 	}
-	if d.hb, err = newHeartbeats(ctx, d); err != nil {
+	if d.hb, err = newHeartbeats(ctx, d, d.heartbeat); err != nil {
 		return nil, fmt.Errorf("fleet status bucket %s: %w", cfg.Fleet.StatusBucket, err)
 	}
 

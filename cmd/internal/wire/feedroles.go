@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 
@@ -104,6 +105,7 @@ type FeedDaemon struct {
 	d      *Daemon // the parts of a daemon a feed process uses: config, registry, simulator, NATS, ring, venues
 	source uint64
 	pub    *feedbus.Publisher
+	hb     *heartbeats      // the process's status in the fleet bucket (arb status)
 	leases []*feedbus.Lease // by VenueID; [0] unused
 	mu     sync.Mutex
 	feeds  []feedEntry // venues whose adapters run or will at Run
@@ -120,7 +122,7 @@ func BuildFeed(ctx context.Context, cfg *config.Config, opt Options) (f *FeedDae
 		return nil, err
 	}
 	d := &Daemon{cfg: cfg, log: opt.Logger, started: time.Now(), build: ReadBuildInfo(), hc: &http.Client{Timeout: fetchTimeout},
-		tap: opt.Tap, role: RoleFeed}
+		tap: opt.Tap, role: RoleFeed, instance: instanceName(cfg.Fleet.Instance)}
 	if d.log == nil {
 		d.log = slog.New(slog.DiscardHandler)
 	}
@@ -206,7 +208,34 @@ func BuildFeed(ctx context.Context, cfg *config.Config, opt Options) (f *FeedDae
 			return nil, err
 		}
 	}
+	if f.hb, err = newHeartbeats(ctx, d, f.heartbeat); err != nil {
+		return nil, fmt.Errorf("NATS KV bucket %s: %w", cfg.Fleet.StatusBucket, err)
+	}
 	return f, nil
+}
+
+// heartbeat is the feed process's status for the fleet: its venues, its
+// books (fresh as the publisher sees them), and whether it publishes
+// (state "feeding": it leads at least one venue) or stands by ("standby").
+// A feed process trades nothing and holds no rules.
+func (f *FeedDaemon) heartbeat(host string) Heartbeat {
+	d := f.d
+	hb := Heartbeat{Instance: d.instance, Role: string(RoleFeed), Host: host, PID: os.Getpid(), Version: d.build.Version,
+		Venues: []string{}, StartedAt: d.started.UTC(), At: time.Now().UTC(), IntervalSeconds: d.cfg.Fleet.Heartbeat.Seconds()}
+	for _, e := range f.entries() {
+		hb.Venues = append(hb.Venues, e.name)
+		hb.Books += len(e.listings)
+		hb.BooksFresh += f.pub.FreshBooks(e.id)
+	}
+	for _, v := range d.pending() {
+		hb.Waiting = append(hb.Waiting, v.cfg.Name)
+	}
+	hb.State = "standby"
+	if len(f.Stats().Leading) > 0 {
+		hb.State = "feeding"
+	}
+	hb.Ready = hb.BooksFresh > 0
+	return hb
 }
 
 // Source returns the process's instance id, the value of the lease keys
@@ -249,6 +278,7 @@ func (f *FeedDaemon) Run(ctx context.Context) error {
 		})
 	}
 	run("feed states", d.watchFeedsOf(f.entries))
+	run("fleet heartbeat", f.hb.run)
 	var names []string
 	for _, v := range d.venues {
 		names = append(names, v.cfg.Name)
@@ -261,6 +291,11 @@ func (f *FeedDaemon) Run(ctx context.Context) error {
 		cancel(errors.New("NATS connection closed for good"))
 	}
 	wg.Wait()
+	// The last heartbeat says the process stopped (arb status shows
+	// "stopped", not "lost"), on a context of its own: ctx is done.
+	sctx, scancel := context.WithTimeout(context.Background(), bus.PublishTimeout)
+	f.hb.put(sctx, "stopped")
+	scancel()
 	d.Close()
 	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.Canceled) {
 		return err

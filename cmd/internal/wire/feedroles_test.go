@@ -123,7 +123,8 @@ func TestRolesOverTLS(t *testing.T) {
 var (
 	readmeFeedPublish = []string{"arb.book.>", "$JS.API.INFO",
 		"$JS.API.STREAM.CREATE.KV_arb_feed_leaders", "$JS.API.STREAM.INFO.KV_arb_feed_leaders",
-		"$KV.arb_feed_leaders.>", "$JS.API.DIRECT.GET.KV_arb_feed_leaders.>"}
+		"$KV.arb_feed_leaders.>", "$JS.API.DIRECT.GET.KV_arb_feed_leaders.>",
+		"$JS.API.STREAM.CREATE.KV_arb_fleet", "$JS.API.STREAM.INFO.KV_arb_fleet", "$KV.arb_fleet.>"}
 	readmeEngineSubscribe = []string{"_INBOX.>", "arb.book.>"}
 )
 
@@ -165,6 +166,16 @@ func TestSplitRolesPermissions(t *testing.T) {
 	waitFor(t, "lease renewals", 30*time.Second, func() bool { return feed.leases[1].Renewals.Load() >= 4 })
 	if got := feed.Stats().Leading; len(got) != 3 || feed.leases[1].Changes.Load() != 1 {
 		t.Fatalf("the feed leads %v after %d terms, want every venue, one term", got, feed.leases[1].Changes.Load())
+	}
+	// The feed's heartbeats are written under these permissions (arb
+	// status lists it), and say it publishes every venue's fresh books.
+	waitFor(t, "feed heartbeats", 30*time.Second, func() bool { return feed.hb.sent.Load() >= 2 })
+	if n := feed.hb.errs.Load(); n != 0 {
+		t.Errorf("%d feed heartbeats not written", n)
+	}
+	hb := feed.heartbeat("h")
+	if hb.Role != "feed" || hb.State != "feeding" || len(hb.Venues) != 3 || hb.Books == 0 || hb.BooksFresh != hb.Books || !hb.Ready {
+		t.Errorf("feed heartbeat %+v", hb)
 	}
 
 	// The feed's user cannot store an event on the durable stream.

@@ -106,7 +106,8 @@ type Heartbeat struct {
 	Books      int      `json:"books"`
 	BooksFresh int      `json:"books_fresh"`
 	// State is one of starting, trading, halted, not_ready, stopping,
-	// stopped.
+	// stopped; a feed process's (role "feed") is feeding (it publishes at
+	// least one venue's books), standby or stopped.
 	State        string `json:"state"`
 	Ready        bool   `json:"ready"`
 	Trading      bool   `json:"trading"`

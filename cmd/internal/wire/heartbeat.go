@@ -22,22 +22,23 @@ import (
 // (rate-limited), never fatal: the status is for operators, trading does
 // not depend on it.
 type heartbeats struct {
-	d    *Daemon
-	kv   jetstream.KeyValue
-	key  string
-	host string
+	d      *Daemon
+	status func(host string) Heartbeat // the process's status now (Daemon.heartbeat, FeedDaemon.heartbeat)
+	kv     jetstream.KeyValue
+	key    string
+	host   string
 
 	sent, errs atomic.Uint64
 }
 
-func newHeartbeats(ctx context.Context, d *Daemon) (*heartbeats, error) {
+func newHeartbeats(ctx context.Context, d *Daemon, status func(host string) Heartbeat) (*heartbeats, error) {
 	kv, err := d.bus.OpenKV(ctx, bus.KVSpec{Bucket: d.cfg.Fleet.StatusBucket, Description: "arb fleet status heartbeats",
 		History: 1, TTL: StatusTTL})
 	if err != nil {
 		return nil, err
 	}
 	host, _ := os.Hostname()
-	return &heartbeats{d: d, kv: kv, key: StatusKeyPrefix + d.instance, host: host}, nil
+	return &heartbeats{d: d, status: status, kv: kv, key: StatusKeyPrefix + d.instance, host: host}, nil
 }
 
 // run writes a heartbeat at once and then every interval until ctx ends.
@@ -57,7 +58,7 @@ func (h *heartbeats) run(ctx context.Context) error {
 // put writes the current status; state overrides the computed one
 // ("stopped" at the end).
 func (h *heartbeats) put(ctx context.Context, state string) {
-	hb := h.d.heartbeat(h.host)
+	hb := h.status(h.host)
 	if state != "" {
 		hb.State = state
 		hb.Ready, hb.Trading = false, false
