@@ -586,3 +586,31 @@ func TestFaultRateLimit(t *testing.T) {
 		t.Fatalf("bybit after: %d %s", code, body)
 	}
 }
+
+// TestCrossedBidSurvivesItsUpdate: the crossing bid of FaultCrossed (best
+// ask + one tick) is often a bid the same update deletes, when the market
+// just moved down. Applied in order, the update must still leave the book
+// crossed: the crossing bid replaces the update's own change at its price.
+func TestCrossedBidSurvivesItsUpdate(t *testing.T) {
+	vb := &vbook{sym: &symbol{tick: 10, step: 1}, pub: newBook()}
+	vb.pub.asks.l = []lvl{{1000, 5}, {1010, 5}}
+	vb.pub.bids.l = []lvl{{990, 5}}
+	// The market moved down: the bid at 1010 (= best ask + tick) and at
+	// 1000 are deleted, an ask appears at 1000.
+	d := &delta{bids: []lvl{{1010, 0}, {1000, 0}, {990, 5}}, asks: []lvl{{1000, 5}}}
+	out := wireDelta(vb, d, &stepFaults{crossed: true})
+	bids := map[int64]int64{1010: 3, 1000: 2} // the client's book before the update
+	for _, l := range out.bids {
+		if l.qty == 0 {
+			delete(bids, l.px)
+		} else {
+			bids[l.px] = l.qty
+		}
+	}
+	if bids[1010] != 1 {
+		t.Fatalf("crossing bid lost: update bids %v leave %v", out.bids, bids)
+	}
+	if len(d.bids) != 3 || d.bids[0] != (lvl{1010, 0}) {
+		t.Fatalf("the venue's own delta changed: %v", d.bids)
+	}
+}
