@@ -23,7 +23,10 @@ import (
 // received reads it), and a sleep advances it by the duration at once.
 // Every time decision of the feed — frame receive stamps, the session's
 // backoff, the weight gate — reads it, so what the test measures in it is
-// what the code decided, however loaded the machine is.
+// what the code decided. One thing couples it to the machine: frames keep
+// arriving (each a tick) while a snapshot request is on the network, for
+// however long a loaded machine takes; the tick must be small enough that
+// this never adds up to the gaps the test measures (see runRefused).
 type fakeClock struct {
 	ns   atomic.Int64
 	tick int64
@@ -90,7 +93,13 @@ func TestRefetchWithinWeightBudget(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name+"/budget", func(t *testing.T) {
-			got := runRefused(t, c.a.status, c.a.header, c.a.body, 500, time.Millisecond, 5*time.Millisecond, 30)
+			// A 10 µs tick: the session's 1-5 ms backoff passes within a
+			// few hundred frames, and the frames read during a request's
+			// round trip (hundreds on a loaded machine) stay far below the
+			// budget's 6 s per request, which the gate's sleeps provide.
+			// With a 10 ms tick they added up to seconds per request and
+			// the budget never bound.
+			got := runRefused(t, c.a.status, c.a.header, c.a.body, 500, time.Millisecond, 5*time.Millisecond, 30, 10*time.Microsecond)
 			perMin := map[int64]int{}
 			for _, ts := range got {
 				perMin[ts/int64(time.Minute)]++
@@ -119,7 +128,10 @@ func TestRefetchWithinWeightBudget(t *testing.T) {
 			}
 		})
 		t.Run(c.name+"/backoff", func(t *testing.T) {
-			got := runRefused(t, c.a.status, c.a.header, c.a.body, 6000, 100*time.Millisecond, 30*time.Second, 16)
+			// A 10 ms tick: frames must carry the session's clock through
+			// backoffs of up to 30 s; round trips only lengthen the gaps,
+			// which are checked from below.
+			got := runRefused(t, c.a.status, c.a.header, c.a.body, 6000, 100*time.Millisecond, 30*time.Second, 16, 10*time.Millisecond)
 			if !c.backoff {
 				return
 			}
@@ -140,16 +152,17 @@ func TestRefetchWithinWeightBudget(t *testing.T) {
 	}
 }
 
-// runRefused runs a Feed for NKNUSDT at its filters' decimals (4 and 0)
+// runRefused runs a Feed (its clock advancing tick per reading) for NKNUSDT
+// at its filters' decimals (4 and 0)
 // against a test venue whose every snapshot answer is (status, header,
 // body), until n snapshot requests arrived, and returns the times on the
 // feed's clock at which the feed admitted them (sent them on their way:
 // a request's arrival may fall later, into the next minute, as on a real
 // network, which is why the budget keeps headroom of the IP's limit).
 func runRefused(t *testing.T, status int, header map[string]string, body func(uint64) string,
-	budget int, backoffMin, backoffMax time.Duration, n int) []int64 {
+	budget int, backoffMin, backoffMax time.Duration, n int, tick time.Duration) []int64 {
 	t.Helper()
-	clk := &fakeClock{tick: int64(10 * time.Millisecond)}
+	clk := &fakeClock{tick: int64(tick)}
 	clk.ns.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
 	var (
 		mu       sync.Mutex

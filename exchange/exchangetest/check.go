@@ -23,6 +23,7 @@ type bookSource interface {
 // timelines, not the levels (those are verified on arrival).
 type event struct {
 	at    time.Time // when the checker took it from the ring
+	recv  int64     // the event's RecvTS: the adapter's clock
 	seq   uint64
 	stale bool
 	cause exchange.StaleCause
@@ -31,11 +32,12 @@ type event struct {
 
 // Plausibility windows for the event's clocks (the simulator's clock is the
 // wall clock, and adapters default Now to time.Now): they catch a
-// millisecond or second timestamp left unconverted, not jitter.
+// millisecond or second timestamp left unconverted, not jitter — nor the
+// seconds a loaded machine may let an event wait in the ring.
 const (
-	recvSkewMax  = 5 * time.Second  // |RecvTS − now|
-	exchPastMax  = 30 * time.Second // ExchTS may lag now by this much
-	exchAheadMax = 5 * time.Second  // and lead it by this much
+	recvSkewMax  = time.Minute     // |RecvTS − now|
+	exchPastMax  = 2 * time.Minute // ExchTS may lag now by this much
+	exchAheadMax = 5 * time.Second // and lead it by this much
 )
 
 // Caps on what the checker keeps.
@@ -163,7 +165,7 @@ func (c *checker) observe(ev *exchange.BookTop) {
 		c.overflow = true
 		return
 	}
-	c.events[i] = append(c.events[i], event{at: now, seq: ev.Seq, stale: ev.Stale(), cause: ev.Cause, bad: problem != ""})
+	c.events[i] = append(c.events[i], event{at: now, recv: ev.RecvTS, seq: ev.Seq, stale: ev.Stale(), cause: ev.Cause, bad: problem != ""})
 }
 
 // basic checks what every event, stale or fresh, must satisfy.

@@ -71,23 +71,31 @@ type Env struct {
 // Settings of every run. They are fixed so that results compare across
 // adapters; doc.go explains each.
 const (
-	envVenue            exchange.VenueID = 9
-	envAgeMax                            = time.Second
-	envMaxFrame                          = 256 << 10
-	hugeFrameFactor                      = 4
-	handoverLifetime                     = 1200 * time.Millisecond
-	freshWithin                          = 5 * time.Second             // books fresh after start
-	recoverWithin                        = 2 * time.Second             // fresh again after the fault ends
-	detectWithin                         = max(envAgeMax, time.Second) // stale after a fault that breaks a book
-	ageTolerance                         = envAgeMax / 2               // frozen: the watchdog checks every AgeMax/4, plus scheduling
-	frozenFor                            = envAgeMax + 1500*time.Millisecond
-	shutdownDelay                        = time.Second            // server_shutdown/notice: connections closed this long after
-	warmup                               = 200 * time.Millisecond // steady state before a fault
-	settle                               = 300 * time.Millisecond // verified events after recovery
-	stopWithin                           = 5 * time.Second        // Run returns after cancel
-	afterStop                            = 100 * time.Millisecond // nothing may be published after Run returned
-	poll                                 = 10 * time.Millisecond
-	maxUnverifiableFrac                  = 0.01
+	envVenue exchange.VenueID = 9
+	// envAgeMax is far above any scheduling stall of a loaded machine, so
+	// that only the frozen subtest (frozenAgeMax) sees books go stale for
+	// age: a stalled reader reads queued frames late, and the books not in
+	// the first of them look silent for the stall's length.
+	envAgeMax        = 5 * time.Second
+	frozenAgeMax     = time.Second
+	envMaxFrame      = 256 << 10
+	hugeFrameFactor  = 4
+	handoverLifetime = 1200 * time.Millisecond
+	// patience bounds every wait for something the adapter must do: books
+	// fresh after start, stale after a fault, fresh again, counters moved,
+	// Run returned. It is a deadline for a hang, not a performance limit —
+	// a loaded 2-core machine running the race detector stalls goroutines
+	// for seconds — so the subtests wait on the events, record how long
+	// each took in the timeline, and prove promptness structurally ("stale
+	// within one message", the age limit not undercut).
+	patience            = 30 * time.Second
+	frozenFor           = frozenAgeMax + 1500*time.Millisecond
+	shutdownDelay       = time.Second            // server_shutdown/notice: connections closed this long after
+	warmup              = 200 * time.Millisecond // steady state before a fault
+	settle              = 300 * time.Millisecond // announced close: let the cut happen before judging
+	afterStop           = 100 * time.Millisecond // nothing may be published after Run returned
+	poll                = 10 * time.Millisecond
+	maxUnverifiableFrac = 0.01
 )
 
 // envInstIDs are the instrument ids handed out, deliberately not 1..n: an
@@ -380,12 +388,12 @@ func (r *rig) sleep(d time.Duration) {
 	r.waitUntil(end, func() bool { return false })
 }
 
-// warm waits until every book is fresh (bounded by freshWithin from the
+// warm waits until every book is fresh (bounded by patience from the
 // start) and then for a short steady state, so faults hit a synced feed.
 func (r *rig) warm() time.Time {
 	r.t.Helper()
-	if !r.waitUntil(r.start.Add(freshWithin), r.chk.allFresh) {
-		r.t.Fatalf("books not all fresh within %v of start: %s", freshWithin, r.latestSummary())
+	if !r.waitUntil(r.start.Add(patience), r.chk.allFresh) {
+		r.t.Fatalf("books not all fresh within %v of start: %s", patience, r.latestSummary())
 	}
 	at := time.Now()
 	r.notef("all books fresh at %s", r.since(at))
@@ -422,8 +430,8 @@ func (r *rig) finish() {
 	select {
 	case runErr = <-r.mdDone:
 		returned = true
-	case <-time.After(stopWithin):
-		t.Errorf("Run did not return within %v of cancel", stopWithin)
+	case <-time.After(patience):
+		t.Errorf("Run did not return within %v of cancel", patience)
 	}
 	if returned && !errors.Is(runErr, context.Canceled) {
 		t.Errorf("Run returned %v after cancel, want context.Canceled", runErr)

@@ -57,7 +57,7 @@ func (o *oracle) Run(ctx context.Context) error {
 	}
 	markStale := func(i int, cause exchange.StaleCause, until time.Time) {
 		if o.mutant == "slow" {
-			until = until.Add(2500 * time.Millisecond)
+			until = until.Add(time.Hour) // never rebuilds: the suite waits on events, so only a hang fails it
 		}
 		stale[i], staleUntil[i] = true, until
 		ev = exchange.BookTop{Venue: o.env.Venue, Inst: o.env.Instruments[i].ID}
@@ -66,6 +66,16 @@ func (o *oracle) Run(ctx context.Context) error {
 	}
 	for i := range n {
 		markStale(i, exchange.CauseConnecting, time.Time{})
+	}
+	// A frozen book (FaultStale) publishes nothing from the freeze on,
+	// goes stale for age AgeMax later (and a little: a real adapter's check
+	// runs periodically) and is rebuilt when the data resumes.
+	holdFrom, ageAt, resume := make([]time.Time, n), make([]time.Time, n), make([]time.Time, n)
+	freeze := func(i int, from time.Time, d time.Duration) {
+		holdFrom[i], ageAt[i], resume[i] = from, from.Add(o.env.AgeMax+50*time.Millisecond), from.Add(d)
+		if o.mutant == "eager_age" {
+			ageAt[i] = from // stale as soon as the data stops: undercuts AgeMax
+		}
 	}
 	lctx, lcancel := context.WithCancel(ctx)
 	lineDone := make(chan struct{})
@@ -107,10 +117,20 @@ func (o *oracle) Run(ctx context.Context) error {
 		}
 		log := s.FaultLog(o.kind)
 		for _, rec := range log[min(cursor, len(log)):] {
-			o.fault(rec, now, markStale)
+			o.fault(rec, now, markStale, freeze)
 		}
 		cursor = len(log)
 		for i, in := range o.env.Instruments {
+			if !holdFrom[i].IsZero() {
+				if !ageAt[i].IsZero() && !now.Before(ageAt[i]) {
+					markStale(i, exchange.CauseAge, resume[i])
+					ageAt[i] = time.Time{}
+				}
+				if now.Before(resume[i]) {
+					continue
+				}
+				holdFrom[i] = time.Time{}
+			}
 			if stale[i] && now.Before(staleUntil[i]) {
 				continue
 			}
@@ -228,7 +248,7 @@ func (o *oracle) line(ctx context.Context) {
 }
 
 // fault reacts to one logged fault as a perfect adapter would.
-func (o *oracle) fault(rec sim.FaultRecord, now time.Time, markStale func(int, exchange.StaleCause, time.Time)) {
+func (o *oracle) fault(rec sim.FaultRecord, now time.Time, markStale func(int, exchange.StaleCause, time.Time), freeze func(int, time.Time, time.Duration)) {
 	inst := -1
 	for i, in := range o.env.Instruments {
 		if in.Canonical == rec.Symbol {
@@ -267,7 +287,7 @@ func (o *oracle) fault(rec sim.FaultRecord, now time.Time, markStale func(int, e
 		one(exchange.CauseBadData)
 	case sim.FaultStale:
 		if d, err := time.ParseDuration(rec.Note); err == nil && inst >= 0 {
-			markStale(inst, exchange.CauseAge, rec.At.Add(d))
+			freeze(inst, rec.At, d)
 		}
 	case sim.FaultUnknownSymbol:
 		o.stats.Reject(exchange.RejectUnknownSymbol)
@@ -335,6 +355,7 @@ func TestSuiteCatchesMutants(t *testing.T) {
 		{"blind_gap", "gap", "no stale event after the fault"},
 		{"wrong_cause", "gap", "stale cause bad_data, want [gap]"},
 		{"slow", "malformed/truncated", "not fresh again"},
+		{"eager_age", "frozen", "after its last data; AgeMax is"},
 		{"stale_unknown", "unknown_symbol", "went stale"},
 		{"late_publish", "crossed", "published after Run returned"},
 	} {

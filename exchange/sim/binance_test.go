@@ -54,7 +54,8 @@ func TestBinanceStreamShapes(t *testing.T) {
 			want := loadPayload(t, tc.fixture)
 			raw := dial(t, u.WSBase+"/ws/"+tc.stream)
 			comb := dial(t, u.WSBase+"/stream?streams="+tc.stream+"/solusdt@bookTicker")
-			time.Sleep(20 * time.Millisecond)
+			raw.flush(KindBinance) // subscribed (in the URL, at the handshake) and nothing before the steps
+			comb.flush(KindBinance)
 			steps(s, 25)
 			m := raw.next(2 * time.Second)
 			if err := shapeDiff(m, want); err != nil {
@@ -81,7 +82,7 @@ func TestBinanceStreamShapes(t *testing.T) {
 func TestBinanceNumberFormat(t *testing.T) {
 	s := newSim(t, nil)
 	c := dial(t, mustURLs(t, s, "binance").WSBase+"/ws/btcusdt@depth@100ms")
-	time.Sleep(20 * time.Millisecond)
+	c.flush(KindBinance)
 	steps(s, 3)
 	d := binanceDiffOf(t, c.next(2*time.Second))
 	for _, l := range append(d.B, d.A...) {
@@ -141,7 +142,7 @@ func TestBinanceMessageRateLimit(t *testing.T) {
 	for i := range 7 {
 		c.c.WriteMessage(1, []byte(fmt.Sprintf(`{"method":"LIST_SUBSCRIPTIONS","id":%d}`, i)))
 	}
-	if !c.waitClosed(2 * time.Second) {
+	if !c.waitClosed(patience) {
 		t.Fatal("connection over 5 messages/s not closed")
 	}
 }
@@ -161,7 +162,7 @@ func TestBinanceSyncProcedure(t *testing.T) {
 			u := mustURLs(t, s, "binance")
 			sc := scaleOf(s, "BTC-USDT")
 			c := dial(t, u.WSBase+tc.path)
-			time.Sleep(20 * time.Millisecond)
+			c.flush(KindBinance)
 			steps(s, 15)
 			_, hdr, body := httpGet(t, u.REST+"/api/v3/depth?symbol=BTCUSDT&limit=1000")
 			if hdr.Get("X-MBX-USED-WEIGHT-1M") == "" {
@@ -201,7 +202,7 @@ func TestBinanceSyncProcedure(t *testing.T) {
 			book := snap.LastUpdateID
 			started := false
 			applied := 0
-			for _, m := range c.drain(300 * time.Millisecond) {
+			for _, m := range c.flush(KindBinance) {
 				if tc.stream != "" {
 					var env struct {
 						Stream string          `json:"stream"`

@@ -107,7 +107,17 @@ func wireDelta(vb *vbook, d *delta, fx *stepFaults) *delta {
 	out := &delta{bids: append([]lvl(nil), d.bids...), asks: append([]lvl(nil), d.asks...)}
 	t := vb.sym.tick
 	if fx.crossed && len(vb.pub.asks.l) > 0 {
-		out.bids = append([]lvl{{vb.pub.asks.l[0].px + t, vb.sym.step}}, out.bids...)
+		// The crossing bid replaces any change of the update at its price:
+		// when the market just moved down, that price is often a bid level
+		// the update deletes, and a client applying the levels in order
+		// would delete the crossing bid again — the fault would be lost.
+		px := vb.pub.asks.l[0].px + t
+		out.bids = append(out.bids[:0], lvl{px, vb.sym.step})
+		for _, l := range d.bids {
+			if l.px != px {
+				out.bids = append(out.bids, l)
+			}
+		}
 	}
 	if fx.hugeSize > 0 {
 		far := vb.targetMid()

@@ -61,12 +61,14 @@ func TestFaultGap(t *testing.T) {
 	ok.sendText(`{"op":"subscribe","args":[{"channel":"books","instId":"BTC-USDT"}]}`)
 	by := dial(t, mustURLs(t, s, "bybit").WS)
 	by.sendText(`{"op":"subscribe","args":["orderbook.50.BTCUSDT"]}`)
-	time.Sleep(30 * time.Millisecond)
+	bn.flush(KindBinance) // every subscription handled
+	ok.flush(KindOKX)
+	by.flush(KindBybit)
 	steps(s, 3)
-	bn.drain(30 * time.Millisecond)
-	okMsgs := ok.drain(10 * time.Millisecond)
+	bn.flush(KindBinance)
+	okMsgs := ok.flush(KindOKX)
 	lastOK := okxPushOf(t, okMsgs[len(okMsgs)-1]).Data[0].SeqID
-	byBefore := by.drain(10 * time.Millisecond)
+	byBefore := by.flush(KindBybit)
 	if len(byBefore) == 0 {
 		t.Fatal("bybit: nothing before the gap")
 	}
@@ -98,7 +100,7 @@ func TestFaultGap(t *testing.T) {
 	// Bybit: the topic's u jumps by exactly 2 once (the skipped push used up
 	// one u), around the skipped state's seq, which is never sent.
 	var us, seqs []uint64
-	for _, m := range append(byBefore[len(byBefore)-1:], by.drain(20*time.Millisecond)...) {
+	for _, m := range append(byBefore[len(byBefore)-1:], by.flush(KindBybit)...) {
 		p := bybitPushOf(t, m)
 		us, seqs = append(us, p.Data.U), append(seqs, p.Data.Seq)
 	}
@@ -140,7 +142,7 @@ func TestFaultChecksumAndCrossed(t *testing.T) {
 			s.Inject("okx", Fault{Kind: FaultCrossed, Symbol: "ETH-USDT"})
 		}
 		s.Step()
-		for _, m := range c.drain(5 * time.Millisecond) {
+		for _, m := range c.flush(KindOKX) {
 			d := okxPushOf(t, m).Data[0]
 			r.apply(t, sc, d.Bids, d.Asks)
 			if int64(int32(crc32.ChecksumIEEE([]byte(r.checkString())))) != d.Checksum {
@@ -213,13 +215,12 @@ func TestFaultMalformed(t *testing.T) {
 			c = dial(t, mustURLs(t, s, "bybit").WS)
 			c.sendText(`{"op":"subscribe","args":["orderbook.50.SOLUSDT"]}`)
 		}
-		time.Sleep(20 * time.Millisecond)
-		c.drain(20 * time.Millisecond)
+		c.flush(tc.venue)
 		n := len(s.FaultLog(tc.venue))
 		s.Inject(tc.venue, Fault{Kind: FaultMalformed, Symbol: "SOL-USDT", Malform: tc.m})
 		stepUntilApplied(t, s, tc.venue, FaultMalformed, n)
 		found := 0
-		for _, m := range c.drain(30 * time.Millisecond) {
+		for _, m := range c.flush(tc.venue) {
 			if tc.check(m) {
 				found++
 			}
@@ -262,9 +263,9 @@ func TestFaultConnectionEvents(t *testing.T) {
 	ok.sendText(`{"op":"subscribe","args":[{"channel":"books","instId":"BTC-USDT"}]}`)
 	by := dial(t, mustURLs(t, s, "bybit").WS)
 	by.sendText(`{"op":"subscribe","args":["orderbook.50.BTCUSDT"]}`)
-	time.Sleep(30 * time.Millisecond)
-	ok.drain(10 * time.Millisecond)
-	by.drain(10 * time.Millisecond)
+	bn.flush(KindBinance)
+	ok.flush(KindOKX)
+	by.flush(KindBybit)
 
 	s.Inject("binance", Fault{Kind: FaultUnknownSymbol})
 	s.Inject("okx", Fault{Kind: FaultUnknownSymbol, Symbol: "DOGE-USDT"})
@@ -284,7 +285,7 @@ func TestFaultConnectionEvents(t *testing.T) {
 	if err := shapeDiff(m, loadPayload(t, "binance/ws_server_shutdown_event_raw.json")); err != nil {
 		t.Fatalf("serverShutdown %s: %v", m, err)
 	}
-	if !bn.waitClosed(time.Second) {
+	if !bn.waitClosed(patience) {
 		t.Fatal("binance not closed after serverShutdown")
 	}
 	var sub struct {
@@ -296,14 +297,14 @@ func TestFaultConnectionEvents(t *testing.T) {
 	if err := shapeDiff(m, sub.Notice); err != nil || !strings.Contains(string(m), `"code":"64008"`) {
 		t.Fatalf("notice %s: %v", m, err)
 	}
-	if !ok.waitClosed(time.Second) {
+	if !ok.waitClosed(patience) {
 		t.Fatal("okx not closed after notice")
 	}
 	s.Inject("bybit", Fault{Kind: FaultDisconnect})
-	if !by.waitClosed(time.Second) {
+	if !by.waitClosed(patience) {
 		t.Fatal("bybit not disconnected")
 	}
-	deadline := time.Now().Add(time.Second)
+	deadline := time.Now().Add(patience)
 	for s.Conns("bybit")+s.Conns("okx")+s.Conns("binance") > 0 && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -328,7 +329,7 @@ func TestFaultBybitSnapshotAndRestart(t *testing.T) {
 		return p
 	}
 	steps(s, 3)
-	for _, m := range c.drain(20 * time.Millisecond) {
+	for _, m := range c.flush(KindBybit) {
 		follow(m)
 	}
 	u50 := topics["orderbook.50.BTCUSDT"].u
@@ -340,7 +341,7 @@ func TestFaultBybitSnapshotAndRestart(t *testing.T) {
 		t.Fatalf("mid-stream snapshot after u=%d: %+v", u50, p)
 	}
 	steps(s, 3)
-	for _, m := range c.drain(20 * time.Millisecond) {
+	for _, m := range c.flush(KindBybit) {
 		follow(m)
 	}
 
@@ -350,7 +351,7 @@ func TestFaultBybitSnapshotAndRestart(t *testing.T) {
 	for _, tp := range topics {
 		tp.pushes = 0
 	}
-	for _, m := range c.drain(30 * time.Millisecond) {
+	for _, m := range c.flush(KindBybit) {
 		p := follow(m)
 		got[p.Topic] = p
 	}
@@ -364,7 +365,7 @@ func TestFaultBybitSnapshotAndRestart(t *testing.T) {
 	}
 	for range 5 {
 		s.Step()
-		for _, m := range c.drain(5 * time.Millisecond) {
+		for _, m := range c.flush(KindBybit) {
 			follow(m) // deltas u=2, 3, …: contiguous from the restart
 		}
 	}
@@ -421,7 +422,7 @@ func TestFaultBybitStaleSnapshot(t *testing.T) {
 		tp map[string]*bybitTopic
 	}{{c1, topics}, {c2, t2}} {
 		n := 0
-		for _, m := range c.w.drain(20 * time.Millisecond) {
+		for _, m := range c.w.flush(KindBybit) {
 			p := bybitPushOf(t, m)
 			c.tp[p.Topic].follow(t, s, "BTC-USDT", p) // u + 1 from the snapshot
 			n++
@@ -583,5 +584,33 @@ func TestFaultRateLimit(t *testing.T) {
 	clk.Add(10 * time.Minute)
 	if code, _, body := httpGet(t, yu+"/v5/market/time"); code != 200 || !strings.Contains(string(body), "timeNano") {
 		t.Fatalf("bybit after: %d %s", code, body)
+	}
+}
+
+// TestCrossedBidSurvivesItsUpdate: the crossing bid of FaultCrossed (best
+// ask + one tick) is often a bid the same update deletes, when the market
+// just moved down. Applied in order, the update must still leave the book
+// crossed: the crossing bid replaces the update's own change at its price.
+func TestCrossedBidSurvivesItsUpdate(t *testing.T) {
+	vb := &vbook{sym: &symbol{tick: 10, step: 1}, pub: newBook()}
+	vb.pub.asks.l = []lvl{{1000, 5}, {1010, 5}}
+	vb.pub.bids.l = []lvl{{990, 5}}
+	// The market moved down: the bid at 1010 (= best ask + tick) and at
+	// 1000 are deleted, an ask appears at 1000.
+	d := &delta{bids: []lvl{{1010, 0}, {1000, 0}, {990, 5}}, asks: []lvl{{1000, 5}}}
+	out := wireDelta(vb, d, &stepFaults{crossed: true})
+	bids := map[int64]int64{1010: 3, 1000: 2} // the client's book before the update
+	for _, l := range out.bids {
+		if l.qty == 0 {
+			delete(bids, l.px)
+		} else {
+			bids[l.px] = l.qty
+		}
+	}
+	if bids[1010] != 1 {
+		t.Fatalf("crossing bid lost: update bids %v leave %v", out.bids, bids)
+	}
+	if len(d.bids) != 3 || d.bids[0] != (lvl{1010, 0}) {
+		t.Fatalf("the venue's own delta changed: %v", d.bids)
 	}
 }

@@ -130,9 +130,16 @@ func (w *wsClient) sendText(s string) {
 	}
 }
 
-// next returns the next frame or fails after d.
+// patience is the least any wait for a frame the simulator must send is
+// given before the test fails: the waits return as soon as the frame comes,
+// and a loaded 2-core machine running the race detector can stall the
+// simulator's writer or the client's reader for seconds.
+const patience = 20 * time.Second
+
+// next returns the next frame or fails after d (at least patience).
 func (w *wsClient) next(d time.Duration) []byte {
 	w.t.Helper()
+	d = max(d, patience)
 	if len(w.back) > 0 {
 		m := w.back[0]
 		w.back = w.back[1:]
@@ -147,7 +154,10 @@ func (w *wsClient) next(d time.Duration) []byte {
 	}
 }
 
-// drain returns the frames that arrive until none comes for idle.
+// drain returns the frames that arrive until none comes for idle. It does
+// not wait for anything in particular: use it only to look for frames that
+// must not come (a loaded machine can only hide them), and flush to collect
+// the frames the venue sent.
 func (w *wsClient) drain(idle time.Duration) [][]byte {
 	out := w.back
 	w.back = nil
@@ -171,8 +181,35 @@ func bybitFlush(w *wsClient) [][]byte {
 	w.sendText(`{"op":"ping","req_id":"flush"}`)
 	var out [][]byte
 	for {
-		m := w.next(10 * time.Second)
+		m := w.next(patience)
 		if bytes.Contains(m, []byte(`"req_id":"flush"`)) && bytes.Contains(m, []byte(`"op":"ping"`)) {
+			return out
+		}
+		out = append(out, m)
+	}
+}
+
+// flush returns every frame the venue (kind) queued for this public
+// market-data connection before now, and makes sure every request sent
+// before it was handled: it sends a request whose answer the venue queues
+// behind them — a ping on OKX and Bybit, LIST_SUBSCRIPTIONS on Binance;
+// requests and steps are handled under the simulator's lock, on one queue
+// per connection — and returns the frames before that answer. It waits on
+// the answer, not on a quiet period, so it holds on a loaded machine.
+func (w *wsClient) flush(kind string) [][]byte {
+	w.t.Helper()
+	switch kind {
+	case KindBybit:
+		return bybitFlush(w)
+	case KindOKX:
+		w.sendText("ping")
+	default:
+		w.sendText(`{"method":"LIST_SUBSCRIPTIONS","id":424242}`)
+	}
+	var out [][]byte
+	for {
+		m := w.next(patience)
+		if kind == KindOKX && string(m) == "pong" || kind != KindOKX && bytes.Contains(m, []byte(`"id":424242`)) && bytes.Contains(m, []byte(`"result"`)) {
 			return out
 		}
 		out = append(out, m)
@@ -194,6 +231,7 @@ func (w *wsClient) waitClosed(d time.Duration) bool {
 // request's answer).
 func (w *wsClient) reply(d time.Duration, pred func([]byte) bool) []byte {
 	w.t.Helper()
+	d = max(d, patience)
 	var skipped [][]byte
 	for i, m := range w.back {
 		if pred(m) {
@@ -230,6 +268,7 @@ func (w *wsClient) isClosed() bool {
 // until reads frames until pred accepts one (returned) or d passes.
 func (w *wsClient) until(d time.Duration, pred func([]byte) bool) []byte {
 	w.t.Helper()
+	d = max(d, patience)
 	for len(w.back) > 0 {
 		m := w.back[0]
 		w.back = w.back[1:]
@@ -504,7 +543,7 @@ func scaleOf(s *Sim, sym string) num.Scale { return s.syms[s.symIdx[sym]].scale 
 func waitSubscribed(t testing.TB, s *Sim, venue, key string, n int) {
 	t.Helper()
 	v := s.byName[venue]
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(patience)
 	for {
 		s.mu.Lock()
 		got := len(v.subs[key])

@@ -244,10 +244,13 @@ func TestTickerDrivesMarket(t *testing.T) {
 		c.StepInterval = 5 * time.Millisecond
 	})
 	a, _ := s.Seq("binance", "ETH-USDT")
-	time.Sleep(100 * time.Millisecond)
-	b, _ := s.Seq("binance", "ETH-USDT")
+	b := a
+	for deadline := time.Now().Add(patience); b <= a && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+		b, _ = s.Seq("binance", "ETH-USDT")
+	}
 	if b <= a {
-		t.Fatalf("seq did not move: %d → %d", a, b)
+		t.Fatalf("seq did not move in %v: %d → %d", patience, a, b)
 	}
 	var _ = exchange.Level{}
 }

@@ -135,9 +135,9 @@ func TestOKXShapesAndSubscribe(t *testing.T) {
 	c.until(time.Second, func(b []byte) bool { return string(b) == "pong" })
 	c.sendText(`{"op":"unsubscribe","args":[{"channel":"books","instId":"BTC-USDT"}]}`)
 	c.until(time.Second, func(b []byte) bool { return strings.Contains(string(b), `"event":"unsubscribe"`) })
-	c.drain(50 * time.Millisecond)
+	c.flush(KindOKX)
 	steps(s, 5)
-	for _, m := range c.drain(100 * time.Millisecond) {
+	for _, m := range c.flush(KindOKX) {
 		if strings.Contains(string(m), `"channel":"books","instId":"BTC-USDT"`) {
 			t.Fatal("books pushed after unsubscribe")
 		}
@@ -168,7 +168,7 @@ func TestOKXSyncProcedure(t *testing.T) {
 	n := 0
 	for range 120 {
 		s.Step()
-		for _, m := range c.drain(5 * time.Millisecond) {
+		for _, m := range c.flush(KindOKX) {
 			p := okxPushOf(t, m)
 			d := p.Data[0]
 			if d.PrevSeqID != last {
@@ -205,7 +205,7 @@ func TestOKXKeepAliveAndChecksumZero(t *testing.T) {
 	s.mu.Unlock()
 	steps(s, 12)
 	var keep []okxPush
-	for _, m := range c.drain(100 * time.Millisecond) {
+	for _, m := range c.flush(KindOKX) {
 		p := okxPushOf(t, m)
 		if p.Data[0].Checksum != 0 {
 			t.Fatal("checksum_zero: update checksum not 0")
@@ -225,11 +225,14 @@ func TestOKXKeepAliveAndChecksumZero(t *testing.T) {
 }
 
 func TestOKXIdleClose(t *testing.T) {
-	s := newSim(t, func(c *Config) { c.OKX.IdleTimeout = 400 * time.Millisecond })
+	// The pinger pings every 50 ms until the idle connection is closed: an
+	// idle timeout far above that keeps a stalled test goroutine from
+	// letting the pinger look idle too.
+	s := newSim(t, func(c *Config) { c.OKX.IdleTimeout = 2 * time.Second })
 	u := mustURLs(t, s, "okx").WS
 	idle := dial(t, u)
 	pinger := dial(t, u)
-	stop := time.After(900 * time.Millisecond)
+	stop := time.After(patience)
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 loop:
@@ -237,12 +240,11 @@ loop:
 		select {
 		case <-tick.C:
 			pinger.sendText("ping")
-		case <-stop:
+		case <-idle.closed:
 			break loop
+		case <-stop:
+			t.Fatal("idle connection not closed")
 		}
-	}
-	if !idle.waitClosed(3 * time.Second) {
-		t.Fatal("idle connection not closed")
 	}
 	if pinger.waitClosed(10 * time.Millisecond) {
 		t.Fatal("pinging connection closed")

@@ -253,6 +253,24 @@ func (f *Feed) apply(l *ledger.Ledger, ev ledger.Event, subject string, t *tally
 
 func (f *Feed) markReady() { f.readyOnce.Do(func() { close(f.ready) }) }
 
+func (f *Feed) isReady() bool {
+	select {
+	case <-f.ready:
+		return true
+	default:
+		return false
+	}
+}
+
+// caughtUp reports whether cons has nothing left to deliver. An empty fetch
+// alone does not say so: its MaxWait can pass before the first message
+// arrives (a loaded machine or server), and taking that for the end of the
+// stream made a replay return a partial ledger.
+func caughtUp(ctx context.Context, cons jetstream.Consumer) bool {
+	info, err := cons.Info(ctx)
+	return err == nil && info.NumPending == 0 && info.NumAckPending == 0
+}
+
 // runMemory reads the whole stream with an ordered consumer (no state on
 // the server) into the in-memory ledger, then keeps following it.
 func (f *Feed) runMemory(ctx context.Context) error {
@@ -301,7 +319,11 @@ func (f *Feed) runMemory(ctx context.Context) error {
 		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) && ctx.Err() == nil {
 			f.logLimit.do(func(s int) { f.logger.Warn("ledger fetch ended early", "err", err, "suppressed", s) })
 		}
-		if (n > 0 && pending == 0) || (n == 0 && f.lag.Load() == 0) {
+		switch {
+		case n > 0 && pending == 0:
+			f.markReady()
+		case n == 0 && !f.isReady() && caughtUp(ctx, cons):
+			f.lag.Store(0)
 			f.markReady()
 		}
 	}
@@ -383,8 +405,16 @@ func (f *Feed) runStore(ctx context.Context) error {
 		}
 		if len(held) == 0 {
 			if err := batch.Error(); err == nil || errors.Is(err, jetstream.ErrNoMessages) {
-				f.lag.Store(0) // nothing pending for the consumer
-				f.markReady()
+				// Nothing came. Once ready, that is taken for nothing pending
+				// (the next fetch corrects the gauge if not); before, only the
+				// consumer's own count may make the ledger ready.
+				switch {
+				case f.isReady():
+					f.lag.Store(0)
+				case caughtUp(ctx, cons):
+					f.lag.Store(0)
+					f.markReady()
+				}
 			}
 			continue
 		}

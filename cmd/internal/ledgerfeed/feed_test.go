@@ -47,7 +47,7 @@ var targets = []target{
 		if u == "" {
 			u = "nats://127.0.0.1:4222"
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
 		b, err := bus.Connect(ctx, u, nil, nats.MaxReconnects(0))
 		if err != nil {
@@ -205,7 +205,9 @@ func TestExactlyOnceThroughOutages(t *testing.T) {
 			b := tg.bus(t)
 			cfg := testStream(t, b)
 			dsn := pgtest.NewDB(t)
-			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+			// Deadlines, not expectations: the test takes about 15 s on a
+			// loaded machine with -race.
+			ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 			defer cancel()
 			store, err := pgstore.Open(ctx, dsn)
 			must(t, err)
@@ -252,7 +254,7 @@ func TestExactlyOnceThroughOutages(t *testing.T) {
 					for j := range 40 {
 						s.publishTrade(trades + j)
 					}
-					waitFor(t, "lag while PostgreSQL is down", time.Minute, func() bool { return feed.Lag() > 0 && feed.Stats().StoreErrs > 0 })
+					waitFor(t, "lag while PostgreSQL is down", 2*time.Minute, func() bool { return feed.Lag() > 0 && feed.Stats().StoreErrs > 0 })
 					admin(t, "ALTER DATABASE "+dbName(dsn)+" ALLOW_CONNECTIONS true")
 				case i == 400:
 					errsBefore += feed.Stats().StoreErrs
@@ -261,14 +263,18 @@ func TestExactlyOnceThroughOutages(t *testing.T) {
 				}
 			}
 			want := len(s.fills)
-			waitFor(t, "every fill stored", 40*time.Second, func() bool {
+			waitFor(t, "every fill stored", 2*time.Minute, func() bool {
 				n, err := store.FillCount(ctx)
 				return err == nil && n == int64(want) && feed.Lag() == 0
 			})
 			st := feed.Stats()
 			stop()
 			t.Logf("fills %d, trades %d, %d connections terminated, stats %+v", want, s.trades, terminated, st)
-			if terminated < 20 || errsBefore+st.StoreErrs < 2 {
+			// A connection killed while the writer is idle is replaced by
+			// the pool without an error, so how many kills cost a store
+			// error depends on timing; the refusal phase always does (the
+			// wait above required one).
+			if terminated < 20 || errsBefore+st.StoreErrs < 1 {
 				t.Errorf("%d connections terminated, %d store errors: the outages did not happen", terminated, errsBefore+st.StoreErrs)
 			}
 
@@ -290,7 +296,7 @@ func TestExactlyOnceThroughOutages(t *testing.T) {
 			_, err = store.Pool().Exec(ctx, `UPDATE consumer_state SET last_seq = 0`)
 			must(t, err)
 			f2, stop2 := start(cfg)
-			waitFor(t, "redelivery consumed", time.Minute, func() bool {
+			waitFor(t, "redelivery consumed", 2*time.Minute, func() bool {
 				st := f2.Stats()
 				return st.Duplicates >= uint64(want) && f2.Lag() == 0
 			})
@@ -393,3 +399,98 @@ func TestMemoryRebuild(t *testing.T) {
 }
 
 func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
+
+// TestNotReadyOnEmptyFetches: a fetch that returns nothing does not mean
+// the stream is consumed — its MaxWait can pass before the first message
+// arrives on a loaded machine. With the consumers' first fetches coming back
+// empty, Replay (in-memory) and the PostgreSQL feed are ready only when the
+// consumer has nothing left to deliver, with the whole ledger. (Before, the
+// first empty fetch made them ready: TestMemoryRebuild's replay came back
+// with 3 of 200 trades on a loaded machine.)
+func TestNotReadyOnEmptyFetches(t *testing.T) {
+	for _, tg := range targets {
+		t.Run(tg.name, func(t *testing.T) {
+			b := tg.bus(t)
+			cfg := testStream(t, b)
+			s := &sim{t: t, p: b, js: b.JetStream(), prefix: cfg.Prefix, r: rand.New(rand.NewPCG(5, 6))}
+			for i := range 100 {
+				s.publishTrade(i)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			js := emptyFirst{JetStream: b.JetStream(), n: 3}
+			l, _, err := Replay(ctx, js, cfg)
+			must(t, err)
+			if l.FillCount() != len(s.fills) {
+				t.Fatalf("replay ready with %d fills of %d", l.FillCount(), len(s.fills))
+			}
+			sameBalances(t, l, s.expected())
+
+			store, err := pgstore.Open(ctx, pgtest.NewDB(t))
+			must(t, err)
+			defer store.Close()
+			f, err := New(js, store, cfg, slog.New(slog.DiscardHandler))
+			must(t, err)
+			fctx, stop := context.WithCancel(ctx)
+			done := make(chan error, 1)
+			go func() { done <- f.Run(fctx) }()
+			defer func() { stop(); <-done }()
+			select {
+			case <-f.Ready():
+			case <-ctx.Done():
+				t.Fatal("store feed never ready")
+			}
+			f.View(func(l *ledger.Ledger) {
+				if l.FillCount() != len(s.fills) {
+					t.Fatalf("store feed ready with %d fills of %d", l.FillCount(), len(s.fills))
+				}
+			})
+		})
+	}
+}
+
+// emptyFirst is a JetStream whose consumers' first n fetches come back
+// empty, as when a fetch's MaxWait passes before the first message arrives.
+type emptyFirst struct {
+	jetstream.JetStream
+	n int
+}
+
+func (e emptyFirst) OrderedConsumer(ctx context.Context, stream string, cfg jetstream.OrderedConsumerConfig) (jetstream.Consumer, error) {
+	c, err := e.JetStream.OrderedConsumer(ctx, stream, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &emptyFetches{Consumer: c, left: e.n}, nil
+}
+
+func (e emptyFirst) CreateConsumer(ctx context.Context, stream string, cfg jetstream.ConsumerConfig) (jetstream.Consumer, error) {
+	c, err := e.JetStream.CreateConsumer(ctx, stream, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &emptyFetches{Consumer: c, left: e.n}, nil
+}
+
+type emptyFetches struct {
+	jetstream.Consumer
+	left int // the feed fetches from one goroutine
+}
+
+func (c *emptyFetches) Fetch(batch int, opts ...jetstream.FetchOpt) (jetstream.MessageBatch, error) {
+	if c.left > 0 {
+		c.left--
+		return emptyBatch{}, nil
+	}
+	return c.Consumer.Fetch(batch, opts...)
+}
+
+type emptyBatch struct{}
+
+func (emptyBatch) Messages() <-chan jetstream.Msg {
+	ch := make(chan jetstream.Msg)
+	close(ch)
+	return ch
+}
+
+func (emptyBatch) Error() error { return nil }
