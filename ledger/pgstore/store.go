@@ -53,6 +53,7 @@ func newPool(ctx context.Context, dsn string) (*pgxpool.Pool, error) {
 	// it: one round trip per batch.
 	cfg.ShouldPing = func(context.Context, pgxpool.ShouldPingParams) bool { return true }
 	cfg.PingTimeout = 2 * time.Second
+	cfg.AfterConnect = registerFastNumeric
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: connect: %w", err)
@@ -227,7 +228,7 @@ func writeBatch(ctx context.Context, tx pgx.Tx, b *Batch) error {
 	batch := &pgx.Batch{}
 	if len(deltaOrder) > 0 {
 		names, assets := make([]string, len(deltaOrder)), make([]string, len(deltaOrder))
-		amounts := make([]pgtype.Numeric, len(deltaOrder))
+		amounts := make([]fastNum, len(deltaOrder))
 		for i, a := range deltaOrder {
 			names[i], assets[i], amounts[i] = a.String(), a.Asset, numeric(deltas[a])
 		}
@@ -265,19 +266,19 @@ func queueTrades(batch *pgx.Batch, rows []*ledger.TradeRow) {
 	planIDs, buys, sells, states := make([]pgtype.Text, n), make([]pgtype.Text, n), make([]pgtype.Text, n), make([]pgtype.Text, n)
 	opened, closed := make([]pgtype.Timestamptz, n), make([]pgtype.Timestamptz, n)
 	seqs, fills := make([]int64, n), make([]int32, n)
-	var nums [14][]pgtype.Numeric
+	var nums [14][]fastNum
 	for i := range nums {
-		nums[i] = make([]pgtype.Numeric, n)
+		nums[i] = make([]fastNum, n)
 	}
 	var legs struct {
 		venue, coid, trade, side, purpose, voi, feeAsset, status, gasAsset []string
-		nums                                                               [8][]pgtype.Numeric
+		nums                                                               [8][]fastNum
 	}
 	for i, r := range rows {
 		t := &r.Trade
 		ids[i], symbols[i], seqs[i], fills[i] = r.ID, r.Symbol, int64(r.Seq), int32(r.Fills)
 		_, quotes[i] = splitSymbol(r.Symbol)
-		nums[0][i] = pgtype.Numeric{} // NULL qty until the trade event arrived
+		nums[0][i] = fastNum{} // NULL qty until the trade event arrived
 		if t.ID != "" {
 			planIDs[i], buys[i], sells[i], states[i] = text(t.PlanID), text(t.BuyVenue), text(t.SellVenue), text(t.State)
 			opened[i] = pgtype.Timestamptz{Time: t.OpenedAt, Valid: true}
@@ -344,10 +345,9 @@ func splitSymbol(s string) (base, quote string) {
 	return s, ""
 }
 
-// numeric converts an exact decimal to PostgreSQL's NUMERIC, exactly.
-func numeric(d decimal.Decimal) pgtype.Numeric {
-	return pgtype.Numeric{Int: d.Coefficient(), Exp: d.Exponent(), Valid: true}
-}
+// numeric converts an exact decimal to PostgreSQL's NUMERIC, exactly
+// (numeric.go: encoded without math/big when it can be).
+func numeric(d decimal.Decimal) fastNum { return fastNum{d: d, valid: true} }
 
 // fromNumeric converts a NUMERIC back to a decimal, exactly.
 func fromNumeric(n pgtype.Numeric) (decimal.Decimal, error) {
