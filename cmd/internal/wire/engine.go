@@ -123,9 +123,9 @@ type retired struct {
 	mu       sync.Mutex
 	opps     map[pairKey]uint64
 	outcomes map[pairOutcome]uint64
-	events   [5]uint64 // detector events: all, stale, aged, bad, unknown
-	plans    uint64    // detector plans
-	loop     [2]uint64 // loop events: read, conflated
+	events   [5]uint64     // detector events: all, stale, aged, bad, unknown
+	plans    uint64        // detector plans
+	loop     [2]uint64     // loop events: read, conflated
 	decision exchange.Hist // the loops' tick-to-decision histograms
 }
 
