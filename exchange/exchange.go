@@ -2,6 +2,7 @@ package exchange
 
 import (
 	"context"
+	"time"
 
 	"arb/exchange/num"
 )
@@ -180,4 +181,27 @@ type Circuit struct {
 // CircuitReporter is an optional capability of a trading client.
 type CircuitReporter interface {
 	Circuit() Circuit
+}
+
+// RateLimit is one of a venue's documented request budgets as a trading
+// client spends it: Used of Limit units in the current Window (windows are
+// aligned to multiples of Window since the Unix epoch, as the venues count
+// them). Limit is the venue's figure; the client refuses requests a
+// configured headroom below it, so Used/Limit stays under 1 unless the
+// venue reported more use (another client sharing the key or the IP).
+type RateLimit struct {
+	Budget string // the venue's name for the budget ("REQUEST_WEIGHT", "order/create", ...)
+	Used   int
+	Limit  int
+	Window time.Duration
+	// BlockedUntil is when a Retry-After (HTTP 429) or a ban (HTTP 418)
+	// stops blocking every request, Unix ns; 0 while none is in force. The
+	// same for every budget of a client.
+	BlockedUntil int64
+}
+
+// RateLimitReporter is an optional capability of a trading client: its
+// rate-limit budgets and any block in force, for metrics and status.
+type RateLimitReporter interface {
+	RateLimits() []RateLimit
 }

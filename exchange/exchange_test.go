@@ -40,6 +40,24 @@ func TestHistBuckets(t *testing.T) {
 	}
 }
 
+// TestHistMerge: merging adds buckets, sums and counts, and leaves the
+// source as it was.
+func TestHistMerge(t *testing.T) {
+	var a, b Hist
+	a.Observe(10)
+	a.Observe(100)
+	b.Observe(100)
+	b.Observe(1 << 20)
+	a.Merge(&b)
+	got, sum, n := a.Snapshot()
+	if n != 4 || sum != 10+100+100+1<<20 || got[0] != 1 || got[2] != 2 || got[15] != 1 {
+		t.Fatalf("merged: buckets %v sum %d count %d", got, sum, n)
+	}
+	if _, sum, n := b.Snapshot(); n != 2 || sum != 100+1<<20 {
+		t.Fatalf("source changed: sum %d count %d", sum, n)
+	}
+}
+
 func TestKindOf(t *testing.T) {
 	err := error(&Error{Kind: KindRateLimited, Venue: "binance", HTTPStatus: 429})
 	if KindOf(err) != KindRateLimited {

@@ -95,6 +95,20 @@ func (h *Hist) Observe(ns int64) {
 	h.count.Add(1)
 }
 
+// Merge adds o's observations to h (o may be observed concurrently; see
+// Snapshot). It lets a process keep one histogram across replaced
+// producers: fold the old producer's in, add the current one's at read time.
+func (h *Hist) Merge(o *Hist) {
+	b, sum, n := o.Snapshot()
+	for i, c := range b {
+		if c > 0 {
+			h.buckets[i].Add(c)
+		}
+	}
+	h.sum.Add(sum)
+	h.count.Add(n)
+}
+
 // BucketBound returns the inclusive upper bound in ns of bucket i.
 func BucketBound(i int) int64 { return int64(1) << (i + 5) }
 

@@ -92,6 +92,14 @@ type Stats struct {
 	// MaxBatch is the largest batch seen: a batch at BatchMax means the loop
 	// was behind.
 	MaxBatch atomic.Uint64
+	// TickToDecision is, per evaluated event with a receive time, the time
+	// from the socket read of its frame (RecvTS) to the detector having
+	// decided on it (plan handed to the sink, or none). The loop reads its
+	// clock once, after the whole batch was evaluated, so for the earlier
+	// events of a batch this is an upper bound: it includes the evaluation
+	// of the events behind them. Conflated events are not observed (no
+	// decision was made on them).
+	TickToDecision exchange.Hist
 }
 
 // Loop is the detector goroutine. Run it once; every other method is safe
@@ -110,6 +118,7 @@ type Loop struct {
 	ctl      chan func(*spread.Detector)
 	snap     atomic.Pointer[Snapshot]
 	lastSnap int64
+	recv     []int64 // RecvTS of the events evaluated in the current batch (capacity BatchMax)
 	stats    Stats
 }
 
@@ -128,6 +137,7 @@ func New(cfg Config, reg *exchange.Registry, ring *ringbuf.MPSC[exchange.BookTop
 		ctl:      make(chan func(*spread.Detector), cfg.ControlQueue),
 	}
 	l.last = make([]uint64, l.store.Len())
+	l.recv = make([]int64, 0, cfg.BatchMax)
 	now := clock()
 	l.publish(now)
 	return l, nil
@@ -172,11 +182,15 @@ func (l *Loop) step() bool {
 	}
 	// Pass 2: evaluate only those.
 	var conflated, plans uint64
+	recv := l.recv[:0]
 	for s := from; s < to; s++ {
 		ev := l.ring.At(s)
 		if slot, ok := l.store.Index(ev.Venue, ev.Inst); ok && l.last[slot] != s+1 {
 			conflated++
 			continue
+		}
+		if ev.RecvTS > 0 && len(recv) < cap(recv) {
+			recv = append(recv, ev.RecvTS) // within capacity: never allocates
 		}
 		ps := l.det.OnBook(ev, now)
 		for i := range ps {
@@ -185,6 +199,14 @@ func (l *Loop) step() bool {
 		plans += uint64(len(ps))
 	}
 	l.ring.Release(to)
+	// One clock read for the batch (not one per event): every decision of
+	// the batch is done by now.
+	if len(recv) > 0 {
+		done := l.clock()
+		for _, ts := range recv {
+			l.stats.TickToDecision.Observe(done - ts)
+		}
+	}
 	n := to - from
 	l.stats.Batches.Add(1)
 	l.stats.Events.Add(n)

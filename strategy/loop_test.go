@@ -328,3 +328,73 @@ func TestLoopStepDoesNotAllocate(t *testing.T) {
 type countSink struct{ n int }
 
 func (s *countSink) OnPlan(*spread.Plan) { s.n++ }
+
+// TestLoopTickToDecision: every evaluated event with a receive time is
+// observed once, against the clock read after the whole batch; conflated
+// events and events without a receive time are not.
+func TestLoopTickToDecision(t *testing.T) {
+	f := newFixture(t, DefaultConfig())
+	var calls int64
+	f.loop.clock = func() int64 { // t0 for the batch's start, t0+10µs after it
+		calls++
+		if calls%2 == 1 {
+			return t0
+		}
+		return t0 + 10_000
+	}
+	f.push(t, 1, 1, 9900, 10000, t0-5_000) // conflated by the next one of venue 1
+	f.push(t, 1, 2, 9900, 10001, t0-3_000)
+	f.push(t, 2, 1, 9900, 10000, t0-4_000)
+	if !f.loop.step() {
+		t.Fatal("no batch")
+	}
+	h := &f.loop.Stats().TickToDecision
+	_, sum, n := h.Snapshot()
+	if n != 2 || sum != 13_000+14_000 {
+		t.Fatalf("observed %d events summing %d ns, want 2 summing 27000 (end of batch minus each evaluated RecvTS)", n, sum)
+	}
+	if calls != 2 {
+		t.Errorf("clock read %d times for one batch, want 2 (start and end)", calls)
+	}
+	f.push(t, 2, 2, 9900, 10000, 0) // no receive time: nothing to measure
+	calls = 0
+	f.loop.step()
+	if _, _, n := h.Snapshot(); n != 2 {
+		t.Errorf("an event without RecvTS was observed: count %d", n)
+	}
+	if calls != 1 {
+		t.Errorf("clock read %d times for a batch with nothing to observe, want 1", calls)
+	}
+}
+
+// BenchmarkLoopStep: one batch of 4 events (2 conflated, 2 evaluated, a
+// plan) through step, the path TickToDecision is observed on.
+func BenchmarkLoopStep(b *testing.B) {
+	f := newFixture(b, DefaultConfig())
+	f.sink.ch = nil
+	var sink countSink
+	f.loop.sink = &sink
+	inv := f.det.Inventory()
+	usdt, _ := inv.Asset("USDT")
+	evs := make([]exchange.BookTop, 4)
+	for i := range evs {
+		v := exchange.VenueID(1 + i%2)
+		evs[i] = exchange.BookTop{Venue: v, Inst: 1, RecvTS: t0, NBids: 1, NAsks: 1}
+		bid, ask := int64(9900), int64(10000)
+		if v == 2 {
+			bid, ask = 10100+int64(i), 10200
+		}
+		evs[i].Bids[0] = exchange.Level{Px: num.Price(bid), Qty: 1_0000}
+		evs[i].Asks[0] = exchange.Level{Px: num.Price(ask), Qty: 1_0000}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for j := range evs {
+			evs[j].Seq++
+			f.ring.TryPush(&evs[j])
+		}
+		f.loop.step()
+		inv.Set(1, usdt, 1_000_000_00)
+	}
+}

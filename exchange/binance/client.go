@@ -224,6 +224,10 @@ func (c *Client) instBySym(sym []byte) *tradeInst {
 
 func (c *Client) now() time.Time { return time.Unix(0, c.cfg.Now()) }
 
+// RateLimits reports the venue's request budgets as this client spends
+// them (exchange.RateLimitReporter).
+func (c *Client) RateLimits() []exchange.RateLimit { return c.gate.RateLimits(c.now()) }
+
 // Circuit reports whether the venue may be used: closed, or open after a
 // broken invariant (until an operator restarts the client), a ban (HTTP
 // 418), a Retry-After, or BreakerThreshold failures in a row.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -367,6 +368,9 @@ func TestRateLimitRetryAfter(t *testing.T) {
 		if cb := c.Circuit(); !cb.Open || cb.Until == 0 || !strings.Contains(cb.Reason, "429") {
 			t.Fatalf("circuit %+v", cb)
 		}
+		if rl := c.RateLimits(); len(rl) == 0 || rl[0].BlockedUntil != c.Circuit().Until {
+			t.Fatalf("rate limits during Retry-After %+v", rl)
+		}
 	}
 	after := f.count("POST /api/v3/order") + f.count("GET /api/v3/order") + f.count("GET /api/v3/time")
 	if after != before {
@@ -378,6 +382,53 @@ func TestRateLimitRetryAfter(t *testing.T) {
 	}
 	if cb := c.Circuit(); cb.Open {
 		t.Fatalf("circuit still open: %+v", cb)
+	}
+	if rl := c.RateLimits(); rl[0].BlockedUntil != 0 {
+		t.Fatalf("still blocked after Retry-After: %+v", rl)
+	}
+}
+
+// TestRateLimitsCountRequests: after N order placements the client reports
+// N spent in each order-count budget and on raw requests, at least N
+// weight units, the venue's documented limits, and no block.
+func TestRateLimitsCountRequests(t *testing.T) {
+	f := newFakeVenue(t)
+	now := time.Now().UnixNano() // fixed: no window rolls during the test
+	c := clientFor(t, f, func(cfg *ClientConfig) { cfg.Now = func() int64 { return now } })
+	const n = 5
+	for i := range n {
+		if _, err := c.PlaceOrder(context.Background(), order("rl"+strconv.Itoa(i), exchange.Buy, "30000", "0.001")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if p := f.count("POST /api/v3/order"); p != n {
+		t.Fatalf("%d POSTs, want %d", p, n)
+	}
+	requests := 0 // every request reached the fake (the orders, the server-time sync)
+	f.mu.Lock()
+	for _, h := range f.hits {
+		requests += h
+	}
+	f.mu.Unlock()
+	got := map[string]exchange.RateLimit{}
+	for _, r := range c.RateLimits() {
+		got[r.Budget] = r
+		if r.BlockedUntil != 0 {
+			t.Errorf("%s blocked until %d without a 429", r.Budget, r.BlockedUntil)
+		}
+	}
+	for _, w := range []exchange.RateLimit{
+		{Budget: "ORDERS (10s)", Used: n, Limit: DefaultOrdersPer10s, Window: 10 * time.Second},
+		{Budget: "ORDERS (1d)", Used: n, Limit: DefaultOrdersPerDay, Window: 24 * time.Hour},
+		{Budget: "RAW_REQUESTS", Used: requests, Limit: DefaultRawPer5m, Window: 5 * time.Minute},
+	} {
+		if got[w.Budget] != w {
+			t.Errorf("%s: got %+v, want %+v", w.Budget, got[w.Budget], w)
+		}
+	}
+	// Our own count (weight 1 per order) or the venue's header (7), whichever is higher.
+	if w := got["REQUEST_WEIGHT"]; w.Used < n || w.Limit != DefaultWeightPerMinute || w.Window != time.Minute {
+		t.Errorf("REQUEST_WEIGHT %+v", w)
 	}
 }
 

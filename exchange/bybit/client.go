@@ -290,6 +290,12 @@ func (c *Client) syncLoop(ctx context.Context) {
 	}
 }
 
+// RateLimits reports the venue's request budgets as this client spends
+// them (exchange.RateLimitReporter).
+func (c *Client) RateLimits() []exchange.RateLimit {
+	return c.gate.RateLimits(time.Unix(0, c.cfg.Now()))
+}
+
 // Circuit reports whether the venue may be used: open after a ban (HTTP
 // 403/418), while a Retry-After or reset time is in force, after
 // BreakerThreshold consecutive failures, or — until Resume — after a

@@ -456,6 +456,52 @@ func (c *testClock) now() int64              { return c.ns.Load() }
 func (c *testClock) time() time.Time         { return time.Unix(0, c.ns.Load()) }
 func (c *testClock) advance(d time.Duration) { c.ns.Add(int64(d)) }
 
+// TestRateLimitsCountRequests: after N placements the client reports N
+// spent in order/create and every request in the IP budget, with Bybit's
+// documented limits, and no block; a 429 is reported as a block until its
+// Retry-After.
+func TestRateLimitsCountRequests(t *testing.T) {
+	f := newFakeVenue(t)
+	clk := newTestClock() // fixed: the windows do not roll
+	f.clock = clk.time
+	c := newTestClient(t, f, func(cfg *ClientConfig) { cfg.Now = clk.now })
+	const n = 3
+	for i := range n {
+		if _, err := c.PlaceOrder(context.Background(), placeReq(fmt.Sprintf("rl%d", i), exchange.Buy, 3000000, 1000)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if p := f.hit("/v5/order/create"); p != n {
+		t.Fatalf("%d creates reached the venue, want %d", p, n)
+	}
+	requests := 0
+	f.mu.Lock()
+	for _, h := range f.hits {
+		requests += h
+	}
+	f.mu.Unlock()
+	got := map[string]exchange.RateLimit{}
+	for _, r := range c.RateLimits() {
+		got[r.Budget] = r
+		if r.BlockedUntil != 0 {
+			t.Errorf("%s blocked without a 429: %+v", r.Budget, r)
+		}
+	}
+	for _, w := range []exchange.RateLimit{
+		{Budget: "order/create", Used: n, Limit: 20, Window: time.Second},
+		{Budget: "IP", Used: requests, Limit: 600, Window: 5 * time.Second},
+	} {
+		if got[w.Budget] != w {
+			t.Errorf("%s: got %+v, want %+v", w.Budget, got[w.Budget], w)
+		}
+	}
+	f.push("/v5/order/create", "HTTP 429\nRetry-After: 2\n\n")
+	_, _ = c.PlaceOrder(context.Background(), placeReq("rl429", exchange.Buy, 3000000, 1000))
+	if rl := c.RateLimits(); rl[0].BlockedUntil != clk.now()+int64(2*time.Second) {
+		t.Fatalf("Retry-After not reported: %+v", rl[0])
+	}
+}
+
 // TestRetryAfterObeyed: after HTTP 429 with Retry-After, and after 10006
 // with a reset time, no request reaches the venue before that time.
 func TestRetryAfterObeyed(t *testing.T) {

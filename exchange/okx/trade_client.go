@@ -270,6 +270,10 @@ func (c *Client) Resume() {
 	}
 }
 
+// RateLimits reports the venue's request budgets as this client spends
+// them (exchange.RateLimitReporter).
+func (c *Client) RateLimits() []exchange.RateLimit { return c.gate.RateLimits(c.cfg.Now()) }
+
 // Circuit reports whether the venue may be used: closed unless a halt, a
 // ban (HTTP 418), a Retry-After, or the failure breaker holds it open.
 func (c *Client) Circuit() exchange.Circuit {

@@ -248,6 +248,47 @@ func TestBan418(t *testing.T) {
 	}
 }
 
+// TestRateLimitsCountRequests: after N placements the client reports N
+// spent in the instrument's trade/order budget and the sub-account's order
+// budget, with OKX's documented limits, and no block; a 418 is reported as
+// a block until its Retry-After.
+func TestRateLimitsCountRequests(t *testing.T) {
+	f := newFakeVenue(t)
+	installDocHandlers(t, f)
+	clock := newFakeClock(time.Now()) // fixed: the 2 s windows do not roll
+	c := newTestClient(t, f, func(cfg *ClientConfig) { cfg.Now = clock.Now })
+	ctx := runCtx(t)
+	const n = 4
+	for i := range n {
+		_, _ = c.PlaceOrder(ctx, ioc(fmt.Sprintf("rl%d", i), exchange.Buy, 3000055, 12345)) // the outcome is beside the point
+	}
+	if p := f.count("", pathPlaceOrder); p != n {
+		t.Fatalf("%d placements reached the venue, want %d", p, n)
+	}
+	got := map[string]exchange.RateLimit{}
+	for _, r := range c.RateLimits() {
+		got[r.Budget] = r
+		if r.BlockedUntil != 0 {
+			t.Errorf("%s blocked without a 429 or 418: %+v", r.Budget, r)
+		}
+	}
+	for _, w := range []exchange.RateLimit{
+		{Budget: "trade/order BTC-USDT", Used: n, Limit: 60, Window: 2 * time.Second},
+		{Budget: "sub-account orders", Used: n, Limit: 1000, Window: 2 * time.Second},
+	} {
+		if got[w.Budget] != w {
+			t.Errorf("%s: got %+v, want %+v", w.Budget, got[w.Budget], w)
+		}
+	}
+	f.handle(pathPlaceOrder, func(recorded) reply {
+		return reply{status: 418, header: map[string]string{"Retry-After": "60"}, body: "banned"}
+	})
+	_, _ = c.PlaceOrder(ctx, ioc("rlban", exchange.Buy, 3000055, 12345))
+	if rl := c.RateLimits(); rl[0].BlockedUntil != clock.ns.Load()+int64(60*time.Second) {
+		t.Fatalf("ban not reported: %+v", rl[0])
+	}
+}
+
 // Repeated failures open the breaker.
 func TestBreakerOpens(t *testing.T) {
 	f := newFakeVenue(t)

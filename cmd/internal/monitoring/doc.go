@@ -16,7 +16,8 @@
 //   - arb engine (Prometheus, uid arb-engine; engine.go): state at a
 //     glance, feed health per venue, opportunities and plans, risk decisions
 //     per rule and the kill switch, execution (trades, residual exposure,
-//     latency quantiles from the histograms), circuit breakers, order
+//     latency quantiles from the histograms: tick to decision, tick to
+//     order, ...), rate-limit budgets and blocks, circuit breakers, order
 //     results and error rates.
 //   - arb PnL (PostgreSQL, uid arb-pnl; pnl.go): the ledger's views
 //     (ledger/pgstore migration 2): realized PnL, fees, trades, win rate,

@@ -144,11 +144,13 @@ func Engine() *dashboard.DashboardBuilder {
 		promTargets([]prom{{`sum(arb_residual_exposure_quote)`, "residual"}})))
 	d.WithPanel(timeSeries(promDS(), "Order acknowledgement latency", "Order placement to the venue's acknowledgement, p50 and p99 per venue.", "s", 16, 8,
 		promTargets(quantiles("arb_order_ack_seconds", selV, "venue, ", "{{venue}}"))))
-	d.WithPanel(timeSeries(promDS(), "Tick to order", "From the socket read of the book frame that made a plan to its first order byte written: p50 and p99.", "s", 8, 8,
+	d.WithPanel(timeSeries(promDS(), "Tick to decision", "From the socket read of a book frame to the strategy loop's decision on it (plan or none), measured at the end of its batch (an upper bound for a batch's earlier events): p50 and p99.", "s", 6, 8,
+		promTargets(quantiles("arb_tick_to_decision_seconds", "", "", ""))))
+	d.WithPanel(timeSeries(promDS(), "Tick to order", "From the socket read of the book frame that made a plan to its first order byte written: p50 and p99.", "s", 6, 8,
 		promTargets(quantiles("arb_tick_to_order_seconds", "", "", ""))))
-	d.WithPanel(timeSeries(promDS(), "Journal append", "Write-ahead appends of the executor's records to JetStream (an order is sent only once its intent is stored): p50 and p99.", "s", 8, 8,
+	d.WithPanel(timeSeries(promDS(), "Journal append", "Write-ahead appends of the executor's records to JetStream (an order is sent only once its intent is stored): p50 and p99.", "s", 6, 8,
 		promTargets(quantiles("arb_journal_append_seconds", "", "", ""))))
-	d.WithPanel(timeSeries(promDS(), "Plan to orders", "From a plan's decision to each entry order's call, and until both entry orders were written: p50 and p99.", "s", 8, 8,
+	d.WithPanel(timeSeries(promDS(), "Plan to orders", "From a plan's decision to each entry order's call, and until both entry orders were written: p50 and p99.", "s", 6, 8,
 		promTargets(append(quantiles("arb_plan_to_send_seconds", "", "", "to send"), quantiles("arb_plan_to_both_legs_seconds", "", "", "to both legs")...))))
 
 	// --- venues' trading clients -----------------------------------------------
@@ -161,6 +163,13 @@ func Engine() *dashboard.DashboardBuilder {
 		promTargets([]prom{{`sum by (venue, result) (increase(arb_orders_total` + selV + ri + `))`, "{{venue}} {{result}}"}})))
 	d.WithPanel(timeSeries(promDS(), "Order error rate", "Recent fraction of failed order placements per venue, as the risk rules see it (venue_error_breaker rejects above max_error_rate).", "percentunit", 8, 6,
 		promTargets([]prom{{`max by (venue) (arb_order_error_rate` + selV + `)`, "{{venue}}"}})))
+	d.WithPanel(timeSeries(promDS(), "Rate-limit budgets used", "Share of each documented request budget the venue's trading client has spent in the budget's current window, per venue and budget; the client stops a configured headroom below 100%.", "percentunit", 16, 8,
+		promTargets([]prom{{`max by (venue, budget) (arb_venue_rate_limit_used_ratio` + selV + `)`, "{{venue}} {{budget}}"}})).
+		Max(1))
+	d.WithPanel(bigValue(promDS(), "Rate-limit blocks", "1 while a venue's Retry-After (HTTP 429) or ban (HTTP 418) blocks every request of its trading client.", "none", 8, 8,
+		promTargets([]prom{{`max by (venue) (arb_venue_rate_limit_blocked` + selV + `)`, "{{venue}}"}})).
+		Mappings(valueText("0", "clear", "green", "1", "BLOCKED", "red")).
+		ColorMode(common.BigValueColorModeBackground))
 
 	return d
 }

@@ -123,9 +123,10 @@ type retired struct {
 	mu       sync.Mutex
 	opps     map[pairKey]uint64
 	outcomes map[pairOutcome]uint64
-	events   [5]uint64 // detector events: all, stale, aged, bad, unknown
-	plans    uint64    // detector plans
-	loop     [2]uint64 // loop events: read, conflated
+	events   [5]uint64     // detector events: all, stale, aged, bad, unknown
+	plans    uint64        // detector plans
+	loop     [2]uint64     // loop events: read, conflated
+	decision exchange.Hist // the loops' tick-to-decision histograms
 }
 
 // pairKey names a detector pair by its metric labels.
@@ -162,4 +163,5 @@ func (d *Daemon) retire(e *engine) {
 	ls := e.loop.Stats()
 	r.loop[0] += ls.Events.Load()
 	r.loop[1] += ls.Conflated.Load()
+	r.decision.Merge(&ls.TickToDecision)
 }

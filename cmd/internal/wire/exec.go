@@ -832,6 +832,32 @@ func (x *execution) registerMetrics(reg *prometheus.Registry) {
 				}
 			}
 		}))
+	reg.MustRegister(httpapi.NewGaugeFamily("arb_venue_rate_limit_used_ratio",
+		"Share of each documented request budget a venue's trading client has spent in the budget's current window (the client stops a configured headroom below 1).",
+		[]string{"venue", "budget"}, func(emit httpapi.Emit) {
+			for _, v := range d.venues {
+				if r, ok := x.trader(v.id).(exchange.RateLimitReporter); ok {
+					for _, b := range r.RateLimits() {
+						if b.Limit > 0 {
+							emit(float64(b.Used)/float64(b.Limit), v.cfg.Name, b.Budget)
+						}
+					}
+				}
+			}
+		}))
+	reg.MustRegister(httpapi.NewGaugeFamily("arb_venue_rate_limit_blocked",
+		"1 while a venue's Retry-After (HTTP 429) or ban (HTTP 418) blocks every request of its trading client.",
+		[]string{"venue"}, func(emit httpapi.Emit) {
+			for _, v := range d.venues {
+				if r, ok := x.trader(v.id).(exchange.RateLimitReporter); ok {
+					b := 0.0
+					if rl := r.RateLimits(); len(rl) > 0 && rl[0].BlockedUntil != 0 {
+						b = 1
+					}
+					emit(b, v.cfg.Name)
+				}
+			}
+		}))
 	reg.MustRegister(httpapi.NewCounterFamily("arb_balance_fetch_errors_total",
 		"Failed balance fetches per venue (retried with backoff).", []string{"venue"}, func(emit httpapi.Emit) {
 			for _, v := range d.venues {

@@ -158,6 +158,18 @@ func newPrometheusSet(d *Daemon) *prometheusSet {
 			emit(float64(t[0]), "read")
 			emit(float64(t[1]), "conflated")
 		}))
+	reg.MustRegister(httpapi.NewHistogramFamily("arb_tick_to_decision_seconds",
+		"From the socket read of a book frame to the strategy loop's decision on it (plan or none), measured at the end of its batch: an upper bound for a batch's earlier events; conflated events are not counted.",
+		nil, func(emit httpapi.EmitHistogram) {
+			var h exchange.Hist
+			d.retired.mu.Lock()
+			h.Merge(&d.retired.decision)
+			d.retired.mu.Unlock()
+			if e := d.engine(); e != nil {
+				h.Merge(&e.loop.Stats().TickToDecision)
+			}
+			emit(httpapi.HistogramFromHist(&h))
+		}))
 	reg.MustRegister(httpapi.NewGaugeFamily("arb_ring_depth",
 		"Events waiting in the feed ring.", nil, func(emit httpapi.Emit) { emit(float64(d.ring.Len())) }))
 

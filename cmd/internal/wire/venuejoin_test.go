@@ -151,6 +151,8 @@ func TestVenueJoinsLate(t *testing.T) {
 	}
 	first := d.engine()
 	ev0, _ := d.detectorTotals()
+	waitFor(t, "tick-to-decision observations", 20*time.Second, func() bool { return first.loop.Stats().TickToDecision.Quantile(1) > 0 })
+	ttd0, _ := metricValue(scrape(t, base), "arb_tick_to_decision_seconds_count")
 	// Retried in the background, with backoff: more requests arrive.
 	n0 := asked.Load()
 	waitFor(t, "a retry", 10*time.Second, func() bool { return asked.Load() > n0 })
@@ -168,6 +170,13 @@ func TestVenueJoinsLate(t *testing.T) {
 	}
 	if ev1, _ := d.detectorTotals(); ev1 < ev0 {
 		t.Errorf("detector events went back from %d to %d over the swap", ev0, ev1)
+	}
+	// The replaced loop's tick-to-decision observations are kept: the
+	// family is the retired loop's plus the current one's.
+	_, _, old := first.loop.Stats().TickToDecision.Snapshot()
+	_, _, cur := d.engine().loop.Stats().TickToDecision.Snapshot()
+	if ttd1, ok := metricValue(scrape(t, base), "arb_tick_to_decision_seconds_count"); !ok || ttd1 < float64(old+cur) || ttd0 == 0 {
+		t.Errorf("arb_tick_to_decision_seconds_count went from %v to %v over the swap; the retired loop had %d, the current %d", ttd0, ttd1, old, cur)
 	}
 	// The new engine pairs okx with the others.
 	found := false

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"arb/exchange"
 )
 
 // Budget is one documented limit: at most Limit units per Window.
@@ -75,6 +77,7 @@ type Gate struct {
 	blockReason  string
 	openUntil    int64 // circuit
 	openReason   string
+	openBan      bool // the open circuit came from a ban (Block with ban), not from failures
 	failures     int
 
 	taken, refused uint64
@@ -156,7 +159,7 @@ func (g *Gate) Block(until time.Time, reason string, ban bool) {
 	defer g.mu.Unlock()
 	if ban {
 		if u > g.openUntil {
-			g.openUntil, g.openReason = u, reason
+			g.openUntil, g.openReason, g.openBan = u, reason, true
 		}
 		return
 	}
@@ -178,7 +181,7 @@ func (g *Gate) Result(now time.Time, ok bool, what string) {
 	if g.cfg.Threshold > 0 && g.failures >= g.cfg.Threshold {
 		until := now.Add(g.cfg.Cooldown).UnixNano()
 		if until > g.openUntil {
-			g.openUntil = until
+			g.openUntil, g.openBan = until, false
 			g.openReason = fmt.Sprintf("%d failures in a row, last: %s", g.failures, what)
 		}
 		g.failures = 0
@@ -188,6 +191,7 @@ func (g *Gate) Result(now time.Time, ok bool, what string) {
 // State is a snapshot of the gate for status pages and metrics.
 type State struct {
 	Open         bool
+	Banned       bool      // Open because of a ban (Block with ban), not a run of failures
 	OpenUntil    time.Time // zero when closed
 	OpenReason   string
 	BlockedUntil time.Time // zero when not blocked
@@ -204,7 +208,7 @@ func (g *Gate) State(now time.Time) State {
 	defer g.mu.Unlock()
 	s := State{Taken: g.taken, Refused: g.refused, Used: make([]int, len(g.windows))}
 	if t < g.openUntil {
-		s.Open, s.OpenUntil, s.OpenReason = true, time.Unix(0, g.openUntil), g.openReason
+		s.Open, s.OpenUntil, s.OpenReason, s.Banned = true, time.Unix(0, g.openUntil), g.openReason, g.openBan
 	}
 	if t < g.blockedUntil {
 		s.BlockedUntil, s.BlockReason = time.Unix(0, g.blockedUntil), g.blockReason
@@ -213,4 +217,27 @@ func (g *Gate) State(now time.Time) State {
 		s.Used[i] = g.roll(i, t).used
 	}
 	return s
+}
+
+// RateLimits reports every budget's use in its current window at now, with
+// the venue's Limit (before headroom), and the end of a Retry-After block
+// or a ban in force (the later of the two; a circuit opened by a run of
+// failures is not a rate limit and is not reported here). It implements
+// exchange.RateLimitReporter for the trading clients.
+func (g *Gate) RateLimits(now time.Time) []exchange.RateLimit {
+	t := now.UnixNano()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	var blocked int64
+	if t < g.blockedUntil {
+		blocked = g.blockedUntil
+	}
+	if t < g.openUntil && g.openBan && g.openUntil > blocked {
+		blocked = g.openUntil
+	}
+	out := make([]exchange.RateLimit, len(g.windows))
+	for i, b := range g.cfg.Budgets {
+		out[i] = exchange.RateLimit{Budget: b.Name, Used: g.roll(i, t).used, Limit: b.Limit, Window: b.Window, BlockedUntil: blocked}
+	}
+	return out
 }

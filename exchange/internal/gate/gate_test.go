@@ -2,8 +2,11 @@ package gate
 
 import (
 	"errors"
+	"reflect"
 	"testing"
 	"time"
+
+	"arb/exchange"
 )
 
 var t0 = time.Unix(1_700_000_000, 0) // on a minute boundary
@@ -94,5 +97,38 @@ func TestHeadroom(t *testing.T) {
 	}
 	if err := g.Take(t0, Cost{0, 1}); err == nil {
 		t.Fatal("headroom not kept")
+	}
+}
+
+// TestRateLimits: use per budget in its window with the venue's limit
+// (headroom aside); a Retry-After or a ban is reported as a block, a
+// circuit opened by failures is not.
+func TestRateLimits(t *testing.T) {
+	g := New(Config{Budgets: []Budget{{"REQUEST_WEIGHT", 100, time.Minute}, {"ORDERS", 10, 10 * time.Second}},
+		Threshold: 1, Cooldown: time.Hour, Headroom: 0.2})
+	_ = g.Take(t0, Cost{0, 7}, Cost{1, 1})
+	_ = g.Take(t0.Add(time.Second), Cost{0, 1})
+	rl := g.RateLimits(t0.Add(time.Second))
+	want := []exchange.RateLimit{{Budget: "REQUEST_WEIGHT", Used: 8, Limit: 100, Window: time.Minute}, {Budget: "ORDERS", Used: 1, Limit: 10, Window: 10 * time.Second}}
+	if !reflect.DeepEqual(rl, want) {
+		t.Fatalf("got %+v\nwant %+v", rl, want)
+	}
+	if rl := g.RateLimits(t0.Add(10 * time.Second)); rl[0].Used != 8 || rl[1].Used != 0 {
+		t.Fatalf("a new ORDERS window still counts the old one: %+v", rl)
+	}
+	g.Result(t0.Add(time.Second), false, "HTTP 503") // opens the circuit: not a rate limit
+	if rl := g.RateLimits(t0.Add(2 * time.Second)); rl[0].BlockedUntil != 0 {
+		t.Fatalf("a failure-opened circuit reported as a rate-limit block: %+v", rl)
+	}
+	g.Block(t0.Add(30*time.Second), "Retry-After", false)
+	if rl := g.RateLimits(t0.Add(2 * time.Second)); rl[0].BlockedUntil != t0.Add(30*time.Second).UnixNano() || rl[1].BlockedUntil != rl[0].BlockedUntil {
+		t.Fatalf("Retry-After not reported: %+v", rl)
+	}
+	g.Block(t0.Add(2*time.Hour), "banned (HTTP 418)", true)
+	if rl := g.RateLimits(t0.Add(time.Minute)); rl[0].BlockedUntil != t0.Add(2*time.Hour).UnixNano() {
+		t.Fatalf("ban not reported: %+v", rl)
+	}
+	if rl := g.RateLimits(t0.Add(3 * time.Hour)); rl[0].BlockedUntil != 0 {
+		t.Fatalf("an expired ban still reported: %+v", rl)
 	}
 }
