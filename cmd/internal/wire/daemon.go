@@ -41,18 +41,19 @@ type Daemon struct {
 	role    Role     // Options.Role: RoleEngine takes its books from feed processes over NATS
 	manual  bool     // Options.ManualChain
 
-	sim    *sim.Sim
-	emb    *bus.Embedded
-	bus    *bus.Bus
-	ring   *ringbuf.MPSC[exchange.BookTop]
-	store  *book.Store // every book; shared by successive engines
-	venues []*venue    // every configured venue, in config order
-	desk   *desk
-	exec   *execution // the executor and the trading clients (exec.go)
-	probe  *ringProbe // Options.LatencyProbe, else nil
-	http   *httpapi.Server
-	prom   *prometheusSet
-	lock   *os.File // exclusive lock on data_dir
+	sim      *sim.Sim
+	emb      *bus.Embedded
+	bus      *bus.Bus
+	ring     *ringbuf.MPSC[exchange.BookTop]
+	store    *book.Store // every book; shared by successive engines
+	venues   []*venue    // every configured venue, in config order
+	desk     *desk
+	exec     *execution // the executor and the trading clients (exec.go)
+	probe    *ringProbe // Options.LatencyProbe, else nil
+	batchMax int        // Options.LoopBatchMax (0: the loop's default)
+	http     *httpapi.Server
+	prom     *prometheusSet
+	lock     *os.File // exclusive lock on data_dir
 
 	instance string      // fleet.instance or <hostname>-<pid>
 	hb       *heartbeats // the fleet status writer (heartbeat.go)
@@ -106,6 +107,13 @@ type Options struct {
 	// it, on the strategy loop's goroutine (it must not block). Tests
 	// compare a live session's decisions with a backtest's.
 	OnPlan func(httpapi.PlanStatus)
+	// LoopBatchMax, if > 0, bounds the events the strategy loop takes per
+	// batch (strategy.Config.BatchMax; default 256). Within a batch only
+	// each book's newest event is evaluated, and how events group into
+	// batches depends on the scheduler: a test comparing a live session's
+	// plans with a backtest's (which steps the loop after every record)
+	// sets 1, so the live loop evaluates every event as the backtest does.
+	LoopBatchMax int
 }
 
 // Build constructs the daemon from a validated config: the simulated venues
@@ -168,6 +176,7 @@ func Build(ctx context.Context, cfg *config.Config, opt Options) (d *Daemon, err
 	}
 
 	d.ring = ringbuf.NewMPSC[exchange.BookTop](RingCapacity)
+	d.batchMax = opt.LoopBatchMax
 	if opt.LatencyProbe {
 		d.probe = newRingProbe()
 		d.ring.SetPushHook(d.probe.onPush)

@@ -70,6 +70,9 @@ func (e *engine) newLoop(d *Daemon) error {
 	var err error
 	lc := strategy.DefaultConfig()
 	lc.SnapshotInterval = SnapshotEvery
+	if d.batchMax > 0 {
+		lc.BatchMax = d.batchMax
+	}
 	if d.probe != nil {
 		lc.Observe = d.probe.observe
 	}
