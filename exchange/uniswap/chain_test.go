@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ecdsa"
 	"math/big"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -265,7 +266,18 @@ func TestFeedReorgRollsBack(t *testing.T) {
 			// The fork from the swap's parent: the swap's nonce is taken by
 			// a self-transfer, so the swap cannot come back on the new branch.
 			must(t, c.Backend.Fork(parent.Hash()))
-			_, err = c.Cancel(ctx, otherKey, nonce, big.NewInt(100e9))
+			// The transaction pool takes the fork in the background: until
+			// it has, it checks nonces against the old head and refuses the
+			// swap's nonce as too low. Wait for it (a loaded CI machine
+			// once sent the self-transfer first), not for a fixed time.
+			deadline := time.Now().Add(30 * time.Second)
+			for {
+				_, err = c.Cancel(ctx, otherKey, nonce, big.NewInt(100e9))
+				if err == nil || !strings.Contains(err.Error(), "nonce too low") || time.Now().After(deadline) {
+					break
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
 			must(t, err)
 			c.Commit()
 			c.Commit()
