@@ -103,8 +103,11 @@ type ExecutionStatus struct {
 	PushesDropped  uint64 `json:"pushes_dropped"`
 	Anomalies      uint64 `json:"anomalies"`
 	// ResidualExposure is the value of the residuals and open imbalances
-	// in the account currency.
-	ResidualExposure float64 `json:"residual_exposure_quote"`
+	// in the account currency; null while it is unknown: an instrument
+	// with a position has no fresh price (after a restart that recovered
+	// an open trade, before the books are in), when the risk rules see
+	// NaN and refuse every plan.
+	ResidualExposure *float64 `json:"residual_exposure_quote"`
 	// Latency holds the order path's latency quantiles.
 	Latency any `json:"latency,omitempty"`
 }

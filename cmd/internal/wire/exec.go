@@ -711,8 +711,13 @@ func (x *execution) status() *httpapi.ExecutionStatus {
 	if x.d.probe != nil {
 		lat.Handoff = x.d.probe.report()
 	}
-	st := &httpapi.ExecutionStatus{PlansInFlight: x.d.desk.inflight.Load(), Halted: x.halted.Load(),
-		ResidualExposure: round2(math.Float64frombits(x.exposure.Load())), Latency: lat}
+	st := &httpapi.ExecutionStatus{PlansInFlight: x.d.desk.inflight.Load(), Halted: x.halted.Load(), Latency: lat}
+	if e := math.Float64frombits(x.exposure.Load()); !math.IsNaN(e) && !math.IsInf(e, 0) {
+		// NaN (no price for a position) cannot be JSON: it is null, and
+		// the status still answers.
+		e = round2(e)
+		st.ResidualExposure = &e
+	}
 	if svc := x.service(); svc != nil {
 		s := svc.Stats()
 		st.Ready, st.Halted, st.OpenTrades = s.Ready, s.Halted, s.Open
