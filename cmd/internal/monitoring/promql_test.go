@@ -35,14 +35,17 @@ func TestPromQL(t *testing.T) {
 		t.Fatalf("up{job=arbd} = %v, %v: Prometheus does not scrape arbd", r, err)
 	}
 	// The daemon trades (tradeFriendly): wait for trades in Prometheus, so
-	// the latency histograms have observations to take quantiles of.
+	// the latency histograms have observations to take quantiles of. Any
+	// trade so far counts: with no fees and no thresholds the daemon may
+	// stop trading on its own once the residual-exposure rule fires (a CI
+	// run), and a trade in the last few seconds is not what this needs.
 	waitFor(t, "trades scraped", 2*time.Minute, func() (bool, string) {
-		r, err := p.query(context.Background(), `sum(increase(arb_trades_total[5s]))`)
+		r, err := p.query(context.Background(), `sum(arb_trades_total)`)
 		if err != nil || len(r) == 0 {
 			return false, fmt.Sprint(err)
 		}
 		n, _ := strconv.ParseFloat(r[0].Value[1].(string), 64)
-		return n > 0, fmt.Sprintf("%v trades in 5s", n)
+		return n > 0, fmt.Sprintf("%v trades", n)
 	})
 
 	type check struct{ what, expr string }
