@@ -710,7 +710,8 @@ func cleanReason(reason string, warnings *[]string) string {
 		for cut > 0 && !utf8.RuneStart(reason[cut]) {
 			cut--
 		}
-		reason = reason[:cut]
+		// The cut may end on a space: trimmed again.
+		reason = strings.TrimSpace(reason[:cut])
 		*warnings = append(*warnings, "reason longer than "+strconv.Itoa(MaxReasonBytes)+" bytes; it was truncated")
 	}
 	return reason
