@@ -187,36 +187,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	d, err := wire.Build(ctx, cfg, opt)
 	if err != nil {
-		if errors.Is(context.Cause(ctx), errSignal) {
-			logger.Info("stopped during start-up")
-			return 0
-		}
-		logger.Error("start-up failed", "err", err)
-		return 1
+		return startFailed(ctx, err, logger)
 	}
 	daemon.Store(d)
 	if hupDuringStart.Load() {
 		reloadOnHUP(d, logger)
 	}
-
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx) }()
-	select {
-	case err = <-done:
-	case <-ctx.Done():
-		select {
-		case err = <-done:
-		case <-time.After(shutdownWait):
-			logger.Error("shutdown did not finish in time; exiting", "wait", shutdownWait.String())
-			return 1
-		}
-	}
-	if err != nil && !errors.Is(err, errSignal) {
-		logger.Error("stopped on failure", "err", err)
-		return 1
-	}
-	logger.Info("stopped")
-	return 0
+	return runUntilStopped(ctx, d.Run, logger)
 }
 
 // runFeed runs arbd --role feed until ctx ends (a signal) and returns the
@@ -224,15 +201,30 @@ func run(args []string, stdout, stderr io.Writer) int {
 func runFeed(ctx context.Context, cfg *config.Config, logger *slog.Logger) int {
 	f, err := wire.BuildFeed(ctx, cfg, wire.Options{Logger: logger})
 	if err != nil {
-		if errors.Is(context.Cause(ctx), errSignal) {
-			logger.Info("stopped during start-up")
-			return 0
-		}
-		logger.Error("start-up failed", "err", err)
-		return 1
+		return startFailed(ctx, err, logger)
 	}
+	return runUntilStopped(ctx, f.Run, logger)
+}
+
+// startFailed logs a start-up that did not finish and returns the exit
+// code: 0 when a signal stopped it, 1 when it failed.
+func startFailed(ctx context.Context, err error, logger *slog.Logger) int {
+	if errors.Is(context.Cause(ctx), errSignal) {
+		logger.Info("stopped during start-up")
+		return 0
+	}
+	logger.Error("start-up failed", "err", err)
+	return 1
+}
+
+// runUntilStopped runs run until it returns or ctx ends (a signal); after
+// a signal it waits up to shutdownWait for run to finish its clean stop.
+// It returns the exit code: 0 on a clean stop, 1 on a failure or a stop
+// that did not finish in time.
+func runUntilStopped(ctx context.Context, run func(context.Context) error, logger *slog.Logger) int {
 	done := make(chan error, 1)
-	go func() { done <- f.Run(ctx) }()
+	go func() { done <- run(ctx) }()
+	var err error
 	select {
 	case err = <-done:
 	case <-ctx.Done():
