@@ -405,11 +405,15 @@ func (p *parser) time(field, s string, required bool) time.Time {
 		p.err = bad("%s: not an RFC 3339 time", field)
 		return time.Time{}
 	}
+	// The range is checked on the UTC time that is kept: an offset could
+	// otherwise carry 2000-01-01T00:00:00+01:00 into 1999, which the
+	// event's own encoding would then refuse (FuzzDecodeExternal).
+	t = t.UTC()
 	if t.Year() < 2000 || t.Year() > 9999 {
 		p.err = bad("%s: year %d out of range", field, t.Year())
 		return time.Time{}
 	}
-	return t.UTC()
+	return t
 }
 
 // ParseDecimal parses a plain decimal: an optional '-', digits, optionally
