@@ -268,8 +268,8 @@ func fillInstruments(list []instrumentInfo, want []exchange.Instrument) ([]excha
 		// Bybit prices its book on tickSize and sizes it on basePrecision:
 		// widen the scale to hold them (see FetchInstruments).
 		sc := w.Scale
-		sc.Px = max(sc.Px, fracDigits(info.PriceFilter.TickSize), fracDigits(info.LotSizeFilter.MinOrderAmt))
-		sc.Qty = max(sc.Qty, fracDigits(info.LotSizeFilter.BasePrecision), fracDigits(info.LotSizeFilter.MinOrderQty))
+		sc.Px = max(sc.Px, num.FracDigits(info.PriceFilter.TickSize), num.FracDigits(info.LotSizeFilter.MinOrderAmt))
+		sc.Qty = max(sc.Qty, num.FracDigits(info.LotSizeFilter.BasePrecision), num.FracDigits(info.LotSizeFilter.MinOrderQty))
 		if !sc.Valid() {
 			errs = append(errs, fmt.Errorf("bybit: instrument %s: a filter needs more than %d decimals", w.Symbol, num.MaxDecimals))
 			continue
@@ -298,23 +298,6 @@ func fillInstruments(list []instrumentInfo, want []exchange.Instrument) ([]excha
 		return nil, errors.Join(errs...)
 	}
 	return out, nil
-}
-
-// fracDigits is the number of significant fraction digits of a plain
-// decimal string ("0.010" → 2); anything else gives 0 (its parse fails on
-// its own). It saturates above num.MaxDecimals so a caller can refuse it.
-func fracDigits(s string) uint8 {
-	i := strings.IndexByte(s, '.')
-	if i < 0 {
-		return 0
-	}
-	f := strings.TrimRight(s[i+1:], "0")
-	for _, c := range []byte(f) {
-		if c < '0' || c > '9' {
-			return 0
-		}
-	}
-	return uint8(min(len(f), num.MaxDecimals+1))
 }
 
 // filter parses one filter value in dec decimals. Empty means none (0),

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"math/bits"
+	"strings"
 )
 
 // Price is a price in units of 10^-Scale.Px of the quote asset.
@@ -334,3 +335,21 @@ func Rescale(v int64, from, to uint8) (int64, bool) {
 }
 
 func mulFull(a, b uint64) (hi, lo uint64) { return bits.Mul64(a, b) }
+
+// FracDigits is the number of significant fraction digits of a plain
+// decimal string as a venue writes its filters ("0.010" → 2); anything
+// else gives 0 (its parse fails on its own). It saturates above
+// MaxDecimals so a caller can refuse it.
+func FracDigits(s string) uint8 {
+	i := strings.IndexByte(s, '.')
+	if i < 0 {
+		return 0
+	}
+	f := strings.TrimRight(s[i+1:], "0")
+	for _, c := range []byte(f) {
+		if c < '0' || c > '9' {
+			return 0
+		}
+	}
+	return uint8(min(len(f), MaxDecimals+1))
+}

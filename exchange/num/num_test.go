@@ -174,3 +174,12 @@ func BenchmarkParseUnsigned(b *testing.B) {
 		_, _ = ParseUnsigned(in, 8)
 	}
 }
+
+func TestFracDigits(t *testing.T) {
+	for s, want := range map[string]uint8{"0.010": 2, "1": 0, "10.": 0, "0.00000001": 8, "1e-5": 0, "0.1x": 0,
+		"0.0000000000000000001": MaxDecimals + 1} {
+		if got := FracDigits(s); got != want {
+			t.Errorf("FracDigits(%q) = %d, want %d", s, got, want)
+		}
+	}
+}

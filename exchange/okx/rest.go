@@ -118,8 +118,8 @@ func ParseInstruments(body []byte, venue string, want []exchange.Instrument) ([]
 		// OKX's prices are on tickSz and its sizes on lotSz: widen the
 		// scale to hold them (see FetchInstruments).
 		sc := w.Scale
-		sc.Px = max(sc.Px, fracDigits(tickSz))
-		sc.Qty = max(sc.Qty, fracDigits(lotSz), fracDigits(minSz))
+		sc.Px = max(sc.Px, num.FracDigits(tickSz))
+		sc.Qty = max(sc.Qty, num.FracDigits(lotSz), num.FracDigits(minSz))
 		if !sc.Valid() {
 			errs = append(errs, fmt.Errorf("%w: %s tickSz %q lotSz %q minSz %q need more than %d decimals",
 				ErrFilterScale, w.Symbol, tickSz, lotSz, minSz, num.MaxDecimals))
@@ -149,23 +149,6 @@ func ParseInstruments(body []byte, venue string, want []exchange.Instrument) ([]
 }
 
 var errNotPositive = errors.New("must be positive")
-
-// fracDigits is the number of significant fraction digits of a plain
-// decimal string ("0.010" → 2); anything else gives 0 (its parse fails on
-// its own). It saturates above num.MaxDecimals so a caller can refuse it.
-func fracDigits(s string) uint8 {
-	i := strings.IndexByte(s, '.')
-	if i < 0 {
-		return 0
-	}
-	f := strings.TrimRight(s[i+1:], "0")
-	for _, c := range []byte(f) {
-		if c < '0' || c > '9' {
-			return 0
-		}
-	}
-	return uint8(min(len(f), num.MaxDecimals+1))
-}
 
 func positive(s string, dec uint8) (int64, error) {
 	v, err := num.ParseString(s, dec)
