@@ -177,17 +177,22 @@ func Engine() *dashboard.DashboardBuilder {
 // promVariable is a multi-value template variable over a label's values,
 // "All" meaning any value (.*), refreshed when the time range changes.
 func promVariable(name, label, query string) *dashboard.QueryVariableBuilder {
+	return multiVariable(promDS(), name, label, query).AllValue(".*")
+}
+
+// multiVariable is a multi-value template variable of ds's query,
+// sorted, "All" selected at first, refreshed when the time range changes.
+func multiVariable(ds common.DataSourceRef, name, label, query string) *dashboard.QueryVariableBuilder {
 	all := "$__all"
 	return dashboard.NewQueryVariableBuilder(name).
 		Label(label).
-		Datasource(promDS()).
+		Datasource(ds).
 		Query(dashboard.StringOrMap{String: &query}).
 		Definition(query).
 		Refresh(dashboard.VariableRefreshOnTimeRangeChanged).
 		Sort(dashboard.VariableSortAlphabeticalAsc).
 		Multi(true).
 		IncludeAll(true).
-		AllValue(".*").
 		Current(dashboard.VariableOption{Text: dashboard.StringOrArrayOfString{String: strPtr("All")}, Value: dashboard.StringOrArrayOfString{String: &all}})
 }
 

@@ -170,15 +170,5 @@ ORDER BY stream`})))
 // sqlVariable is a multi-value template variable from a ledger query,
 // "All" selecting every value, refreshed with the time range.
 func sqlVariable(name, label, query string) *dashboard.QueryVariableBuilder {
-	all := "$__all"
-	return dashboard.NewQueryVariableBuilder(name).
-		Label(label).
-		Datasource(ledgerDS()).
-		Query(dashboard.StringOrMap{String: &query}).
-		Definition(query).
-		Refresh(dashboard.VariableRefreshOnTimeRangeChanged).
-		Sort(dashboard.VariableSortAlphabeticalAsc).
-		Multi(true).
-		IncludeAll(true).
-		Current(dashboard.VariableOption{Text: dashboard.StringOrArrayOfString{String: strPtr("All")}, Value: dashboard.StringOrArrayOfString{String: &all}})
+	return multiVariable(ledgerDS(), name, label, query)
 }
