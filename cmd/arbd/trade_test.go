@@ -141,7 +141,8 @@ risk: {rules_file: %s}
 	e.args = args
 	e.setup.cfg = writeFile(t, dir, "arbd.yaml", cfg)
 	e.env = []string{"ARB_TEST_BINANCE_KEY=" + sim.TestBinanceKey, "ARB_TEST_BINANCE_SECRET=" + sim.TestBinanceSecret,
-		"ARB_TEST_OKX_KEY=" + sim.TestOKXKey, "ARB_TEST_OKX_SECRET=" + sim.TestOKXSecret, "ARB_TEST_OKX_PASSPHRASE=" + sim.TestOKXPassphrase}
+		"ARB_TEST_OKX_KEY=" + sim.TestOKXKey, "ARB_TEST_OKX_SECRET=" + sim.TestOKXSecret, "ARB_TEST_OKX_PASSPHRASE=" + sim.TestOKXPassphrase,
+		"ARB_ADMIN_TOKEN=" + adminToken}
 	e.before = e.balances()
 	e.start()
 	return e
@@ -235,8 +236,24 @@ func (e *tradeEnv) venueFills() map[string]sim.Fill {
 
 // settle waits until at least one trade exists, every trade is closed, no
 // order is open, and the journal holds as many fill records as the venues
-// made fills (the executor has fetched them all).
+// made fills (the executor has fetched them all). It then engages the kill
+// switch and waits for the same again: the market stays dislocated, so
+// without the halt arbd could open another trade while check compares the
+// venues' fills with the journal and the ledger, and the two snapshots
+// would differ by that trade's fills.
 func (e *tradeEnv) settle(d time.Duration) []tradeJSON {
+	e.t.Helper()
+	e.quiet(d)
+	if code, body := e.p.post("/api/v1/kill", adminToken, "application/json", `{"reason":"test settled"}`); code != 200 || !strings.Contains(body, `"engaged":true`) {
+		e.t.Fatalf("kill switch: %d %s", code, body)
+	}
+	return e.quiet(d)
+}
+
+// quiet waits until at least one trade exists, every trade is closed, no
+// order is open, and the journal holds every venue fill, and returns the
+// trades.
+func (e *tradeEnv) quiet(d time.Duration) []tradeJSON {
 	e.t.Helper()
 	var ts []tradeJSON
 	e.p.waitFor("every trade closed and its fills recorded", d, func() bool {
