@@ -82,6 +82,12 @@ type OrderState struct {
 	// avgPx). It is informational: the ledger counts money from fills.
 	FilledQuote num.Amount
 	TS          int64 // venue time of this state, Unix ns (0 if the venue sent none)
+	// Fee is what the order cost apart from its fills' fees, in FeeAsset:
+	// the gas of an on-chain transaction that reverted, or of the
+	// cancellation that replaced it — money spent with no fill to carry
+	// it. Zero on the centralized venues (their fees come with fills).
+	Fee      num.Amount
+	FeeAsset ID
 }
 
 // Fill is one execution, normalized across venues. TradeID is the venue's

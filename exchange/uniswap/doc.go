@@ -95,7 +95,10 @@
 // hedge is sized to the swap's receipt; a reverted swap is a failed first
 // leg and the trade ends flat.
 //
-// Not modelled: the gas of a reverted swap or of a cancellation has no
-// fill to carry it (the executor refuses zero-quantity fills); it shows in
-// Balances (the native asset) for the ledger's reconciliation.
+// The gas of a swap that reverted, or of the cancellation mined in its
+// place, has no fill to carry it: the order's final state carries it
+// (OrderState.Fee in FeeAsset), the executor records it with the leg and
+// counts it in the trade's realized net, and the ledger books it as the
+// leg's gas. A swap whose nonce another transaction of the account took
+// paid nothing.
 package uniswap

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/shopspring/decimal"
 
 	"arb/exchange"
 	"arb/exchange/num"
@@ -329,11 +330,28 @@ func TestSwapBelowMinRevertsFlat(t *testing.T) {
 	}
 	st, err := dex.QueryOrder(ctx, ethI, exchange.MustID(v.Legs[0].ClientOrderID))
 	must(t, err)
-	if rcpt := receiptOf(t, c, dex, st); rcpt.Status != 0 {
+	rcpt := receiptOf(t, c, dex, st)
+	if rcpt.Status != 0 {
 		t.Fatal("the swap did not revert on chain")
 	}
 	if dex.Counters().Reverted.Load() != 1 {
 		t.Fatalf("reverted %d", dex.Counters().Reverted.Load())
+	}
+	// The reverted swap still paid gas: the final state carries it, the
+	// leg shows it as its fee and its gas, and the realized net is minus
+	// its value at the order's price (the base is ETH).
+	wei := new(big.Int).Mul(new(big.Int).SetUint64(rcpt.GasUsed), rcpt.EffectiveGasPrice)
+	gas, _ := amountString(wei, 18)
+	if st.Fee.String() != gas || st.FeeAsset.String() != "ETH" {
+		t.Fatalf("reverted swap's state fee %s %s, want %s ETH (gas used %d × %s wei)", st.Fee, st.FeeAsset, gas, rcpt.GasUsed, rcpt.EffectiveGasPrice)
+	}
+	l := v.Legs[0]
+	if l.Fee != gas || l.FeeAsset != "ETH" || l.Gas != gas || l.GasAsset != "ETH" {
+		t.Fatalf("reverted leg fee %s %s, gas %s %s; want %s ETH", l.Fee, l.FeeAsset, l.Gas, l.GasAsset, gas)
+	}
+	want := decimal.RequireFromString(gas).Mul(decimal.RequireFromString(l.Price))
+	if l.GasQuote != want.String() || v.RealizedNetQuote != want.Neg().String() {
+		t.Fatalf("gas in the quote %s, realized %s; want %s and its negative", l.GasQuote, v.RealizedNetQuote, want)
 	}
 }
 

@@ -564,9 +564,24 @@ func (t *Trader) resolve(ctx context.Context, o *swapOrder) (exchange.OrderState
 		st.FilledQuote = quote
 		return t.finish(o, st, f), f, nil
 	case rcpt != nil:
+		// Reverted: no fill, but the gas is spent; the state carries it.
+		st := t.stateOf(o, exchange.StatusRejected, 0)
+		if st.Fee, st.FeeAsset, err = t.gasFee(rcpt); err != nil {
+			return exchange.OrderState{}, nil, t.venueErr(exchange.KindUnknownOutcome, "receipt", err)
+		}
 		t.ctr.Reverted.Add(1)
-		return t.finish(o, t.stateOf(o, exchange.StatusRejected, 0), nil), nil, nil
-	case crcpt != nil || nonce > o.rec.Nonce:
+		return t.finish(o, st, nil), nil, nil
+	case crcpt != nil:
+		// The cancellation was mined at the swap's nonce: its gas is the
+		// order's cost.
+		st := t.stateOf(o, exchange.StatusCanceled, 0)
+		if st.Fee, st.FeeAsset, err = t.gasFee(crcpt); err != nil {
+			return exchange.OrderState{}, nil, t.venueErr(exchange.KindUnknownOutcome, "cancellation receipt", err)
+		}
+		return t.finish(o, st, nil), nil, nil
+	case nonce > o.rec.Nonce:
+		// Another transaction of this account took the nonce: it paid
+		// its own gas, not this order's.
 		return t.finish(o, t.stateOf(o, exchange.StatusCanceled, 0), nil), nil, nil
 	case head != nil && head.Time > o.rec.Deadline:
 		// Past the router's deadline: if it is ever mined it reverts.
@@ -647,15 +662,33 @@ func (t *Trader) fillOf(ctx context.Context, o *swapOrder, r *types.Receipt) (f 
 		return nil, quote, err
 	}
 	ts = int64(hdr.Time) * 1e9
-	var wei uint256.Int
-	wei.Mul(uint256.NewInt(r.GasUsed), uint256.MustFromBig(r.EffectiveGasPrice))
-	fee, ok := amountOf(&wei, 18, true)
-	if !ok {
-		return nil, quote, errors.New("uniswap: gas fee out of range")
+	fee, feeAsset, err := t.gasFee(r)
+	if err != nil {
+		return nil, quote, err
 	}
-	feeAsset, _ := exchange.MakeID(t.cfg.FeeAsset)
 	return &exchange.Fill{Venue: t.cfg.Venue, Inst: t.cfg.Inst.ID, Side: o.req.Side, TradeID: txID(o.hash), ClientID: o.req.ClientID,
 		VenueOrderID: txID(o.hash), Px: px, Qty: qty, Fee: fee, FeeAsset: feeAsset, TS: ts}, quote, nil
+}
+
+// gasFee is what a mined transaction paid: gas used × effective gas
+// price, in the native asset (FeeAsset), exact.
+func (t *Trader) gasFee(r *types.Receipt) (num.Amount, exchange.ID, error) {
+	if r.EffectiveGasPrice == nil || r.EffectiveGasPrice.Sign() < 0 {
+		return num.Amount{}, exchange.ID{}, errors.New("uniswap: receipt without an effective gas price")
+	}
+	var wei uint256.Int
+	if wei.SetFromBig(r.EffectiveGasPrice) {
+		return num.Amount{}, exchange.ID{}, errors.New("uniswap: effective gas price out of range")
+	}
+	if _, o := wei.MulOverflow(&wei, uint256.NewInt(r.GasUsed)); o {
+		return num.Amount{}, exchange.ID{}, errors.New("uniswap: gas fee out of range")
+	}
+	fee, ok := amountOf(&wei, 18, true)
+	if !ok {
+		return num.Amount{}, exchange.ID{}, errors.New("uniswap: gas fee out of range")
+	}
+	asset, _ := exchange.MakeID(t.cfg.FeeAsset)
+	return fee, asset, nil
 }
 
 // amountOf returns v × 10^-dec as an exact num.Amount when it fits an

@@ -152,6 +152,11 @@ type wireState struct {
 	FilledQty    string `json:"filled_qty"`
 	FilledQuote  string `json:"filled_quote"`
 	TS           string `json:"ts,omitempty"`
+	// Fee is what the order cost without a fill (an on-chain leg's gas),
+	// with the rate that converts it into the leg's quote.
+	Fee      string `json:"fee,omitempty"`
+	FeeAsset string `json:"fee_asset,omitempty"`
+	FeeRate  string `json:"fee_rate,omitempty"`
 }
 
 type wireFill struct {
@@ -297,6 +302,12 @@ func (c *Codec) Marshal(rec *Record) ([]byte, error) {
 		if st.TS != 0 {
 			ws.TS = fmtTS(st.TS)
 		}
+		if !st.Fee.IsZero() {
+			ws.Fee, ws.FeeAsset = st.Fee.String(), st.FeeAsset.String()
+			if !rec.FeeRate.IsZero() {
+				ws.FeeRate = rec.FeeRate.String()
+			}
+		}
 		w.State = ws
 	case RecFailed:
 		w.Reason = rec.Reason.String()
@@ -440,7 +451,7 @@ func (c *Codec) decode(w *wireRecord, rec *Record) error {
 		}
 		rec.Attempt = uint8(w.Attempt)
 	case RecState:
-		return c.unmarshalState(w.State, &rec.State, rec.ClientID)
+		return c.unmarshalState(w.State, rec)
 	case RecFailed:
 		r, ok := reasonOf(w.Reason)
 		if !ok {
@@ -690,7 +701,8 @@ func (c *Codec) unmarshalIntent(w *wireIntent, rec *Record) error {
 	return nil
 }
 
-func (c *Codec) unmarshalState(w *wireState, st *exchange.OrderState, cid exchange.ID) error {
+func (c *Codec) unmarshalState(w *wireState, rec *Record) error {
+	st, cid := &rec.State, rec.ClientID
 	var err error
 	if st.Venue, err = c.venue(w.Venue); err != nil {
 		return err
@@ -735,6 +747,22 @@ func (c *Codec) unmarshalState(w *wireState, st *exchange.OrderState, cid exchan
 		if st.TS, err = parseTS(w.TS); err != nil {
 			return fmt.Errorf("ts: %v", err)
 		}
+	}
+	if w.Fee != "" {
+		// Written only when positive, with its asset.
+		if st.Fee, err = num.ParseAmountString(w.Fee); err != nil || st.Fee.V <= 0 {
+			return fmt.Errorf("fee %q", w.Fee)
+		}
+		if st.FeeAsset, ok = exchange.MakeID(w.FeeAsset); !ok || st.FeeAsset.IsZero() {
+			return fmt.Errorf("fee_asset %q", w.FeeAsset)
+		}
+		if w.FeeRate != "" {
+			if rec.FeeRate, err = num.ParseAmountString(w.FeeRate); err != nil || rec.FeeRate.V < 0 {
+				return fmt.Errorf("fee_rate %q", w.FeeRate)
+			}
+		}
+	} else if w.FeeAsset != "" || w.FeeRate != "" {
+		return errors.New("fee_asset or fee_rate without a fee")
 	}
 	return nil
 }

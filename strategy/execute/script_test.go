@@ -33,7 +33,7 @@ var update = flag.Bool("update", false, "rewrite the expected output of testdata
 //	book venue=A bid=P ask=P     set a venue's book (bid=none: no book)
 //	open [qty=Q] [buy=A@P] [sell=B@P] [net=N]
 //	tick DURATION                advance the clock (e.g. 500ms) and tick
-//	placed|queried|canceled|push order=N status=S [filled=Q] [vid=ID] [cid=ID]
+//	placed|queried|canceled|push order=N status=S [filled=Q] [vid=ID] [cid=ID] [fee=F asset=X]
 //	place-failed|query-failed|cancel-failed order=N kind=K [retry_after=D]
 //	                             a call's answer: to the call in flight, unless
 //	                             attempt=N (the send it answers) or sent=D (when
@@ -452,6 +452,13 @@ func (h *harness) state(i int, a map[string]string) exchange.OrderState {
 	if c, ok := a["cid"]; ok {
 		st.ClientID = exchange.MustID(c)
 	}
+	if fee, ok := a["fee"]; ok {
+		am, err := num.ParseAmountString(fee)
+		if err != nil {
+			h.fatalf("fee %q", fee)
+		}
+		st.Fee, st.FeeAsset = am, exchange.MustID(a["asset"])
+	}
 	return st
 }
 
@@ -563,7 +570,11 @@ func (h *harness) fmtRecord(r *Record) string {
 	case RecResend:
 		return fmt.Sprintf("resend #%d attempt=%d", r.Order, r.Attempt)
 	case RecState:
-		return fmt.Sprintf("state #%d %s filled=%s", r.Order, r.State.Status, fq(r.State.FilledQty))
+		s := fmt.Sprintf("state #%d %s filled=%s", r.Order, r.State.Status, fq(r.State.FilledQty))
+		if !r.State.Fee.IsZero() {
+			s += fmt.Sprintf(" fee=%s %s rate=%s", r.State.Fee, r.State.FeeAsset, r.FeeRate)
+		}
+		return s
 	case RecFailed:
 		return fmt.Sprintf("failed #%d %s", r.Order, r.Reason)
 	case RecFill:

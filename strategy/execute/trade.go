@@ -79,6 +79,11 @@ type order struct {
 	venueID     exchange.ID
 	stateFilled num.Qty // cumulative filled quantity the venue reported
 	fillQty     num.Qty // Σ fills received
+	// What the order cost without a fill (an on-chain leg's gas), in
+	// gasAsset, and the rate into the leg's quote recorded with it.
+	gas      num.Amount
+	gasAsset exchange.ID
+	gasRate  num.Amount
 
 	// Volatile.
 	call      CallKind // in flight (0 = none)
@@ -184,6 +189,7 @@ func (t *Trade) emit(rec Record) {
 	// Amounts in their shortest form, as the journal writes them back:
 	// the state a replay rebuilds is the state that ran.
 	rec.State.FilledQuote = trim(rec.State.FilledQuote)
+	rec.State.Fee = trim(rec.State.Fee)
 	rec.Fill.Fee = trim(rec.Fill.Fee)
 	rec.FeeRate = trim(rec.FeeRate)
 	t.out.Records = append(t.out.Records, rec)
@@ -240,6 +246,9 @@ func (t *Trade) apply(rec *Record) {
 			}
 			if st.FilledQty > o.stateFilled {
 				o.stateFilled = st.FilledQty
+			}
+			if !st.Fee.IsZero() && o.gas.IsZero() {
+				o.gas, o.gasAsset, o.gasRate = st.Fee, st.FeeAsset, rec.FeeRate
 			}
 			switch {
 			case st.Status.Final():
@@ -435,11 +444,12 @@ func (t *Trade) observe(i int, st *exchange.OrderState) {
 		t.anomalies++
 		return
 	}
-	if st.Status == 0 || st.FilledQty < 0 {
+	if st.Status == 0 || st.FilledQty < 0 || st.Fee.V < 0 {
 		t.anomalies++
 		return
 	}
 	news := st.FilledQty > o.stateFilled ||
+		!st.Fee.IsZero() && o.gas.IsZero() ||
 		o.venueID.IsZero() && !st.VenueOrderID.IsZero() ||
 		st.Status.Final() && o.phase != phaseFinal ||
 		!st.Status.Final() && (o.phase == phasePending || o.phase == phaseNotPlaced)
@@ -457,7 +467,13 @@ func (t *Trade) observe(i int, st *exchange.OrderState) {
 	if !news {
 		return
 	}
-	t.emit(Record{Kind: RecState, Order: uint8(i), State: *st})
+	rec := Record{Kind: RecState, Order: uint8(i), State: *st}
+	if !st.Fee.IsZero() {
+		// No fill price to value it at: the order's limit price is the
+		// base's rate (the quote's is 1).
+		rec.FeeRate = t.rateOf(o, st.Fee, &st.FeeAsset, o.req.Px)
+	}
+	t.emit(rec)
 	if o.phase == phaseLive && o.liveAt == 0 {
 		o.liveAt = t.now
 	}
@@ -558,18 +574,25 @@ func (t *Trade) fill(i int, f *exchange.Fill) {
 
 // feeRate returns the rate converting f's fee into its leg's quote.
 func (t *Trade) feeRate(o *order, f *exchange.Fill) num.Amount {
-	if f.Fee.IsZero() || f.FeeAsset.IsZero() {
+	return t.rateOf(o, f.Fee, &f.FeeAsset, f.Px)
+}
+
+// rateOf is the rate that converts fee (in asset) into order o's quote:
+// 1 for the quote, basePx for the base, FeeRates for a third asset; zero
+// (not converted) when there is no fee or no rate.
+func (t *Trade) rateOf(o *order, fee num.Amount, asset *exchange.ID, basePx num.Price) num.Amount {
+	if fee.IsZero() || asset.IsZero() {
 		return num.Amount{}
 	}
 	lp := &t.open.Legs[o.leg]
-	switch string(f.FeeAsset.Bytes()) {
+	switch string(asset.Bytes()) {
 	case lp.Quote:
 		return num.Amount{V: 1}
 	case lp.Base:
-		return num.Amount{V: int64(f.Px), Dec: t.open.Scale.Px}
+		return num.Amount{V: int64(basePx), Dec: t.open.Scale.Px}
 	}
 	if t.env != nil && t.env.feeRates != nil {
-		if r, ok := t.env.feeRates(&f.FeeAsset, lp.Quote); ok {
+		if r, ok := t.env.feeRates(asset, lp.Quote); ok {
 			return r
 		}
 	}

@@ -49,6 +49,14 @@ type LegView struct {
 	Fee           string `json:"fee"`
 	FeeAsset      string `json:"fee_asset"`
 	Status        string `json:"status"`
+	// Gas is the part of Fee the order cost without a fill (an on-chain
+	// leg's gas of a reverted swap or of its cancellation), in GasAsset,
+	// and GasQuote its value in the leg's quote: what the ledger books as
+	// the leg's gas (fills' fees come with the fills). Not in the Trades
+	// contract's JSON.
+	Gas      string `json:"-"`
+	GasAsset string `json:"-"`
+	GasQuote string `json:"-"`
 }
 
 // OrderView is an order with its trade: a row of /api/v1/orders.
@@ -127,6 +135,18 @@ func (t *Trade) legView(i int, reg *exchange.Registry) LegView {
 		fee = fee.Add(amount(f.Fee))
 		feeQuote = feeQuote.Add(amount(f.Fee).Mul(amount(fe.feeRate)))
 	}
+	if !o.gas.IsZero() {
+		gas, gasQuote := amount(o.gas), amount(o.gas).Mul(amount(o.gasRate))
+		lv.Gas, lv.GasAsset, lv.GasQuote = gas.String(), o.gasAsset.String(), gasQuote.String()
+		switch {
+		case asset.IsZero():
+			asset = o.gasAsset
+		case asset != o.gasAsset:
+			mixed = true
+		}
+		fee = fee.Add(gas)
+		feeQuote = feeQuote.Add(gasQuote)
+	}
 	if qty.IsPositive() {
 		lv.AvgPrice = notional.DivRound(qty, int32(sc.Px)+int32(sc.Qty)).String()
 	}
@@ -140,7 +160,8 @@ func (t *Trade) legView(i int, reg *exchange.Registry) LegView {
 // Realized returns the trade's realized net in the quote currency, from
 // its fills: sell proceeds minus buy cost minus fees (converted with the
 // rate recorded with each fill; a fee recorded without a rate is left
-// out). It is exact when the trade is flat. A residual is inventory, not
+// out), and minus what orders cost without a fill (gas of a reverted
+// swap, at the rate recorded with its state). It is exact when the trade is flat. A residual is inventory, not
 // PnL: its cost (a long residual at the average buy price, a short one at
 // the average sell price) is taken out of the cash flow, rounded against
 // the trade to 10^-(px+qty decimals).
@@ -158,6 +179,12 @@ func (t *Trade) Realized() decimal.Decimal {
 			sellN, sold = sellN.Add(n), sold.Add(q)
 		}
 		fees = fees.Add(amount(f.Fee).Mul(amount(fe.feeRate)))
+	}
+	for i := 0; i < t.n; i++ {
+		// What an order cost without a fill (gas of a reverted swap).
+		if o := &t.orders[i]; !o.gas.IsZero() {
+			fees = fees.Add(amount(o.gas).Mul(amount(o.gasRate)))
+		}
 	}
 	r := sellN.Sub(buyN).Sub(fees)
 	places := int32(sc.Px) + int32(sc.Qty)

@@ -317,9 +317,20 @@ func (lk *ledgerLink) tradeView(v execute.TradeView) (ledger.Trade, bool) {
 		State: v.State, Qty: dec(v.Qty), ExpectedNetQuote: dec(v.ExpectedNetQuote), RealizedNetQuote: dec(v.RealizedNetQuote),
 		ResidualBase: dec(v.ResidualBase), OpenedAt: v.OpenedAt, ClosedAt: v.ClosedAt}
 	for _, l := range v.Legs {
-		t.Legs = append(t.Legs, ledger.Leg{Venue: l.Venue, Side: l.Side, Purpose: l.Purpose, ClientOrderID: l.ClientOrderID,
+		leg := ledger.Leg{Venue: l.Venue, Side: l.Side, Purpose: l.Purpose, ClientOrderID: l.ClientOrderID,
 			VenueOrderID: l.VenueOrderID, Price: dec(l.Price), Qty: dec(l.Qty), FilledQty: dec(l.FilledQty),
-			AvgPrice: dec(l.AvgPrice), Fee: dec(l.Fee), FeeAsset: l.FeeAsset, Status: l.Status})
+			AvgPrice: dec(l.AvgPrice), Fee: dec(l.Fee), FeeAsset: l.FeeAsset, Status: l.Status}
+		// An order's cost without a fill (gas of a reverted swap) is the
+		// leg's gas; a fill's gas comes with the fill as its fee.
+		if gas, q := dec(l.Gas), dec(l.GasQuote); gas.IsPositive() {
+			if q.IsPositive() || l.GasAsset == t.Quote() {
+				leg.Gas, leg.GasAsset, leg.GasQuote = gas, l.GasAsset, q
+			} else {
+				lk.log.Error("a leg's gas has no rate into the quote: not booked in the ledger", "trade", v.ID,
+					"client_order_id", l.ClientOrderID, "gas", l.Gas, "asset", l.GasAsset)
+			}
+		}
+		t.Legs = append(t.Legs, leg)
 	}
 	if err := t.Validate(); err != nil {
 		lk.log.Error("trade not published to the ledger: it does not validate (a bug)", "trade", v.ID, "err", err)

@@ -400,9 +400,23 @@ func TestPoolVenueCEXDEX(t *testing.T) {
 		t.Fatal("the swap did not revert on chain")
 	}
 	h2, _ := pt.TxHash(exchange.MustID(tr2.Legs[0].ClientOrderID))
-	if r, err := chain.Client.TransactionReceipt(ctx, h2); err != nil || r.Status != 0 {
-		t.Fatalf("the front-run swap's receipt: %v %+v", err, r)
+	r2, err := chain.Client.TransactionReceipt(ctx, h2)
+	if err != nil || r2.Status != 0 {
+		t.Fatalf("the front-run swap's receipt: %v %+v", err, r2)
 	}
+	// The reverted swap paid gas without a fill: the leg shows it as its
+	// fee, and the ledger books it as the pool venue's fee, beside the
+	// first swap's.
+	gas2 := decimal.NewFromBigInt(new(big.Int).Mul(new(big.Int).SetUint64(r2.GasUsed), r2.EffectiveGasPrice), -18)
+	if l := tr2.Legs[0]; l.FeeAsset != "ETH" || !decimal.RequireFromString(l.Fee).Equal(gas2) || !gas2.IsPositive() {
+		t.Fatalf("reverted swap's fee %s %s, want its gas %s ETH", l.Fee, l.FeeAsset, gas2)
+	}
+	waitFor(t, "the reverted swap's gas booked in the ledger", 30*time.Second, func() bool {
+		feed.View(func(l *ledger.Ledger) {
+			booked = l.Balance(ledger.Account{Kind: ledger.Fees, Venue: "uniswap", Asset: "ETH"})
+		})
+		return booked.Equal(gas.Add(gas2))
+	})
 }
 
 // TestUniswapSimConfig: the shipped configs/uniswap-sim.yaml validates
