@@ -364,6 +364,8 @@ func (lk *ledgerLink) backfill(ctx context.Context) error {
 		state    execute.State
 		residual int64
 		at       int64
+		intents  map[exchange.ID]*execute.Record // by client order id
+		legs     []ledger.Leg                    // legs with gas of their own (a reverted swap)
 	}
 	trades := map[execute.TradeID]*pending{}
 	var fills []ledger.Fill
@@ -381,7 +383,28 @@ func (lk *ledgerLink) backfill(ctx context.Context) error {
 				closedInLedger = r != nil && r.Seen() && ledger.Closed(r.Trade.State)
 			})
 			if !closedInLedger && rec.Open != nil {
-				trades[rec.Trade] = &pending{op: *rec.Open}
+				trades[rec.Trade] = &pending{op: *rec.Open, intents: map[exchange.ID]*execute.Record{}}
+			}
+		case execute.RecIntent:
+			if p := trades[rec.Trade]; p != nil {
+				r := rec
+				p.intents[rec.Req.ClientID] = &r
+			}
+		case execute.RecState:
+			// An order's cost without a fill (gas of a reverted swap) is
+			// booked as its leg's gas, as the closed trade's view does.
+			p := trades[rec.Trade]
+			if p == nil || rec.State.Fee.IsZero() {
+				return nil
+			}
+			if rec.FeeRate.IsZero() {
+				lk.log.Error("a leg's gas has no rate into the quote: not booked in the ledger", "trade", rec.Trade.String(),
+					"client_order_id", rec.State.ClientID.String(), "gas", rec.State.Fee.String(), "asset", rec.State.FeeAsset.String())
+				return nil
+			}
+			if in := p.intents[rec.State.ClientID]; in != nil && !hasLeg(p.legs, rec.State.ClientID.String()) {
+				p.legs = append(p.legs, lk.gasLeg(in, &rec, p.op.Scale))
+				p.agg.feeQ = p.agg.feeQ.Add(p.legs[len(p.legs)-1].GasQuote)
 			}
 		case execute.RecFill:
 			f, ok := lk.fill(&rec)
@@ -422,6 +445,7 @@ func (lk *ledgerLink) backfill(ctx context.Context) error {
 		t.ClosedAt = &closedAt
 		t.ResidualBase = decimal.New(p.residual, -int32(p.op.Scale.Qty))
 		t.RealizedNetQuote = p.agg.realized(p.op.Scale)
+		t.Legs = p.legs
 		if err := ledgerfeed.PublishTrade(ctx, lk.d.bus, "arb", *t); err != nil {
 			return err
 		}
@@ -502,6 +526,31 @@ func (lk *ledgerLink) holdings() map[posKey]decimal.Decimal {
 }
 
 type posKey struct{ venue, asset string }
+
+// hasLeg reports whether legs hold the order with this client id.
+func hasLeg(legs []ledger.Leg, clientID string) bool {
+	for i := range legs {
+		if legs[i].ClientOrderID == clientID {
+			return true
+		}
+	}
+	return false
+}
+
+// gasLeg is the ledger leg of an order whose state carries a cost without
+// a fill (in: its intent record; st: the state record), valued with the
+// rate recorded with the state.
+func (lk *ledgerLink) gasLeg(in, st *execute.Record, sc num.Scale) ledger.Leg {
+	q, s := &in.Req, &st.State
+	gas := decimal.New(s.Fee.V, -int32(s.Fee.Dec))
+	leg := ledger.Leg{Venue: lk.d.reg.VenueName(q.Venue), Side: q.Side.String(), Purpose: in.Purpose.String(),
+		ClientOrderID: q.ClientID.String(), VenueOrderID: s.VenueOrderID.String(),
+		Price: decimal.New(int64(q.Px), -int32(sc.Px)), Qty: decimal.New(int64(q.Qty), -int32(sc.Qty)),
+		FilledQty: decimal.New(int64(s.FilledQty), -int32(sc.Qty)), Status: s.Status.String(),
+		Fee: gas, FeeAsset: s.FeeAsset.String(), Gas: gas, GasAsset: s.FeeAsset.String(),
+		GasQuote: gas.Mul(decimal.New(st.FeeRate.V, -int32(st.FeeRate.Dec)))}
+	return leg
+}
 
 // tradeAgg sums a trade's fills for its realized net (as
 // execute.Trade.Realized computes it).

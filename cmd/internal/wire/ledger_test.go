@@ -26,35 +26,7 @@ import (
 func TestLedgerBackfill(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	emb, err := bus.StartEmbedded(ctx, t.TempDir(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer emb.Shutdown()
-	b, err := bus.Connect(ctx, emb.ClientURL(), nil, emb.InProcess())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	if err := b.EnsureStreams(ctx); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Parse(config.DefaultName, config.Default(), config.Known{Kinds: Kinds()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := &Daemon{cfg: cfg, reg: registry(cfg), bus: b, log: slog.New(slog.NewJSONHandler(io.Discard, nil))}
-	jr := b.Journal()
-
-	// The journal of one closed trade: buy 0.1 BTC on binance at 60000,
-	// sell it on okx at 60100 in two fills, fees in USDT.
-	codec := execute.NewCodec(d.reg)
-	id := execute.TradeID(7<<32 | 1)
-	sc := num.Scale{Px: 2, Qty: 8}
-	op := &execute.Opening{Plan: spread.PlanID(42), Symbol: "BTC-USDT", Scale: sc, Qty: 10_000_000, ExpectedNet: 500,
-		PlanTS: time.Now().UnixNano(), Prefix: "arb", Policy: execute.DefaultPolicy()}
-	op.Legs[execute.LegBuy] = execute.LegPlan{Venue: 1, Inst: 1, Side: exchange.Buy, Limit: 6_000_000, Qty: 10_000_000, Base: "BTC", Quote: "USDT"}
-	op.Legs[execute.LegSell] = execute.LegPlan{Venue: 2, Inst: 1, Side: exchange.Sell, Limit: 6_010_000, Qty: 10_000_000, Base: "BTC", Quote: "USDT"}
+	d, jr, codec, id, op := backfillRig(ctx, t)
 	now := time.Now().UnixNano()
 	fill := func(venue exchange.VenueID, side exchange.Side, tid string, px, qty int64, fee int64) execute.Record {
 		cid := execute.ClientID("arb", id, int(venue)-1, execute.PurposeEntry, side)
@@ -70,17 +42,7 @@ func TestLedgerBackfill(t *testing.T) {
 		fill(2, exchange.Sell, "o2", 6_010_000, 6_000_000, 360_600_000),
 		{Kind: execute.RecTransition, Trade: id, TS: now, To: execute.StateClosedFlat, QtyDecimals: 8},
 	}
-	var ents []execute.Entry
-	for i := range recs {
-		e, err := codec.Entry(&recs[i])
-		if err != nil {
-			t.Fatal(err)
-		}
-		ents = append(ents, e)
-	}
-	if err := jr.Append(ctx, ents); err != nil {
-		t.Fatal(err)
-	}
+	appendRecords(ctx, t, jr, codec, recs)
 
 	lk := newLedgerLink(d, jr)
 	rctx, stop := context.WithCancel(ctx)
@@ -114,6 +76,99 @@ func TestLedgerBackfill(t *testing.T) {
 	if h := lk.holdings(); !h[posKey{"binance", "BTC"}].Equal(decimal.RequireFromString("0.1")) ||
 		!h[posKey{"okx", "BTC"}].Equal(decimal.RequireFromString("-0.1")) {
 		t.Errorf("holdings %v", h)
+	}
+}
+
+// backfillRig is a daemon with the default config on an embedded NATS
+// server, its journal and codec, and the opening of one trade: buy 0.1
+// BTC on binance at ≤ 60000, sell it on okx at ≥ 60100.
+func backfillRig(ctx context.Context, t *testing.T) (*Daemon, *bus.Journal, *execute.Codec, execute.TradeID, *execute.Opening) {
+	t.Helper()
+	emb, err := bus.StartEmbedded(ctx, t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(emb.Shutdown)
+	b, err := bus.Connect(ctx, emb.ClientURL(), nil, emb.InProcess())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	if err := b.EnsureStreams(ctx); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Parse(config.DefaultName, config.Default(), config.Known{Kinds: Kinds()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &Daemon{cfg: cfg, reg: registry(cfg), bus: b, log: slog.New(slog.NewJSONHandler(io.Discard, nil))}
+	id := execute.TradeID(7<<32 | 1)
+	sc := num.Scale{Px: 2, Qty: 8}
+	op := &execute.Opening{Plan: spread.PlanID(42), Symbol: "BTC-USDT", Scale: sc, Qty: 10_000_000, ExpectedNet: 500,
+		PlanTS: time.Now().UnixNano(), Prefix: "arb", Policy: execute.DefaultPolicy()}
+	op.Legs[execute.LegBuy] = execute.LegPlan{Venue: 1, Inst: 1, Side: exchange.Buy, Limit: 6_000_000, Qty: 10_000_000, Base: "BTC", Quote: "USDT"}
+	op.Legs[execute.LegSell] = execute.LegPlan{Venue: 2, Inst: 1, Side: exchange.Sell, Limit: 6_010_000, Qty: 10_000_000, Base: "BTC", Quote: "USDT"}
+	return d, b.Journal(), execute.NewCodec(d.reg), id, op
+}
+
+// appendRecords stores recs in the journal.
+func appendRecords(ctx context.Context, t *testing.T, jr *bus.Journal, codec *execute.Codec, recs []execute.Record) {
+	t.Helper()
+	var ents []execute.Entry
+	for i := range recs {
+		e, err := codec.Entry(&recs[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		ents = append(ents, e)
+	}
+	if err := jr.Append(ctx, ents); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestLedgerBackfillGas: the backfill books an order's cost without a fill
+// (the gas of a reverted swap, carried by its final state) as its leg's
+// gas, as the live trade event does: a sequential trade whose first leg
+// was rejected after paying 0.001 BTC, valued at its price (60100), ends
+// with that fee on the venue and a realized net of −60.1.
+func TestLedgerBackfillGas(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	d, jr, codec, id, op := backfillRig(ctx, t)
+	now := time.Now().UnixNano()
+	cid := execute.ClientID("arb", id, 0, execute.PurposeEntry, exchange.Sell)
+	req := exchange.OrderRequest{Venue: 2, Inst: 1, Side: exchange.Sell, TIF: exchange.IOC, ClientID: cid, Px: 6_010_000, Qty: 10_000_000}
+	appendRecords(ctx, t, jr, codec, []execute.Record{
+		{Kind: execute.RecOpen, Trade: id, TS: now, Open: op},
+		{Kind: execute.RecIntent, Trade: id, TS: now, ClientID: cid, Purpose: execute.PurposeEntry, Leg: execute.LegSell, Req: req},
+		{Kind: execute.RecState, Trade: id, TS: now, ClientID: cid, Order: 0,
+			State: exchange.OrderState{Venue: 2, Inst: 1, Side: exchange.Sell, TIF: exchange.IOC, Status: exchange.StatusRejected, ClientID: cid,
+				Px: 6_010_000, Qty: 10_000_000, Fee: num.AmountOf(1, 3), FeeAsset: exchange.MustID("BTC")},
+			FeeRate: num.AmountOf(6_010_000, 2)},
+		{Kind: execute.RecTransition, Trade: id, TS: now, To: execute.StateClosedFlat, QtyDecimals: 8},
+	})
+	lk := newLedgerLink(d, jr)
+	rctx, stop := context.WithCancel(ctx)
+	defer stop()
+	lk.start(rctx, func(name string, f func(context.Context) error) { go f(rctx) })
+	waitFor(t, "the ledger backfilled", 30*time.Second, func() bool {
+		rep, ok := lk.report()
+		return ok && rep.Trades == 1
+	})
+	feed := lk.feed.Load()
+	var tr *ledger.TradeRecord
+	var fee decimal.Decimal
+	waitFor(t, "the closed trade in the ledger", 30*time.Second, func() bool {
+		feed.View(func(l *ledger.Ledger) {
+			tr = l.Trade(id.String())
+			fee = l.Balance(ledger.Account{Kind: ledger.Fees, Venue: "okx", Asset: "BTC"})
+		})
+		return tr != nil && tr.Seen() && ledger.Closed(tr.Trade.State)
+	})
+	want := decimal.RequireFromString("-60.1")
+	if !fee.Equal(decimal.RequireFromString("0.001")) || !tr.PnL.Net.Equal(want) || !tr.Trade.RealizedNetQuote.Equal(want) {
+		t.Errorf("okx BTC fees %s, trade net %s (realized %s); want 0.001 and %s", fee, tr.PnL.Net, tr.Trade.RealizedNetQuote, want)
 	}
 }
 
