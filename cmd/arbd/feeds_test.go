@@ -245,8 +245,11 @@ risk: {rules_file: %s}
 
 	// One config, two roles.
 	eng := start(t, addr, nil, nil, "--config", cfg, "--role", "engine")
-	feedA := start(t, addr, nil, nil, "--config", cfg, "--role", "feed")
+	// The feeds serve HTTP too: each on a port of its own (--http).
+	feedAddr := freePort(t)
+	feedA := start(t, feedAddr, nil, nil, "--config", cfg, "--role", "feed", "--http", feedAddr)
 	srcA := feedSource(t, feedA)
+	feedA.waitFor("the feed's /readyz", 60*time.Second, func() bool { c, _ := feedA.get("/readyz"); return c == 200 })
 
 	// Books cross the hop.
 	begin := time.Now()
@@ -268,7 +271,8 @@ risk: {rules_file: %s}
 
 	// A standby feed of the same venues: it syncs its books but does not
 	// publish while A leads.
-	feedB := start(t, addr, nil, nil, "--config", cfg, "--role", "feed")
+	feedBAddr := freePort(t)
+	feedB := start(t, feedBAddr, nil, nil, "--config", cfg, "--role", "feed", "--http", feedBAddr)
 	srcB := feedSource(t, feedB)
 	feedB.waitFor("B's venues connected", 60*time.Second, func() bool {
 		return strings.Count(feedB.logs.String(), `"msg":"venue connected"`) >= len(names)
@@ -371,6 +375,10 @@ func TestRoleRefusals(t *testing.T) {
 	var out syncBuffer
 	if code := run([]string{"--role", "both"}, &out, &out); code != 2 || !strings.Contains(out.String(), `unknown role "both"`) {
 		t.Fatalf("--role both: exit %d, %q", code, out.String())
+	}
+	out = syncBuffer{}
+	if code := run([]string{"--http", "7421"}, &out, &out); code != 2 || !strings.Contains(out.String(), `--http "7421": want host:port`) {
+		t.Fatalf("--http 7421: exit %d, %q", code, out.String())
 	}
 	for _, role := range []string{"feed", "engine"} {
 		s := newSetup(t)

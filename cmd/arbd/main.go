@@ -6,6 +6,7 @@
 //	go run ./cmd/arbd --config FILE     # a config file (see configs/)
 //	go run ./cmd/arbd --version         # module version and VCS revision
 //	go run ./cmd/arbd --config FILE --role feed    # venue adapters only: books to NATS
+//	go run ./cmd/arbd --config FILE --role feed --http 127.0.0.1:7421  # beside an engine on one host
 //	go run ./cmd/arbd --config FILE --role engine  # everything else: books from NATS
 //	arbd --healthcheck http://127.0.0.1:7420/healthz   # exit 0 if it answers 200, else 1
 //
@@ -26,6 +27,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"strings"
@@ -68,9 +70,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	health := fs.String("healthcheck", "", "GET this URL (http://127.0.0.1:7420/healthz) and exit 0 if it answers 200, 1 otherwise; for a container HEALTHCHECK")
 	roleName := fs.String("role", "all", "what this process runs: all (adapters and engine in one process), feed (only the venue adapters, publishing books to NATS arb.book.<venue>.<symbol>) or engine (everything else, books from the feeds over NATS); feed and engine need nats.url")
 	probe := fs.Bool("latency-probe", false, "measure the feed-to-loop ring hand-off against a Go channel in the same run (/api/v1/status execution.latency.handoff); for benchmarks")
+	httpListen := fs.String("http", "", "serve HTTP on this host:port instead of the config's http.listen (a feed process beside an engine on one host, both from one config)")
 	record := fs.String("record", "", "record what the venues send (frames, snapshots, instruments replies) into this directory, a recording arb backtest replays with the session's plan ids")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: arbd [--config FILE] [--role all|feed|engine] [--record DIR] [--version] [--healthcheck URL]\n\nWithout --config, arbd runs its embedded default: simulated Binance, OKX and Bybit\nvenues in process, embedded NATS, paper trading, HTTP on 127.0.0.1:7420.\n\n")
+		fmt.Fprintf(stderr, "usage: arbd [--config FILE] [--role all|feed|engine] [--http HOST:PORT] [--record DIR] [--version] [--healthcheck URL]\n\nWithout --config, arbd runs its embedded default: simulated Binance, OKX and Bybit\nvenues in process, embedded NATS, paper trading, HTTP on 127.0.0.1:7420.\n\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -116,6 +119,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		printProblems(stderr, err)
 		return 2
+	}
+	if *httpListen != "" {
+		if _, _, err := net.SplitHostPort(*httpListen); err != nil {
+			fmt.Fprintf(stderr, "arbd: --http %q: want host:port: %v\n", *httpListen, err)
+			return 2
+		}
+		cfg.HTTP.Listen = *httpListen
 	}
 	// From here on stderr carries JSON lines only: each key once per
 	// object, and a line about an order carries its trade id (jsonlog).

@@ -16,6 +16,7 @@ import (
 	"arb/cmd/internal/bus"
 	"arb/cmd/internal/config"
 	"arb/cmd/internal/feedbus"
+	"arb/cmd/internal/httpapi"
 	"arb/exchange"
 	"arb/ringbuf"
 )
@@ -106,6 +107,7 @@ type FeedDaemon struct {
 	source uint64
 	pub    *feedbus.Publisher
 	hb     *heartbeats      // the process's status in the fleet bucket (arb status)
+	http   *httpapi.Server  // /healthz, /readyz, /metrics on http.listen
 	leases []*feedbus.Lease // by VenueID; [0] unused
 	mu     sync.Mutex
 	feeds  []feedEntry // venues whose adapters run or will at Run
@@ -211,6 +213,9 @@ func BuildFeed(ctx context.Context, cfg *config.Config, opt Options) (f *FeedDae
 	if f.hb, err = newHeartbeats(ctx, d, f.heartbeat); err != nil {
 		return nil, fmt.Errorf("NATS KV bucket %s: %w", cfg.Fleet.StatusBucket, err)
 	}
+	if f.http, err = f.newFeedHTTP(cfg); err != nil {
+		return nil, err
+	}
 	return f, nil
 }
 
@@ -261,6 +266,7 @@ func (f *FeedDaemon) Run(ctx context.Context) error {
 		}()
 	}
 	d.run = run
+	run("http", f.http.ListenAndServe)
 	run("publisher", f.pub.Run)
 	for _, l := range f.leases[1:] {
 		run("lease", l.Run)
@@ -283,7 +289,7 @@ func (f *FeedDaemon) Run(ctx context.Context) error {
 	for _, v := range d.venues {
 		names = append(names, v.cfg.Name)
 	}
-	d.log.Info("arbd feed running", "role", RoleFeed, "venues", names, "source", fmt.Sprintf("%016x", f.source),
+	d.log.Info("arbd feed running", "role", RoleFeed, "http", d.cfg.HTTP.Listen, "venues", names, "source", fmt.Sprintf("%016x", f.source),
 		"subjects", feedbus.SubjectPrefix+"<venue>.<symbol>", "lease_bucket", feedbus.LeaseBucket)
 	select {
 	case <-ctx.Done():

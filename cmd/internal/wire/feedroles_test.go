@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"math/big"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -178,6 +179,28 @@ func TestSplitRolesPermissions(t *testing.T) {
 		t.Errorf("feed heartbeat %+v", hb)
 	}
 
+	// The feed process answers probes and scrapes on its own http.listen.
+	base := "http://" + feedCfg.HTTP.Listen
+	for path, want := range map[string]string{"/healthz": "ok", "/readyz": `"ready":true`} {
+		if code, body := httpGet(t, base+path); code != 200 || !strings.Contains(body, want) {
+			t.Errorf("feed GET %s: %d %s", path, code, body)
+		}
+	}
+	_, metrics := httpGet(t, base+"/metrics")
+	for _, v := range feedCfg.Venues {
+		for _, line := range []string{`arb_feed_leader{venue="` + v.Name + `"} 1`, `arb_venue_up{venue="` + v.Name + `"} 1`} {
+			if !strings.Contains(metrics, line+"\n") {
+				t.Errorf("feed /metrics has no %q", line)
+			}
+		}
+	}
+	if !strings.Contains(metrics, `arb_feed_bus_messages_total{result="published"}`) || strings.Contains(metrics, `arb_feed_bus_messages_total{result="published"} 0`+"\n") {
+		t.Error("feed /metrics: nothing published")
+	}
+	if code, _ := httpGet(t, base+"/api/v1/trades"); code != 503 {
+		t.Errorf("feed GET /api/v1/trades: %d, want 503 (an engine's route)", code)
+	}
+
 	// The feed's user cannot store an event on the durable stream.
 	feedNC := feedUser.connect(t, srv.ClientURL())
 	js, _ := jetstream.New(feedNC)
@@ -187,6 +210,18 @@ func TestSplitRolesPermissions(t *testing.T) {
 	if err == nil {
 		t.Fatal("the feed's user stored an event")
 	}
+}
+
+// httpGet returns the status and body of a GET.
+func httpGet(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }
 
 // splitConfig is the embedded default (simulated venues, paper trading)
