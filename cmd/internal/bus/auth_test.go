@@ -1,8 +1,11 @@
 package bus
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -264,5 +267,38 @@ func TestDurableStateServerLoss(t *testing.T) {
 	}
 	if st := b.State(); st.Connected || st.Disconnects != 1 || st.LastError == "" {
 		t.Errorf("state %+v", st)
+	}
+}
+
+// TestServerLogReaderCleanup: the server's line for the read-only user's
+// refused delete of its own ordered consumer on the event stream (every
+// `arb ledger` run makes one) is logged at debug, not error; any other
+// permissions violation — another subject, another user — stays an error.
+func TestServerLogReaderCleanup(t *testing.T) {
+	const reader = "UCMFKYGEGVSFXVZJTHRBXK56NRR6YA3YYVBZETHEERDJUSAV37F6NCJ4"
+	const other = "UBVX4ZJ6FLTRWD6CZNPIAL3YU5JLNXTEGT7YIXDSXMSLHNQOY7N7YTHV"
+	line := func(key, subject string) string {
+		return `127.0.0.1:59526 - cid:20 - "v1.55.0:go" - "$G/nkey:` + key + `" - Publish Violation - Subject "` + subject + `"`
+	}
+	for _, c := range []struct {
+		msg  string
+		want slog.Level
+	}{
+		{line(reader, "$JS.API.CONSUMER.DELETE."+StreamName+".rLc0Xg3fJ5cE5rpVLQ935o_1"), slog.LevelDebug},
+		{line(reader, "arb.fills.binance"), slog.LevelError},
+		{line(reader, "$JS.API.STREAM.DELETE."+StreamName), slog.LevelError},
+		{line(reader, "$JS.API.CONSUMER.DELETE.KV_arb_rules.x"), slog.LevelError},
+		{line(other, "$JS.API.CONSUMER.DELETE."+StreamName+".rLc0Xg3fJ5cE5rpVLQ935o_1"), slog.LevelError},
+	} {
+		var buf bytes.Buffer
+		l := serverLog{l: slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})), reader: reader}
+		l.Errorf("%s", c.msg)
+		var rec struct{ Level string }
+		if err := json.Unmarshal(buf.Bytes(), &rec); err != nil {
+			t.Fatal(err)
+		}
+		if rec.Level != c.want.String() {
+			t.Errorf("%s: logged at %s, want %s", c.msg, rec.Level, c.want)
+		}
 	}
 }

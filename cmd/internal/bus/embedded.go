@@ -168,7 +168,7 @@ func StartEmbedded(ctx context.Context, dataDir string, logger *slog.Logger, rea
 	if err != nil {
 		return nil, fmt.Errorf("bus: embedded NATS: %w", err)
 	}
-	srv.SetLoggerV2(serverLog{logger.With("component", "nats-server")}, false, false, false)
+	srv.SetLoggerV2(serverLog{l: logger.With("component", "nats-server"), reader: readerPub}, false, false, false)
 	logger = logger.With("component", "nats")
 	srv.Start()
 
@@ -332,11 +332,35 @@ func shutdown(srv *server.Server) {
 
 // serverLog routes nats-server's log to slog. Its notices (a start-up
 // banner of a dozen lines) go to debug; StartEmbedded logs one line instead.
-type serverLog struct{ l *slog.Logger }
+type serverLog struct {
+	l      *slog.Logger
+	reader string // the read-only user's public key
+}
 
 func (s serverLog) Noticef(format string, v ...any) { s.l.Debug(fmt.Sprintf(format, v...)) }
 func (s serverLog) Warnf(format string, v ...any)   { s.l.Warn(fmt.Sprintf(format, v...)) }
 func (s serverLog) Fatalf(format string, v ...any)  { s.l.Error(fmt.Sprintf(format, v...)) }
-func (s serverLog) Errorf(format string, v ...any)  { s.l.Error(fmt.Sprintf(format, v...)) }
+
+// Errorf logs at error level, except the refusals the read-only user meets
+// by design: its ordered consumers (arb ledger, arb status, tests) try to
+// delete themselves when they stop or reset, which its permissions forbid
+// on ARB_EVENTS (the ledger's durable consumer lives there); the server
+// removes them once inactive. An operator alerting on errors must not be
+// paged by every `arb ledger` run: they are logged at debug.
+func (s serverLog) Errorf(format string, v ...any) {
+	msg := fmt.Sprintf(format, v...)
+	if s.readerConsumerDelete(msg) {
+		s.l.Debug(msg)
+		return
+	}
+	s.l.Error(msg)
+}
+
+// readerConsumerDelete reports whether msg is the server's line for the
+// read-only user's refused delete of a consumer on the event stream.
+func (s serverLog) readerConsumerDelete(msg string) bool {
+	return s.reader != "" && strings.Contains(msg, "/nkey:"+s.reader+`"`) &&
+		strings.Contains(msg, `Publish Violation - Subject "$JS.API.CONSUMER.DELETE.`+StreamName+`.`)
+}
 func (s serverLog) Debugf(format string, v ...any)  { s.l.Debug(fmt.Sprintf(format, v...)) }
 func (s serverLog) Tracef(string, ...any)           {}
