@@ -79,6 +79,12 @@ type DriverConfig struct {
 	// RebuildEvery is the pause between attempts to rebuild from the
 	// journal after it failed. Default 1s.
 	RebuildEvery time.Duration
+	// Epochs, if set, hands out the epoch of each start and rebuild, at
+	// least least: a counter shared by executors whose trades meet in one
+	// ledger (each with its own journal), so their trade ids never
+	// collide. An error fails the start (retried). Nil: the journal's own
+	// rule (Executor.NextEpoch).
+	Epochs func(ctx context.Context, least uint32) (uint32, error)
 }
 
 // ErrNotReady is returned by Submit while the driver recovers (start-up
@@ -188,8 +194,15 @@ func (d *Driver) Start(ctx context.Context) error {
 			return true
 		})
 	}
+	now := d.cfg.Clock.Now()
+	var epoch uint32
+	if d.cfg.Epochs != nil {
+		if epoch, err = d.cfg.Epochs(ctx, ex.NextEpoch(now)); err != nil {
+			return fmt.Errorf("execute: epoch: %w", err)
+		}
+	}
 	d.ex, d.failed = ex, nil
-	ex.Recover(d.cfg.Clock.Now())
+	ex.RecoverAt(now, epoch)
 	st := ex.Stats()
 	d.log.Info("executor started", "epoch", ex.Epoch(), "records", n, "recovering", st.Recovered)
 	d.queue, d.qhead = d.queue[:0], 0

@@ -657,14 +657,26 @@ func (e *Executor) addPrefix(p string) {
 // trimmed), records it, and sets every unfinished trade to resolve its
 // orders with the venues. Plans are refused until those trades close
 // (Recovered). An executor with nothing to restore calls Recover too.
-func (e *Executor) Recover(now int64) {
-	if e.started {
-		return
-	}
+func (e *Executor) Recover(now int64) { e.RecoverAt(now, 0) }
+
+// NextEpoch is the least epoch Recover may take at time now: above every
+// epoch in the journal, and at least the clock's Unix seconds.
+func (e *Executor) NextEpoch(now int64) uint32 {
 	ep := e.maxEpoch + 1
 	if s := uint32(now / 1e9); now > 0 && s > ep {
 		ep = s
 	}
+	return ep
+}
+
+// RecoverAt is Recover taking epoch (an epoch handed out by a counter
+// shared with other executors, so trade ids stay unique across them) if it
+// is at least NextEpoch(now), else NextEpoch(now).
+func (e *Executor) RecoverAt(now int64, epoch uint32) {
+	if e.started {
+		return
+	}
+	ep := max(epoch, e.NextEpoch(now))
 	e.epoch, e.seq, e.started = ep, 0, true
 	e.out.Records = append(e.out.Records, Record{Kind: RecEpoch, TS: now, Epoch: ep})
 	for _, t := range e.open {

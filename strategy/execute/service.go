@@ -48,6 +48,8 @@ type ServiceConfig struct {
 	// RestartEvery is the pause between start attempts while the journal
 	// cannot be replayed. Default 1s.
 	RestartEvery time.Duration
+	// Epochs is DriverConfig.Epochs.
+	Epochs func(ctx context.Context, least uint32) (uint32, error)
 }
 
 // ServiceStats are the service's counters, safe to read from any
@@ -117,7 +119,7 @@ func NewService(cfg ServiceConfig) (*Service, error) {
 	s := &Service{cfg: cfg, log: cfg.Logger.With("component", "execute"),
 		inbox: make(chan func(), cfg.Inbox), pushes: make(chan Event, cfg.Pushes), result: make(chan Event, cfg.MaxInFlight)}
 	d, err := NewDriver(DriverConfig{Executor: cfg.Executor, Journal: cfg.Journal, Clock: cfg.Clock, Caller: s,
-		Logger: cfg.Logger, Hooks: cfg.Hooks, RebuildEvery: cfg.RestartEvery})
+		Logger: cfg.Logger, Hooks: cfg.Hooks, RebuildEvery: cfg.RestartEvery, Epochs: cfg.Epochs})
 	if err != nil {
 		return nil, err
 	}

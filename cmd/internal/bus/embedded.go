@@ -362,5 +362,5 @@ func (s serverLog) readerConsumerDelete(msg string) bool {
 	return s.reader != "" && strings.Contains(msg, "/nkey:"+s.reader+`"`) &&
 		strings.Contains(msg, `Publish Violation - Subject "$JS.API.CONSUMER.DELETE.`+StreamName+`.`)
 }
-func (s serverLog) Debugf(format string, v ...any)  { s.l.Debug(fmt.Sprintf(format, v...)) }
-func (s serverLog) Tracef(string, ...any)           {}
+func (s serverLog) Debugf(format string, v ...any) { s.l.Debug(fmt.Sprintf(format, v...)) }
+func (s serverLog) Tracef(string, ...any)          {}

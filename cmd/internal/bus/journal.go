@@ -55,9 +55,10 @@ var _ execute.Journal = (*Journal)(nil)
 // (ARB_EVENTS, subjects arb.exec.>).
 func (b *Bus) Journal() *Journal { return b.JournalIn(StreamName, JournalPrefix) }
 
-// JournalIn returns a journal in another stream under another subject
-// prefix ("x.exec."), for tests sharing a server. Records are published
-// on prefix + their kind.
+// JournalIn returns a journal in another stream or under another subject
+// prefix ("arb.exec.<instance>." for a fleet instance's own journal,
+// "x.exec." for tests sharing a server). Records are published on prefix +
+// their kind.
 func (b *Bus) JournalIn(stream, prefix string) *Journal {
 	return &Journal{b: b, stream: stream, prefix: prefix}
 }
@@ -148,7 +149,9 @@ func (j *Journal) failed(err error) error {
 func (j *Journal) Replay(ctx context.Context, fn func(data []byte) error) error {
 	cctx, cancel := context.WithTimeout(ctx, PublishTimeout)
 	cons, err := j.b.js.OrderedConsumer(cctx, j.stream, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{j.prefix + ">"}, DeliverPolicy: jetstream.DeliverAllPolicy,
+		// prefix + one token (the record's kind): the default journal's
+		// "arb.exec.*" does not take in an instance's "arb.exec.<instance>.*".
+		FilterSubjects: []string{j.prefix + "*"}, DeliverPolicy: jetstream.DeliverAllPolicy,
 		InactiveThreshold: time.Minute,
 	})
 	if err != nil {

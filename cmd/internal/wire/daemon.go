@@ -55,9 +55,10 @@ type Daemon struct {
 	prom     *prometheusSet
 	lock     *os.File // exclusive lock on data_dir
 
-	instance string      // fleet.instance or <hostname>-<pid>
-	hb       *heartbeats // the fleet status writer (heartbeat.go)
-	stopping atomic.Bool // a shutdown has begun: not ready, no new plans (lifecycle.go)
+	instance string        // fleet.instance or <hostname>-<pid>
+	ownerTTL time.Duration // Options.JournalOwnerTTL
+	hb       *heartbeats   // the fleet status writer (heartbeat.go)
+	stopping atomic.Bool   // a shutdown has begun: not ready, no new plans (lifecycle.go)
 	shutdown shutdownStats
 
 	// The engine (detector, loop, joined feeds) is replaced when a venue
@@ -114,6 +115,10 @@ type Options struct {
 	// plans with a backtest's (which steps the loop after every record)
 	// sets 1, so the live loop evaluates every event as the backtest does.
 	LoopBatchMax int
+	// JournalOwnerTTL, if > 0, replaces bus.OwnerTTL: how long the
+	// journal's ownership key may go unrenewed before another daemon
+	// takes it over (tests shorten it).
+	JournalOwnerTTL time.Duration
 }
 
 // Build constructs the daemon from a validated config: the simulated venues
@@ -129,7 +134,7 @@ func Build(ctx context.Context, cfg *config.Config, opt Options) (d *Daemon, err
 		log = slog.New(slog.DiscardHandler)
 	}
 	built := &Daemon{cfg: cfg, log: log, started: time.Now(), build: ReadBuildInfo(), hc: &http.Client{Timeout: fetchTimeout},
-		tap: opt.Tap, planIDs: opt.PlanIDBase, role: opt.Role, manual: opt.ManualChain, instance: instanceName(cfg.Fleet.Instance)}
+		tap: opt.Tap, planIDs: opt.PlanIDBase, role: opt.Role, manual: opt.ManualChain, instance: instanceName(cfg.Fleet.Instance), ownerTTL: opt.JournalOwnerTTL}
 	d = built
 	if err := checkRole(cfg, opt.Role, RoleAll, RoleEngine); err != nil {
 		return nil, err

@@ -49,6 +49,13 @@ func startDaemonAs(t *testing.T, name string, ready func(*Daemon) bool, repl ...
 // (gracefully) and returns its error; the cleanup calls it too.
 func startDaemonCtl(t *testing.T, name string, ready func(*Daemon) bool, repl ...string) (*Daemon, string, func() error) {
 	t.Helper()
+	return startDaemonOpt(t, name, ready, nil, repl...)
+}
+
+// startDaemonOpt is startDaemonCtl with tune, if set, adjusting the
+// daemon's Options.
+func startDaemonOpt(t *testing.T, name string, ready func(*Daemon) bool, tune func(*Options), repl ...string) (*Daemon, string, func() error) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -74,8 +81,12 @@ func startDaemonCtl(t *testing.T, name string, ready func(*Daemon) bool, repl ..
 		log = slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	d, err := Build(ctx, cfg, Options{RulesFallback: configs.DefaultRules, RulesFallbackName: configs.DefaultRulesName, Logger: log,
-		TuneSim: func(c *sim.Config) { c.Dislocation.Prob, c.Quiet.Prob = 0, 0 }})
+	opt := Options{RulesFallback: configs.DefaultRules, RulesFallbackName: configs.DefaultRulesName, Logger: log,
+		TuneSim: func(c *sim.Config) { c.Dislocation.Prob, c.Quiet.Prob = 0, 0 }}
+	if tune != nil {
+		tune(&opt)
+	}
+	d, err := Build(ctx, cfg, opt)
 	if err != nil {
 		cancel()
 		t.Fatal(err)

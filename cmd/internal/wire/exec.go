@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -59,6 +60,11 @@ type execution struct {
 	started        chan struct{} // closed once the first service runs
 	startOnce      sync.Once
 	halted         atomic.Bool // the kill switch as last applied
+	// owner is this daemon's hold on the journal (bus.JournalOwner): nil
+	// until acquired, and nil with the embedded server, which no other
+	// daemon can write to.
+	owner     atomic.Pointer[bus.JournalOwner]
+	ownerWait bool // an external server: the executor starts once the journal is held
 }
 
 // serviceRun is one running Service.
@@ -221,8 +227,8 @@ func newExecution(d *Daemon) (*execution, error) {
 		return nil, err
 	}
 	ec.Quotes, ec.FeeRates = d.quotes, d.feeRate
-	x := &execution{d: d, log: d.log.With("component", "execution"), jr: d.bus.Journal(), cfg: ec,
-		started: make(chan struct{})}
+	x := &execution{d: d, log: d.log.With("component", "execution"), jr: journalOf(d), cfg: ec,
+		started: make(chan struct{}), ownerWait: d.emb == nil}
 	x.jr.OnAppend = x.lat.appended
 	x.ledger = newLedgerLink(d, x.jr)
 	for v := range x.sinks {
@@ -274,11 +280,28 @@ func (x *execution) newService() (*execute.Service, error) {
 		}
 	}
 	x.mu.Unlock()
-	return execute.NewService(execute.ServiceConfig{
+	sc := execute.ServiceConfig{
 		Executor: ec, Journal: x.jr, Venues: venues, Clock: wallClock{}, Logger: x.d.log,
 		Hooks:  execute.Hooks{Persisted: x.persisted, Closed: x.closed, Abandoned: x.abandoned},
 		OnSend: x.onSend, OnCall: x.onCall,
-	})
+	}
+	if o := x.owner.Load(); o != nil {
+		// Daemons sharing the server share the epoch counter: their trade
+		// ids (and client order ids) never collide in the ledger.
+		sc.Epochs = o.AllocEpoch
+	}
+	return execute.NewService(sc)
+}
+
+// journalOf is the daemon's executor journal: arb.exec.<kind> in
+// ARB_EVENTS, or arb.exec.<instance>.<kind> when fleet.instance names
+// this daemon, so daemons of one fleet sharing a server each replay only
+// their own trades.
+func journalOf(d *Daemon) *bus.Journal {
+	if id := d.cfg.Fleet.Instance; id != "" {
+		return d.bus.JournalIn(bus.StreamName, bus.JournalPrefix+id+".")
+	}
+	return d.bus.Journal()
 }
 
 type wallClock struct{}
@@ -318,6 +341,9 @@ func (x *execution) start(ctx context.Context, run func(string, func(context.Con
 	}
 	x.ledger.start(ctx, run)
 	run("execution", func(ctx context.Context) error {
+		if err := x.own(ctx, run); err != nil {
+			return err
+		}
 		if err := x.startService(ctx); err != nil {
 			return err
 		}
@@ -325,6 +351,40 @@ func (x *execution) start(ctx context.Context, run func(string, func(context.Con
 		x.watchExposure(ctx)
 		return nil
 	})
+}
+
+// own takes the journal's ownership before the executor replays it (see
+// bus.JournalOwner): with an external NATS server another daemon could be
+// trading from the same journal. It waits up to 1.5 TTL for a crashed
+// predecessor's key to expire, then fails the daemon naming the holder;
+// once held, the key is renewed until the daemon stops, and losing it to
+// another daemon stops this one. The embedded server admits no other
+// process, so it needs no key.
+func (x *execution) own(ctx context.Context, run func(string, func(context.Context) error)) error {
+	if !x.ownerWait {
+		return nil
+	}
+	host, _ := os.Hostname()
+	o, err := x.jr.Owner(ctx, bus.OwnerInfo{Instance: x.d.instance, Host: host, PID: os.Getpid(), Since: time.Now().UTC()}, x.d.ownerTTL, x.d.log)
+	if err != nil {
+		return err
+	}
+	if err := o.Acquire(ctx, o.TTL()+o.TTL()/2); err != nil {
+		return err
+	}
+	x.owner.Store(o)
+	run("journal owner", o.Run)
+	return nil
+}
+
+// ownsJournal reports whether this daemon may write the journal now: it
+// holds the ownership key (always, with the embedded server).
+func (x *execution) ownsJournal() bool {
+	if !x.ownerWait {
+		return true
+	}
+	o := x.owner.Load()
+	return o != nil && o.Held()
 }
 
 // startService builds and runs a new service (the current one, if any,
@@ -378,6 +438,10 @@ func (x *execution) service() *execute.Service {
 func (x *execution) ready() (bool, string) {
 	svc := x.service()
 	switch {
+	case x.ownerWait && x.owner.Load() == nil:
+		return false, "executor: waiting for the journal's ownership (" + bus.JournalBucket + ")"
+	case !x.ownsJournal():
+		return false, "executor: the journal's ownership key is not renewed (NATS out of reach?)"
 	case svc == nil:
 		return false, "executor: starting"
 	case !svc.Ready():

@@ -2,6 +2,8 @@ package wire
 
 import (
 	"context"
+	"errors"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +14,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nkeys"
+
+	"arb/cmd/internal/bus"
 )
 
 // The permissions of README.md's external NATS configuration ("NATS
@@ -27,7 +31,9 @@ var (
 		"$KV.arb_killswitch.killswitch", "$JS.API.STREAM.CREATE.KV_arb_killswitch", "$JS.API.STREAM.INFO.KV_arb_killswitch",
 		"$JS.API.DIRECT.GET.KV_arb_killswitch.>", "$JS.API.CONSUMER.CREATE.KV_arb_killswitch.>",
 		"$JS.API.CONSUMER.DELETE.KV_arb_killswitch.>", "$JS.FC.KV_arb_killswitch.>",
-		"$KV.arb_fleet.>", "$JS.API.STREAM.CREATE.KV_arb_fleet", "$JS.API.STREAM.INFO.KV_arb_fleet"}
+		"$KV.arb_fleet.>", "$JS.API.STREAM.CREATE.KV_arb_fleet", "$JS.API.STREAM.INFO.KV_arb_fleet",
+		"$KV.arb_journal.>", "$JS.API.STREAM.CREATE.KV_arb_journal",
+		"$JS.API.STREAM.INFO.KV_arb_journal", "$JS.API.DIRECT.GET.KV_arb_journal.>"}
 	readmeRulesPublish  = []string{"$KV.arb_rules.rules", "$JS.API.INFO", "$JS.API.STREAM.INFO.KV_arb_rules"}
 	readmeReaderPublish = []string{"$JS.API.INFO", "$JS.API.STREAM.INFO.ARB_EVENTS", "$JS.API.STREAM.MSG.GET.ARB_EVENTS",
 		"$JS.API.DIRECT.GET.ARB_EVENTS", "$JS.API.DIRECT.GET.ARB_EVENTS.>", "$JS.API.CONSUMER.CREATE.ARB_EVENTS",
@@ -190,5 +196,81 @@ func TestExternalNATSPermissions(t *testing.T) {
 	})
 	if rulesVersionName(d) != "from-admin" {
 		t.Errorf("rules now %q", rulesVersionName(d))
+	}
+}
+
+// TestJournalOneOwner: two daemons with an executor on one external NATS
+// server and the same journal (no fleet.instance: the default one) would
+// trade from one journal. The second waits for the first's ownership key,
+// then fails to start naming the holder, without ever passing a plan; once
+// the first stops cleanly, a third starts at once. Daemons that name
+// themselves (fleet.instance) each keep a journal of their own and trade
+// side by side, with epochs from the shared counter: TestFleet.
+func TestJournalOneOwner(t *testing.T) {
+	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, JetStream: true,
+		StoreDir: t.TempDir(), NoSigs: true, NoLog: true, DisableJetStreamBanner: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Start()
+	t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
+	if !srv.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats-server not ready")
+	}
+	const ttl = 2 * time.Second
+	shortTTL := func(o *Options) { o.JournalOwnerTTL = ttl }
+	natsLine := `nats: {url: "` + srv.ClientURL() + `"}`
+	executorReady := func(d *Daemon) bool {
+		ok, _ := d.exec.ready()
+		return ok
+	}
+	a, _, stopA := startDaemonOpt(t, "a.yaml", executorReady, shortTTL, `nats: {url: ""}`, natsLine)
+	if !a.exec.ownsJournal() {
+		t.Fatal("a trades without holding the journal")
+	}
+
+	// b: refused after waiting 1.5 TTL, naming a's key; never ready and
+	// never passing a plan meanwhile.
+	b, baseB, stopB := startDaemonOpt(t, "b.yaml", func(*Daemon) bool { return true }, shortTTL, `nats: {url: ""}`, natsLine)
+	begin := time.Now()
+	for time.Since(begin) < ttl {
+		if ok, why := b.exec.ready(); ok || !strings.Contains(why, "waiting for the journal's ownership") {
+			t.Fatalf("b while a holds the journal: ready %v (%s)", ok, why)
+		}
+		if b.journalReady() {
+			t.Fatal("b's desk would pass plans while a holds the journal")
+		}
+		time.Sleep(100 * time.Millisecond) // sampling b's state over a window, not waiting for an event
+	}
+	// b's failure stops the daemon: its HTTP server goes away.
+	waitFor(t, "b's daemon to stop", 60*time.Second, func() bool {
+		resp, err := http.Get(baseB + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err != nil
+	})
+	if took := time.Since(begin); took < ttl {
+		t.Errorf("b gave up after %v, before a dead holder's key could go unrenewed for the TTL %v", took, ttl)
+	}
+	err = stopB()
+	if !errors.Is(err, bus.ErrJournalOwned) || !strings.Contains(err.Error(), "owner.ARB_EVENTS_arb_exec") {
+		t.Fatalf("b: %v, want the default journal owned by a", err)
+	}
+	if closed := b.exec.flat.Load() + b.exec.residual.Load(); closed != 0 {
+		t.Fatalf("b closed %d trades", closed)
+	}
+
+	// a stops cleanly (its key deleted): c holds the journal at once.
+	if err := stopA(); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	c, _, _ := startDaemonOpt(t, "c.yaml", executorReady, shortTTL, `nats: {url: ""}`, natsLine)
+	if took := time.Since(start); took > ttl {
+		t.Errorf("c ready %v after a's clean stop: it waited for the key to go stale", took)
+	}
+	if !c.exec.ownsJournal() {
+		t.Fatal("c trades without holding the journal")
 	}
 }

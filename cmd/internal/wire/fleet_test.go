@@ -17,6 +17,7 @@ import (
 
 	"arb/cmd/internal/bus"
 	"arb/cmd/internal/config"
+	"arb/strategy/execute"
 )
 
 // fleetReader connects to url as a tool would and opens the status bucket.
@@ -81,6 +82,29 @@ func TestFleet(t *testing.T) {
 	a, stopA := start("engine-a")
 	b, stopB := start("engine-b")
 	ctx := context.Background()
+
+	// Each named daemon trades from a journal of its own, its epoch (the
+	// high half of its trade ids) from the fleet's shared counter.
+	epochs := map[string]uint32{}
+	for _, d := range []*Daemon{a, b} {
+		waitFor(t, d.instance+"'s executor ready", 30*time.Second, func() bool { ok, _ := d.exec.ready(); return ok })
+		if k := d.exec.jr.OwnerKey(); k != "owner.ARB_EVENTS_arb_exec_"+d.instance || !d.exec.ownsJournal() {
+			t.Fatalf("%s: journal %s, held %v", d.instance, k, d.exec.ownsJournal())
+		}
+		codec := execute.NewCodec(d.reg)
+		if err := d.exec.jr.Replay(ctx, func(data []byte) error {
+			rec, err := codec.Unmarshal(data)
+			if err == nil && rec.Kind == execute.RecEpoch {
+				epochs[d.instance] = rec.Epoch
+			}
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if ea, eb := epochs["engine-a"], epochs["engine-b"]; ea == 0 || eb == 0 || ea == eb {
+		t.Fatalf("epochs %v: each journal needs its own, different one", epochs)
+	}
 
 	// One signed rule set put in the rules bucket is taken by both.
 	shipped, _ := os.ReadFile(shippedRules(t))

@@ -3,6 +3,7 @@ package wire
 import (
 	"github.com/prometheus/client_golang/prometheus"
 
+	"arb/cmd/internal/bus"
 	"arb/cmd/internal/httpapi"
 )
 
@@ -30,6 +31,9 @@ func (d *Daemon) JournalReady() (bool, string) {
 		return false, "no NATS connection"
 	}
 	if d.bus.Durable() {
+		if d.exec != nil && !d.exec.ownsJournal() {
+			return false, "this daemon does not hold the journal's ownership key (" + bus.JournalBucket + "): not acquired yet, or not renewed"
+		}
 		return true, ""
 	}
 	st := d.bus.State()
@@ -41,7 +45,9 @@ func (d *Daemon) JournalReady() (bool, string) {
 }
 
 // journalReady is JournalReady's hot-path form (one atomic load).
-func (d *Daemon) journalReady() bool { return d.bus != nil && d.bus.Durable() }
+func (d *Daemon) journalReady() bool {
+	return d.bus != nil && d.bus.Durable() && (d.exec == nil || d.exec.ownsJournal())
+}
 
 // journalStatus is the durable log's part of /api/v1/status.
 func (d *Daemon) journalStatus() httpapi.JournalStatus {

@@ -103,7 +103,14 @@ func (lk *ledgerLink) start(ctx context.Context, run func(string, func(context.C
 		if store != nil {
 			defer store.Close()
 		}
-		feed, err := ledgerfeed.New(lk.d.bus.JetStream(), store, ledgerfeed.Config{}, lk.d.log)
+		var lc ledgerfeed.Config
+		if id := lk.d.cfg.Fleet.Instance; id != "" {
+			// Named daemons sharing a server each keep their own durable
+			// consumer (the feed deletes and recreates it at its store's
+			// position: a shared one would be fought over).
+			lc.Durable = "arb-ledger-" + id
+		}
+		feed, err := ledgerfeed.New(lk.d.bus.JetStream(), store, lc, lk.d.log)
 		if err != nil {
 			return err
 		}
