@@ -207,16 +207,8 @@ func TestExternalNATSPermissions(t *testing.T) {
 // themselves (fleet.instance) each keep a journal of their own and trade
 // side by side, with epochs from the shared counter: TestFleet.
 func TestJournalOneOwner(t *testing.T) {
-	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, JetStream: true,
-		StoreDir: t.TempDir(), NoSigs: true, NoLog: true, DisableJetStreamBanner: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Start()
+	srv := startNATS(t, t.TempDir(), 0)
 	t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
-	if !srv.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server not ready")
-	}
 	const ttl = 2 * time.Second
 	shortTTL := func(o *Options) { o.JournalOwnerTTL = ttl }
 	natsLine := `nats: {url: "` + srv.ClientURL() + `"}`
@@ -253,7 +245,7 @@ func TestJournalOneOwner(t *testing.T) {
 	if took := time.Since(begin); took < ttl {
 		t.Errorf("b gave up after %v, before a dead holder's key could go unrenewed for the TTL %v", took, ttl)
 	}
-	err = stopB()
+	err := stopB()
 	if !errors.Is(err, bus.ErrJournalOwned) || !strings.Contains(err.Error(), "owner.ARB_EVENTS_arb_exec") {
 		t.Fatalf("b: %v, want the default journal owned by a", err)
 	}

@@ -44,14 +44,7 @@ func TestLedgerBackfill(t *testing.T) {
 	}
 	appendRecords(ctx, t, jr, codec, recs)
 
-	lk := newLedgerLink(d, jr)
-	rctx, stop := context.WithCancel(ctx)
-	defer stop()
-	lk.start(rctx, func(name string, f func(context.Context) error) { go f(rctx) })
-	waitFor(t, "the ledger backfilled", 30*time.Second, func() bool {
-		rep, ok := lk.report()
-		return ok && rep.Trades == 1
-	})
+	lk := startLedgerLink(ctx, t, d, jr)
 	feed := lk.feed.Load()
 	var fills int
 	var tr *ledger.TradeRecord
@@ -127,6 +120,21 @@ func appendRecords(ctx context.Context, t *testing.T, jr *bus.Journal, codec *ex
 	}
 }
 
+// startLedgerLink starts d's ledger link on jr until the test ends and
+// waits until its ledger holds one trade (the backfill's).
+func startLedgerLink(ctx context.Context, t *testing.T, d *Daemon, jr *bus.Journal) *ledgerLink {
+	t.Helper()
+	lk := newLedgerLink(d, jr)
+	rctx, stop := context.WithCancel(ctx)
+	t.Cleanup(stop)
+	lk.start(rctx, func(name string, f func(context.Context) error) { go f(rctx) })
+	waitFor(t, "the ledger backfilled", 30*time.Second, func() bool {
+		rep, ok := lk.report()
+		return ok && rep.Trades == 1
+	})
+	return lk
+}
+
 // TestLedgerBackfillGas: the backfill books an order's cost without a fill
 // (the gas of a reverted swap, carried by its final state) as its leg's
 // gas, as the live trade event does: a sequential trade whose first leg
@@ -148,14 +156,7 @@ func TestLedgerBackfillGas(t *testing.T) {
 			FeeRate: num.AmountOf(6_010_000, 2)},
 		{Kind: execute.RecTransition, Trade: id, TS: now, To: execute.StateClosedFlat, QtyDecimals: 8},
 	})
-	lk := newLedgerLink(d, jr)
-	rctx, stop := context.WithCancel(ctx)
-	defer stop()
-	lk.start(rctx, func(name string, f func(context.Context) error) { go f(rctx) })
-	waitFor(t, "the ledger backfilled", 30*time.Second, func() bool {
-		rep, ok := lk.report()
-		return ok && rep.Trades == 1
-	})
+	lk := startLedgerLink(ctx, t, d, jr)
 	feed := lk.feed.Load()
 	var tr *ledger.TradeRecord
 	var fee decimal.Decimal
