@@ -29,8 +29,14 @@
 // and fills by COPY; accounts, summed balance deltas, trade and order
 // upserts and the consumer position pipelined in one round trip. A fill
 // already stored fails the unique key and with it the whole batch: a batch
-// is all or nothing. BENCHMARKS.md has the figures against one INSERT per
-// row and one commit per fill.
+// is all or nothing. Writing is two steps: Encode builds the COPY data
+// (PostgreSQL's binary COPY format) and the statements' array parameters
+// (binary) without touching the database, reusing its buffers; WriteEncoded
+// commits. Pipeline overlaps them: the caller encodes batch N+1 while the
+// pipeline's goroutine commits batch N, batches commit in submission
+// order, and a failed batch aborts every batch submitted after it until
+// Reset. BENCHMARKS.md has the figures against one INSERT per row and one
+// commit per fill.
 //
 // # Views (migration 2), for the dashboards
 //
