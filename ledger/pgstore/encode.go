@@ -31,15 +31,7 @@ type Encoded struct {
 	lastSeq uint64
 	copies  [nCopies]copyData
 	stmts   *pgconn.Batch // nil: no statement
-	fills   int           // fill rows, for callers' counts
 }
-
-// Fills is the number of fills the encoded batch stores.
-func (e *Encoded) Fills() int { return e.fills }
-
-// LastSeq is the stream sequence the encoded batch records as the
-// consumer's position (0: none).
-func (e *Encoded) LastSeq() uint64 { return e.lastSeq }
 
 func (e *Encoded) empty() bool {
 	if e.stmts != nil {
@@ -194,7 +186,7 @@ func Encode(b *Batch) (*Encoded, error) {
 
 // encode fills e (its buffers reused) from b.
 func (c *encoder) encode(b *Batch, e *Encoded) error {
-	e.lastSeq, e.stmts, e.fills = b.LastSeq, nil, 0
+	e.lastSeq, e.stmts = b.LastSeq, nil
 	for i := range e.copies {
 		e.copies[i].rows = 0
 		e.copies[i].data = append(e.copies[i].data[:0], copySignature...)
@@ -229,18 +221,19 @@ func (c *encoder) encode(b *Batch, e *Encoded) error {
 			w = putText(w, t.Venue)
 			w = putOptText(w, t.TradeID)
 			w = putText(w, t.Memo)
-			gas := false
+			var gas *ledger.Leg // the leg this gas was paid for: its value in quote
 			if t.Kind == ledger.TxGas && ch.Trade != nil {
-				for _, leg := range ch.Trade.Trade.Legs {
-					if !gas && ledger.GasTxID(t.TradeID, leg.ClientOrderID) == t.ID {
-						if w, err = putNumeric(w, leg.GasQuote); err != nil {
-							return err
-						}
-						gas = true
+				for j := range ch.Trade.Trade.Legs {
+					if leg := &ch.Trade.Trade.Legs[j]; ledger.GasTxID(t.TradeID, leg.ClientOrderID) == t.ID {
+						gas = leg
 					}
 				}
 			}
-			if !gas {
+			if gas != nil {
+				if w, err = putNumeric(w, gas.GasQuote); err != nil {
+					return err
+				}
+			} else {
 				w = putNull(w)
 			}
 			w = putInt8(w, int64(t.Seq))
@@ -291,7 +284,6 @@ func (c *encoder) encode(b *Batch, e *Encoded) error {
 			w = putText(w, f.TxID)
 			w = putInt8(w, int64(f.Seq))
 			fills.data = w
-			e.fills++
 		}
 		if tr := ch.Trade; tr != nil {
 			if k, ok := c.seen[tr.ID]; ok {
