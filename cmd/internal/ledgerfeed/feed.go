@@ -372,8 +372,10 @@ func (f *Feed) caughtUpIfEmpty(ctx context.Context) error {
 }
 
 // runStore is PostgreSQL mode: load the ledger from the store, then fetch
-// batches from the durable consumer, apply them, commit each batch in one
-// database transaction, and only then acknowledge it.
+// batches from the durable consumer, apply them, and hand each to the
+// pipeline, which commits it in one database transaction after the
+// batches before it while the next is applied; each batch is acknowledged
+// only after its own commit (completed).
 func (f *Feed) runStore(ctx context.Context) error {
 	f.retryMu.Lock()
 	f.retry = nil // a previous run's batches were not acknowledged: they come again
