@@ -24,9 +24,10 @@ import (
 // BenchmarkFeedFills: the whole consumer path in PostgreSQL mode — fetch
 // from JetStream (the machine's nats-server), decode, apply to the ledger,
 // encode, commit, acknowledge — for b.N fills (two per trade) published
-// beforehand, in fetches of 1000 events; "pipeline-2" overlaps the
-// ledger's work on batch N+1 with batch N's commit (the default),
-// "pipeline-1" writes one batch after the other. Each op is one fill.
+// beforehand, in fetches of 1000 events; "pipeline-2" (the default)
+// fetches, applies and encodes batch N+1 while batch N commits,
+// "pipeline-1" fetches and applies it meanwhile but encodes it only after
+// N's commit. Each op is one fill.
 func BenchmarkFeedFills(b *testing.B) {
 	for _, depth := range []int{2, 1} {
 		b.Run("pipeline-"+strconv.Itoa(depth), func(b *testing.B) {

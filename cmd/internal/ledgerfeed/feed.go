@@ -32,8 +32,10 @@ type Config struct {
 	// PostgreSQL is unreachable (defaults 250ms and 15s).
 	BackoffMin, BackoffMax time.Duration
 	// Pipeline is how many batches may be on their way to PostgreSQL at
-	// once (default 2): the next batch is applied and encoded while the
-	// previous one commits. 1 writes one batch after the other.
+	// once (default 2): the next batch is fetched, applied and encoded
+	// while the previous one commits. With 1 the next batch is still
+	// fetched and applied meanwhile, but encoded only once the previous
+	// one has completed.
 	Pipeline int
 }
 
