@@ -14,7 +14,10 @@ import (
 // Check verifies the stored books in SQL and from the stored rows, the
 // same properties as ledger.Check: every transaction balances per asset;
 // every balance equals the sum of its account's entries; every asset's
-// balances sum to zero; every fill has its fill transaction and as many
+// balances sum to zero; every entry belongs to a stored transaction and
+// no entry key (transaction, position) is stored twice (migration 3
+// dropped the key's index: the transactions' key implies it); every fill
+// has its fill transaction and as many
 // fill transactions as fills; every trade's stored PnL equals the PnL
 // recomputed from its stored fills and gas. It returns at most
 // ledger.MaxViolations violations.
@@ -36,6 +39,10 @@ func (s *Store) Check(ctx context.Context) ([]ledger.Violation, error) {
 			"%s holds %s but its entries sum to %s"},
 		{"asset_total", `SELECT asset, sum(balance)::text, '' FROM balances GROUP BY asset HAVING sum(balance) <> 0 LIMIT 100`,
 			"the balances of %s sum to %s, not zero%s"},
+		{"entry_key", `SELECT e.tx_id, e.n::text, CASE WHEN t.id IS NULL THEN 'has no transaction' ELSE 'is stored ' || e.c || ' times' END
+			FROM (SELECT tx_id, n, count(*) AS c FROM entries GROUP BY tx_id, n) e LEFT JOIN transactions t ON t.id = e.tx_id
+			WHERE e.c > 1 OR t.id IS NULL LIMIT 100`,
+			"entry %s/%s %s"},
 		{"fill_tx", `SELECT f.venue, f.venue_fill_id, '' FROM fills f LEFT JOIN transactions t ON t.id = f.tx_id
 			WHERE t.id IS NULL OR t.kind <> 'fill' LIMIT 100`,
 			"fill %s/%s has no fill transaction%s"},

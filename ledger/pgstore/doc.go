@@ -9,7 +9,8 @@
 // Open, each in its own transaction under an advisory lock, recorded in
 // schema_migrations; a database newer than the binary is refused.
 // Version 1 holds the tables, version 2 the dashboard views and their
-// indexes. Amounts are NUMERIC, converted exactly from and to
+// indexes; version 3 drops the entries' primary key (the transactions'
+// key implies it; Check verifies it). Amounts are NUMERIC, converted exactly from and to
 // shopspring/decimal (coefficient and exponent, never text or float).
 //
 //	ledger_events   every event applied, as received (stream, seq, subject, msg_id, kind, body):
@@ -17,7 +18,7 @@
 //	consumer_state  the highest stream sequence committed per stream
 //	accounts        name (assets:binance:BTC), kind, venue, asset
 //	transactions    id (the idempotency key), kind (fill, gas, external), ts, venue, trade_id, memo, gas_quote
-//	entries         tx_id, n, account, asset, amount (≠ 0; + debit, − credit)
+//	entries         tx_id, n, account, asset, amount (≠ 0; + debit, − credit); no index
 //	balances        account, asset, balance (the sum of the account's entries)
 //	fills           the Fills contract plus fee_quote_rate, fee_quote, ts_unix_ns; primary key (venue, venue_fill_id)
 //	trades          the latest trade event plus the ledger's PnL (TradePnL columns)
@@ -29,8 +30,14 @@
 // and fills by COPY; accounts, summed balance deltas, trade and order
 // upserts and the consumer position pipelined in one round trip. A fill
 // already stored fails the unique key and with it the whole batch: a batch
-// is all or nothing. BENCHMARKS.md has the figures against one INSERT per
-// row and one commit per fill.
+// is all or nothing. Writing is two steps: Encode builds the COPY data
+// (PostgreSQL's binary COPY format) and the statements' array parameters
+// (binary) without touching the database, reusing its buffers; WriteEncoded
+// commits. Pipeline overlaps them: the caller encodes batch N+1 while the
+// pipeline's goroutine commits batch N, batches commit in submission
+// order, and a failed batch aborts every batch submitted after it until
+// Reset. BENCHMARKS.md has the figures against one INSERT per row and one
+// commit per fill.
 //
 // # Views (migration 2), for the dashboards
 //

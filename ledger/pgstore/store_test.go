@@ -189,10 +189,20 @@ func TestMigrateFromEmpty(t *testing.T) {
 	}
 }
 
-// TestMigrateFromPrevious: a database written by the previous version (1)
-// is upgraded in place; its rows are kept and read by the new views, and
-// its schema ends up identical to one migrated from empty.
+// TestMigrateFromPrevious: a database written by an earlier version (1,
+// and the previous one) is upgraded in place; its rows are kept and read
+// by the new views, and its schema ends up identical to one migrated from
+// empty.
 func TestMigrateFromPrevious(t *testing.T) {
+	for _, from := range []int{1, LatestVersion() - 1} {
+		t.Run(fmt.Sprintf("from%d", from), func(t *testing.T) { migrateFrom(t, from) })
+		if LatestVersion()-1 == 1 {
+			break
+		}
+	}
+}
+
+func migrateFrom(t *testing.T, from int) {
 	ctx := ctxT(t)
 	dsn := pgtest.NewDB(t)
 	conn, err := pgx.Connect(ctx, dsn)
@@ -200,19 +210,19 @@ func TestMigrateFromPrevious(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close(ctx)
-	if err := Migrate(ctx, conn, 1); err != nil {
+	if err := Migrate(ctx, conn, from); err != nil {
 		t.Fatal(err)
 	}
-	if v, _ := SchemaVersion(ctx, conn); v != 1 {
+	if v, _ := SchemaVersion(ctx, conn); v != from {
 		t.Fatalf("version %d", v)
 	}
 	// Version 1 has no views yet.
 	var n int
-	if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_views WHERE viewname LIKE 'v\_%'`).Scan(&n); err != nil || n != 0 {
-		t.Fatalf("views at version 1: %d %v", n, err)
+	if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_views WHERE viewname LIKE 'v\_%'`).Scan(&n); err != nil || (from == 1) != (n == 0) {
+		t.Fatalf("views at version %d: %d %v", from, n, err)
 	}
-	// The previous version's writer (the same Write: version 2 only adds
-	// views and indexes) writes books.
+	// The earlier version's writer (the same Write: version 2 only adds
+	// views and indexes, version 3 drops an index) writes books.
 	old := &Store{pool: poolOf(t, dsn)}
 	l := ledger.New()
 	apply(t, old, l, events(rand.New(rand.NewPCG(1, 2)), 40), 7)
@@ -323,6 +333,11 @@ func TestCheckFindsCorruption(t *testing.T) {
 		`UPDATE balances SET balance = balance + 1 WHERE account = (SELECT min(account) FROM balances)`,
 		`UPDATE entries SET amount = amount * 2 WHERE (tx_id, n) = (SELECT tx_id, min(n) FROM entries WHERE tx_id = (SELECT min(tx_id) FROM entries) GROUP BY tx_id)`,
 		`UPDATE trades SET net_quote = net_quote + 1 WHERE id = (SELECT min(id) FROM trades)`,
+		// A balanced pair of entries of no transaction, and an entry stored
+		// twice (no index refuses either since migration 3).
+		`INSERT INTO entries (tx_id, n, account, asset, amount) VALUES ('fill:nowhere:1', 0, 'assets:binance:USDT', 'USDT', 1),
+			('fill:nowhere:1', 1, 'assets:okx:USDT', 'USDT', -1)`,
+		`INSERT INTO entries SELECT * FROM entries WHERE tx_id = (SELECT max(tx_id) FROM entries WHERE tx_id LIKE 'fill:%') AND n = 0`,
 	} {
 		if _, err := s.pool.Exec(ctx, q); err != nil {
 			t.Fatal(err)
@@ -336,7 +351,7 @@ func TestCheckFindsCorruption(t *testing.T) {
 	for _, x := range v {
 		rules[x.Rule] = true
 	}
-	for _, r := range []string{"balanced", "balance", "asset_total", "trade_pnl"} {
+	for _, r := range []string{"balanced", "balance", "asset_total", "trade_pnl", "entry_key"} {
 		if !rules[r] {
 			t.Errorf("missed %s: %v", r, v)
 		}

@@ -11,8 +11,13 @@
 // Run loads the ledger from the store (replaying the stored events), then
 // (re)creates the durable consumer at the store's committed position and
 // loops: fetch up to Config.Batch events, apply them to the in-memory
-// ledger, write the batch's changes in one database transaction
-// (pgstore.Store.Write), and only after the commit acknowledge each event.
+// ledger, hand the batch's changes to a pgstore.Pipeline, which commits
+// each batch in one database transaction, in order, on its own goroutine,
+// and only after a batch's own commit acknowledge each of its events.
+// While batch N commits, batch N+1 is fetched, applied and encoded
+// (Config.Pipeline batches in flight, default 2), so the ledger's CPU and
+// PostgreSQL's overlap; readers of the ledger see a batch from when it is
+// applied, before its commit.
 // Exactly once follows from three things: the store, not the consumer, is
 // the truth about what is applied (a restart starts from it); applying is
 // idempotent (a redelivered fill is a ledger.Duplicate, the fills' unique
@@ -21,7 +26,11 @@
 // lost — the feed keeps the batch unacknowledged (with progress notes so
 // JetStream does not redeliver it meanwhile), rebuilds the in-memory ledger
 // from the store, and tries again with backoff until it commits. Trading
-// goes on meanwhile: events wait in JetStream and Lag grows.
+// goes on meanwhile: events wait in JetStream and Lag grows. A batch
+// behind the failed one in the pipeline was applied on top of it: the
+// pipeline aborts it without writing anything, and after the rebuild the
+// failed batch and those behind it are applied and written again, one
+// after the other, before the pipeline resumes (Stats.Aborted counts them).
 //
 // # Without PostgreSQL
 //

@@ -31,6 +31,12 @@ type Config struct {
 	// BackoffMin and BackoffMax bound the wait between attempts while
 	// PostgreSQL is unreachable (defaults 250ms and 15s).
 	BackoffMin, BackoffMax time.Duration
+	// Pipeline is how many batches may be on their way to PostgreSQL at
+	// once (default 2): the next batch is fetched, applied and encoded
+	// while the previous one commits. With 1 the next batch is still
+	// fetched and applied meanwhile, but encoded only once the previous
+	// one has completed.
+	Pipeline int
 }
 
 func (c *Config) defaults() {
@@ -58,6 +64,9 @@ func (c *Config) defaults() {
 	if c.BackoffMax <= 0 {
 		c.BackoffMax = 15 * time.Second
 	}
+	if c.Pipeline <= 0 {
+		c.Pipeline = 2
+	}
 }
 
 // Validate reports a configuration that cannot work.
@@ -65,6 +74,8 @@ func (c *Config) Validate() error {
 	switch {
 	case c.Batch > 10000:
 		return fmt.Errorf("ledgerfeed: batch %d is more than 10000", c.Batch)
+	case c.Pipeline > 8:
+		return fmt.Errorf("ledgerfeed: pipeline %d is more than 8", c.Pipeline)
 	case c.BackoffMin > c.BackoffMax:
 		return errors.New("ledgerfeed: backoff min above max")
 	case c.AckWait > 0 && c.BackoffMax*2 > c.AckWait:
@@ -83,6 +94,10 @@ type Stats struct {
 	Ignored    uint64 // events of other subjects (plans, order intents)
 	Commits    uint64 // database transactions committed
 	StoreErrs  uint64 // failed database writes (each retried until it succeeds)
+	// Aborted counts batches not written because a batch before them in
+	// the pipeline failed (each applied and written again after the
+	// ledger is rebuilt from the store).
+	Aborted uint64
 }
 
 // Feed keeps a ledger up to date from the event stream: in memory only
@@ -99,12 +114,23 @@ type Feed struct {
 	l     *ledger.Ledger
 	dirty bool // l may hold changes the store does not: reload before applying
 
+	inflight atomic.Int64 // messages submitted to the pipeline, not yet committed or failed
+	retryMu  sync.Mutex
+	retry    []heldBatch // batches failed or aborted in the pipeline, in stream order
+
 	lag       atomic.Int64
 	ready     chan struct{}
 	readyOnce sync.Once
 	logLimit  rateLimit
 
-	applied, duplicates, stale, conflicts, rejected, ignored, commits, storeErrs atomic.Uint64
+	applied, duplicates, stale, conflicts, rejected, ignored, commits, storeErrs, aborted atomic.Uint64
+}
+
+// heldBatch is one fetch's messages, unacknowledged until committed, and
+// the consumer's pending count when they came.
+type heldBatch struct {
+	msgs    []jetstream.Msg
+	pending uint64
 }
 
 // New returns a feed reading cfg.Stream through js. With store nil the
@@ -151,7 +177,8 @@ func (f *Feed) Ready() <-chan struct{} { return f.ready }
 // Stats returns the counters.
 func (f *Feed) Stats() Stats {
 	return Stats{Applied: f.applied.Load(), Duplicates: f.duplicates.Load(), Stale: f.stale.Load(), Conflicts: f.conflicts.Load(),
-		Rejected: f.rejected.Load(), Ignored: f.ignored.Load(), Commits: f.commits.Load(), StoreErrs: f.storeErrs.Load()}
+		Rejected: f.rejected.Load(), Ignored: f.ignored.Load(), Commits: f.commits.Load(), StoreErrs: f.storeErrs.Load(),
+		Aborted: f.aborted.Load()}
 }
 
 // Run applies events until ctx ends, and returns ctx's error, or another
@@ -347,9 +374,14 @@ func (f *Feed) caughtUpIfEmpty(ctx context.Context) error {
 }
 
 // runStore is PostgreSQL mode: load the ledger from the store, then fetch
-// batches from the durable consumer, apply them, commit each batch in one
-// database transaction, and only then acknowledge it.
+// batches from the durable consumer, apply them, and hand each to the
+// pipeline, which commits it in one database transaction after the
+// batches before it while the next is applied; each batch is acknowledged
+// only after its own commit (completed).
 func (f *Feed) runStore(ctx context.Context) error {
+	f.retryMu.Lock()
+	f.retry = nil // a previous run's batches were not acknowledged: they come again
+	f.retryMu.Unlock()
 	backoff := f.cfg.BackoffMin
 	var last uint64
 	for {
@@ -380,9 +412,21 @@ func (f *Feed) runStore(ctx context.Context) error {
 	if err := f.caughtUpIfEmpty(ctx); err != nil {
 		return err
 	}
+	refreshLag := func() { // while a batch waits for PostgreSQL, the lag keeps growing
+		if info, err := cons.Info(ctx); err == nil {
+			f.lag.Store(int64(info.NumPending) + int64(info.NumAckPending))
+		}
+	}
+	pipe := f.store.Pipeline(ctx, f.cfg.Pipeline)
+	defer pipe.Close() // ctx has ended: what is in flight fails, unacknowledged
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
+		}
+		if pipe.Err() != nil {
+			if err := f.recoverPipeline(ctx, pipe, refreshLag); err != nil {
+				return err // ctx ended while PostgreSQL was down; the batches are redelivered later
+			}
 		}
 		batch, err := cons.Fetch(f.cfg.Batch, jetstream.FetchMaxWait(f.cfg.MaxWait))
 		if err != nil {
@@ -395,22 +439,22 @@ func (f *Feed) runStore(ctx context.Context) error {
 			}
 			continue
 		}
-		var held []jetstream.Msg
-		var pending uint64
+		h := heldBatch{}
 		for msg := range batch.Messages() {
-			held = append(held, msg)
+			h.msgs = append(h.msgs, msg)
 			if md, err := msg.Metadata(); err == nil {
-				pending = md.NumPending
+				h.pending = md.NumPending
 			}
 		}
-		if len(held) == 0 {
+		if len(h.msgs) == 0 {
 			if err := batch.Error(); err == nil || errors.Is(err, jetstream.ErrNoMessages) {
 				// Nothing came. Once ready, that is taken for nothing pending
-				// (the next fetch corrects the gauge if not); before, only the
-				// consumer's own count may make the ledger ready.
+				// but what is still on its way to PostgreSQL (the next fetch
+				// corrects the gauge if not); before, only the consumer's own
+				// count may make the ledger ready.
 				switch {
 				case f.isReady():
-					f.lag.Store(0)
+					f.lag.Store(f.inflight.Load())
 				case caughtUp(ctx, cons):
 					f.lag.Store(0)
 					f.markReady()
@@ -418,20 +462,147 @@ func (f *Feed) runStore(ctx context.Context) error {
 			}
 			continue
 		}
-		f.lag.Store(int64(pending) + int64(len(held)))
-		refreshLag := func() { // while the batch waits for PostgreSQL, the lag keeps growing
-			if info, err := cons.Info(ctx); err == nil {
-				f.lag.Store(int64(info.NumPending) + int64(info.NumAckPending))
+		f.lag.Store(int64(h.pending) + int64(len(h.msgs)) + f.inflight.Load())
+		if err := f.submit(ctx, pipe, h, refreshLag); err != nil {
+			return err
+		}
+	}
+}
+
+// submit applies a fetched batch to the ledger and hands its changes to
+// the pipeline, which commits them after the batches before it; the
+// messages are acknowledged once their own batch is committed. It returns
+// an error only when ctx ends.
+//
+// The ledger in memory runs ahead of the store by the batches in flight
+// (readers see them before they are committed). That is consistent as
+// long as every one of them is committed, in order. When one fails, the
+// pipeline aborts every batch after it, and recoverPipeline rebuilds the
+// ledger from the store and writes the failed and aborted batches again,
+// one after the other, before anything new is applied.
+func (f *Feed) submit(ctx context.Context, pipe *pgstore.Pipeline, h heldBatch, refreshLag func()) error {
+	f.mu.Lock()
+	t, b, err := f.applyHeld(ctx, h.msgs)
+	f.mu.Unlock()
+	if err == nil {
+		f.inflight.Add(int64(len(h.msgs)))
+		err = pipe.Submit(ctx, b, func(err error) { f.completed(ctx, h, t, err) })
+		if err != nil {
+			f.inflight.Add(-int64(len(h.msgs)))
+		}
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		// Not written (the reload or the encoding failed): after what is
+		// in flight, this batch goes through the recovery too.
+		if err := pipe.Flush(ctx); err != nil {
+			return err
+		}
+		f.storeErrs.Add(1)
+		f.logLimit.do(func(s int) {
+			f.logger.Error("ledger batch not written; retrying (events wait in JetStream)", "err", err, "events", len(h.msgs), "suppressed", s)
+		})
+		f.retryMu.Lock()
+		f.retry = append(f.retry, h)
+		f.retryMu.Unlock()
+		f.mu.Lock()
+		f.dirty = true
+		f.mu.Unlock()
+		return f.recoverPipeline(ctx, pipe, refreshLag)
+	}
+	return nil
+}
+
+// completed runs on the pipeline's goroutine when a batch's write has
+// ended, in stream order. Committed: acknowledge each of its messages
+// (explicit acks: an acknowledgement never covers a delivery this feed did
+// not commit; a lost ack means a redelivery, which the ledger turns into a
+// duplicate). Not committed: nothing is acknowledged, and the batch waits
+// for recoverPipeline.
+func (f *Feed) completed(ctx context.Context, h heldBatch, t tally, err error) {
+	f.inflight.Add(-int64(len(h.msgs)))
+	if err != nil {
+		if ctx.Err() != nil {
+			return // stopping: the batch is redelivered to the next run
+		}
+		if errors.Is(err, pgstore.ErrAborted) {
+			f.aborted.Add(1)
+		} else {
+			f.storeErrs.Add(1)
+			f.logLimit.do(func(s int) {
+				f.logger.Error("ledger batch not committed; retrying (events wait in JetStream)", "err", err, "events", len(h.msgs), "suppressed", s)
+			})
+		}
+		f.retryMu.Lock()
+		f.retry = append(f.retry, h)
+		f.retryMu.Unlock()
+		return
+	}
+	f.count(&t)
+	f.commits.Add(1)
+	f.ack(h.msgs)
+	f.lag.Store(int64(h.pending))
+	if h.pending == 0 {
+		f.markReady()
+	}
+}
+
+func (f *Feed) ack(msgs []jetstream.Msg) {
+	for _, m := range msgs {
+		if err := m.Ack(); err != nil {
+			f.logLimit.do(func(s int) {
+				f.logger.Warn("ledger ack failed; the event will be redelivered as a duplicate", "err", err, "suppressed", s)
+			})
+		}
+	}
+}
+
+// recoverPipeline runs after a batch in the pipeline failed: it waits
+// until every batch in flight has ended (those after the failed one are
+// aborted, never written), marks the ledger for a rebuild from the store
+// (it holds the changes of batches that may not be committed), then
+// writes the failed and aborted batches again, in stream order and one
+// after the other, each retried until it commits (commit), and resumes
+// the pipeline. It returns an error only when ctx ends.
+func (f *Feed) recoverPipeline(ctx context.Context, pipe *pgstore.Pipeline, refreshLag func()) error {
+	if err := pipe.Flush(ctx); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	f.dirty = true
+	f.mu.Unlock()
+	f.retryMu.Lock()
+	retry := f.retry
+	f.retry = nil
+	f.retryMu.Unlock()
+	for i, h := range retry {
+		// While PostgreSQL is down, commit keeps the batch it retries ours
+		// with progress notes; the batches waiting behind it get theirs
+		// here, so JetStream does not redeliver them meanwhile either.
+		lastProgress := time.Now()
+		waiting := func() {
+			refreshLag()
+			if time.Since(lastProgress) > f.cfg.AckWait/4 {
+				for _, w := range retry[i+1:] {
+					for _, m := range w.msgs {
+						_ = m.InProgress()
+					}
+				}
+				lastProgress = time.Now()
 			}
 		}
-		if err := f.commit(ctx, held, refreshLag); err != nil {
-			return err // ctx ended while PostgreSQL was down; the batch is redelivered later
+		if err := f.commit(ctx, h.msgs, waiting); err != nil {
+			return err // ctx ended: the batches are redelivered to the next run
 		}
-		f.lag.Store(int64(pending))
-		if pending == 0 {
+		f.lag.Store(int64(h.pending))
+		if h.pending == 0 {
 			f.markReady()
 		}
 	}
+	pipe.Reset()
+	return nil
 }
 
 // consumer (re)creates the durable consumer positioned after last, the
@@ -447,7 +618,7 @@ func (f *Feed) consumer(ctx context.Context, last uint64) (jetstream.Consumer, e
 		Description:   "arb ledger: applies fills, trades and external transfers; acknowledges after the PostgreSQL commit",
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       f.cfg.AckWait,
-		MaxAckPending: 4 * f.cfg.Batch,
+		MaxAckPending: (f.cfg.Pipeline + 2) * f.cfg.Batch, // in flight, being applied, and one more
 		MaxDeliver:    -1,
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 	}
@@ -505,30 +676,40 @@ func (f *Feed) commit(ctx context.Context, held []jetstream.Msg, refreshLag func
 		}
 	}
 	f.commits.Add(1)
-	// Acknowledge after the commit, each message (explicit acks: an
-	// acknowledgement never covers a delivery this feed did not commit).
-	// A lost ack means a redelivery, which the ledger turns into a
-	// duplicate.
-	for _, m := range held {
-		if err := m.Ack(); err != nil {
-			f.logLimit.do(func(s int) {
-				f.logger.Warn("ledger ack failed; the event will be redelivered as a duplicate", "err", err, "suppressed", s)
-			})
-		}
-	}
+	// Acknowledge after the commit, each message (see completed).
+	f.ack(held)
 	return nil
 }
 
 // tryCommit is one attempt: reload the ledger from the store if a failed
 // attempt left it ahead of the database, apply the batch, write it.
 func (f *Feed) tryCommit(ctx context.Context, held []jetstream.Msg) (tally, error) {
-	var t tally
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	t, b, err := f.applyHeld(ctx, held)
+	if err != nil {
+		return t, err
+	}
+	if err := f.store.Write(ctx, b); err != nil {
+		// The ledger in memory now holds changes the database may not
+		// (the commit may or may not have happened): rebuild it from the
+		// database before the next attempt. Readers meanwhile see events
+		// that are in JetStream but not yet in PostgreSQL.
+		f.dirty = len(b.Changes) > 0
+		return t, err
+	}
+	return t, nil
+}
+
+// applyHeld rebuilds the ledger from the store first if it may be ahead
+// of the database (dirty), then applies held to it and returns the batch
+// to write. The caller holds f.mu.
+func (f *Feed) applyHeld(ctx context.Context, held []jetstream.Msg) (tally, *pgstore.Batch, error) {
+	var t tally
 	if f.dirty {
 		l, _, err := f.store.Load(ctx, f.cfg.Stream)
 		if err != nil {
-			return t, err
+			return t, nil, err
 		}
 		f.l, f.dirty = l, false
 	}
@@ -551,15 +732,7 @@ func (f *Feed) tryCommit(ctx context.Context, held []jetstream.Msg) (tally, erro
 			Kind: ev.Kind, Body: msg.Data()})
 		b.Changes = append(b.Changes, ch)
 	}
-	if err := f.store.Write(ctx, b); err != nil {
-		// The ledger in memory now holds changes the database may not
-		// (the commit may or may not have happened): rebuild it from the
-		// database before the next attempt. Readers meanwhile see events
-		// that are in JetStream but not yet in PostgreSQL.
-		f.dirty = len(b.Changes) > 0
-		return t, err
-	}
-	return t, nil
+	return t, b, nil
 }
 
 // sleep waits d or until ctx ends; it reports whether d passed.

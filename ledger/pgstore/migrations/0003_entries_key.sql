@@ -1,0 +1,12 @@
+-- Migration 3: entries lose their primary key (tx_id, n).
+--
+-- It was the costliest index of a write: a stored fill has 5–6 entries,
+-- each a btree insert on a text key, ~15–20% of PostgreSQL's CPU per fill
+-- (BENCHMARKS.md, "Fills recorded per second"). The uniqueness it guarded
+-- follows from the transactions' primary key: a transaction's entries are
+-- written only by the same database transaction as the transaction row
+-- (Store.Write), so a transaction written twice fails the whole batch,
+-- its entries with it. No query looks an entry up by its key: the checks
+-- and v_fees scan entries. Store.Check verifies what the key said (rule
+-- entry_key: no (tx_id, n) twice, no entry without its transaction).
+ALTER TABLE entries DROP CONSTRAINT entries_pkey;
