@@ -150,7 +150,8 @@ func TestChecksumVectors(t *testing.T) {
 					*side.ref = append(*side.ref, refLevel{pxRaw: l[0], szRaw: l[1]})
 				}
 			}
-			if got := string(appendCheckString(nil, b)); got != v.String {
+			var buf checkBuf
+			if got := string(checkString(&buf, b)); got != v.String {
 				t.Fatalf("check string %q, want %q", got, v.String)
 			}
 			h := newHarness(t, "books", time.Second, testInst(1, "ETH-USDT", 2, 0))
