@@ -196,6 +196,14 @@ func (r *Reader) NextChunk(dst []byte, want func(*ChunkHeader) bool) (*Block, er
 	return r.nextChunk(dst, want, true)
 }
 
+// chunkSlack is the room a chunk's buffer needs past the chunk's bytes for
+// the zstd decoder's fast copies: with less it decodes the last block with
+// its bounds-exact copies, which are slower (klauspost/compress keeps 16
+// bytes of slack, compressedBlockOverAlloc; 64 leaves a margin). A new buffer
+// also gets an eighth more, so that buffers passed back are large enough
+// for most later chunks. A variable so the benchmark can compare without.
+var chunkSlack = 64
+
 // nextChunk is NextChunk; without decompress, Block.Raw is the chunk's
 // compressed bytes (the reader's buffer, valid until the next call).
 func (r *Reader) nextChunk(dst []byte, want func(*ChunkHeader) bool, decompress bool) (*Block, error) {
@@ -242,8 +250,8 @@ func (r *Reader) nextChunk(dst []byte, want func(*ChunkHeader) bool, decompress 
 		if !decompress {
 			return &Block{Hdr: h, Raw: comp, Meta: r.meta, File: r.name, Offset: at}, nil
 		}
-		if cap(dst) < int(h.RawLen) {
-			dst = make([]byte, 0, h.RawLen)
+		if cap(dst) < int(h.RawLen)+chunkSlack {
+			dst = make([]byte, 0, int(h.RawLen)+int(h.RawLen)/8+chunkSlack)
 		}
 		raw, err := r.dec.DecodeAll(comp, dst[:0])
 		if err != nil || len(raw) != int(h.RawLen) {
