@@ -360,8 +360,8 @@ func (e *engine) replay(pre *preamble) error {
 				}
 			}
 		}
-		if j.b != nil {
-			src.recycle(j.b)
+		for _, b := range j.blocks {
+			src.recycle(b)
 		}
 		pl.release(j)
 		if e.ctx.Err() != nil {

@@ -69,7 +69,7 @@ const (
 
 // job is one chunk's work.
 type job struct {
-	b     *recording.Block // nil for a hole without a chunk
+	blocks []*recording.Block // the chunks its steps' records point into
 	steps []step
 	cmds  [][]command          // per worker
 	evs   [][]exchange.BookTop // per worker: the events its commands published
@@ -91,6 +91,9 @@ type worker struct {
 func newWorker(idx int) *worker {
 	return &worker{idx: idx, ring: ringbuf.NewMPSC[exchange.BookTop](workerRing), free: make(chan []exchange.BookTop, 4)}
 }
+
+// jobSteps is the number of steps after which a job is handed over.
+const jobSteps = 1024
 
 // workerRing holds what one command publishes (at most a republish of
 // every book of the venue).
@@ -190,7 +193,7 @@ func (e *engine) startPipeline(ctx context.Context, src *source) *dispatcher {
 func (d *dispatcher) newJob() *job {
 	select {
 	case j := <-d.free:
-		j.b, j.stop, j.fatal = nil, false, nil
+		j.blocks, j.stop, j.fatal = j.blocks[:0], false, nil
 		j.steps = j.steps[:0]
 		for i := range j.cmds {
 			j.cmds[i] = j.cmds[i][:0]
@@ -222,47 +225,60 @@ func (d *dispatcher) run(ctx context.Context) {
 			return false
 		}
 	}
+	// A job takes chunks until it has jobSteps steps (or the source has
+	// no chunk ready), so that the hand-overs between the goroutines are
+	// paid per few thousand records, not per chunk.
+	var j *job
 	for it := range d.src.blocks {
-		j := d.newJob()
+		if j == nil {
+			j = d.newJob()
+		}
 		if it.err != nil {
 			if !recoverable(it.err) {
+				if !send(j) {
+					return
+				}
+				j = d.newJob()
 				j.fatal = it.err
 				send(j)
 				return
 			}
 			d.hole(j, fmt.Sprintf("%v: the connections open then are closed (what was lost is not known)", it.err))
+		} else {
+			b := it.b
+			j.blocks = append(j.blocks, b)
+			if b.Meta.Recording != d.recID {
+				// Another recording follows: its connections are new ones.
+				d.hole(j, "")
+				d.recID = b.Meta.Recording
+			}
+			err := b.Records(func(r *recording.Record) bool {
+				if r.TS > d.e.tradeTo {
+					j.stop = true
+					return false
+				}
+				d.record(j, r)
+				return true
+			})
+			if err != nil {
+				d.hole(j, fmt.Sprintf("%v: the rest of the chunk is skipped and the connections open then are closed", err))
+			}
+		}
+		if j.stop || len(j.steps) >= jobSteps || len(d.src.blocks) == 0 {
 			if !send(j) {
 				return
 			}
-			continue
-		}
-		b := it.b
-		j.b = b
-		if b.Meta.Recording != d.recID {
-			// Another recording follows: its connections are new ones.
-			d.hole(j, "")
-			d.recID = b.Meta.Recording
-		}
-		err := b.Records(func(r *recording.Record) bool {
-			if r.TS > d.e.tradeTo {
-				j.stop = true
-				return false
+			if j.stop {
+				j = nil
+				break
 			}
-			d.record(j, r)
-			return true
-		})
-		if err != nil {
-			d.hole(j, fmt.Sprintf("%v: the rest of the chunk is skipped and the connections open then are closed", err))
-		}
-		if !send(j) {
-			return
-		}
-		if j.stop {
-			break
+			j = nil
 		}
 	}
 	// The end: the last venue settles.
-	j := d.newJob()
+	if j == nil {
+		j = d.newJob()
+	}
 	j.steps = append(j.steps, step{end: true})
 	if d.last != nil {
 		j.cmds[d.last.idx] = append(j.cmds[d.last.idx], command{op: opSettle, clock: d.clock})

@@ -52,7 +52,7 @@ func openSource(ctx context.Context, paths []string, from int64) (*source, error
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	s := &source{blocks: make(chan sourceItem, 2), free: make(chan []byte, 4), cancel: cancel, done: make(chan struct{}), total: total}
+	s := &source{blocks: make(chan sourceItem, 2), free: make(chan []byte, 64), cancel: cancel, done: make(chan struct{}), total: total}
 	var want func(*recording.ChunkHeader) bool
 	if from != 0 {
 		want = func(h *recording.ChunkHeader) bool { return h.MaxTS >= from }
