@@ -70,12 +70,12 @@ const (
 // job is one chunk's work.
 type job struct {
 	blocks []*recording.Block // the chunks its steps' records point into
-	steps []step
-	cmds  [][]command          // per worker
-	evs   [][]exchange.BookTop // per worker: the events its commands published
-	wg    sync.WaitGroup
-	stop  bool  // the trading window ends in this chunk
-	fatal error // an unrecoverable read error after the steps
+	steps  []step
+	cmds   [][]command          // per worker
+	evs    [][]exchange.BookTop // per worker: the events its commands published
+	wg     sync.WaitGroup
+	stop   bool  // the trading window ends in this chunk
+	fatal  error // an unrecoverable read error after the steps
 }
 
 // worker runs one venue's adapter.
