@@ -76,7 +76,8 @@ type Reader struct {
 
 	name  string
 	rc    io.ReadCloser
-	br    *bufio.Reader
+	br    *bufio.Reader // the current file's reader (buf), nil between files
+	buf   *bufio.Reader
 	seek  io.Seeker
 	off   int64
 	meta  *Meta
@@ -144,7 +145,14 @@ func (r *Reader) openNext() error {
 		return fmt.Errorf("recording: %w", err)
 	}
 	r.rc, r.off = rc, 0
-	r.br = bufio.NewReaderSize(rc, 64<<10)
+	// One buffer for every file: a recording of many files would
+	// otherwise allocate 64 KiB per file.
+	if r.buf == nil {
+		r.buf = bufio.NewReaderSize(rc, 64<<10)
+	} else {
+		r.buf.Reset(rc)
+	}
+	r.br = r.buf
 	r.seek, _ = rc.(io.Seeker)
 	r.stats.Files++
 	var h [fileHeaderLen]byte

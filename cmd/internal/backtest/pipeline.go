@@ -67,7 +67,7 @@ const (
 	opClose
 )
 
-// job is one chunk's work.
+// job is the work of a run of chunks (see jobSteps).
 type job struct {
 	blocks []*recording.Block // the chunks its steps' records point into
 	steps  []step

@@ -124,13 +124,25 @@ func readPreamble(paths []string) (*preamble, error) {
 	defer r.Close()
 	p := &preamble{rest: map[uint8][]restReply{}}
 	done := false
+	// want sees the header of every chunk, read or skipped: hdrFirst and
+	// hdrLast bound them all.
+	var hdrFirst, hdrLast int64
+	seen, damaged := false, false
+	want := func(h *recording.ChunkHeader) bool {
+		if !seen {
+			hdrFirst, hdrLast, seen = h.MinTS, h.MaxTS, true
+		}
+		hdrFirst, hdrLast = min(hdrFirst, h.MinTS), max(hdrLast, h.MaxTS)
+		return !done
+	}
 	for {
-		b, err := r.NextChunk(nil, func(*recording.ChunkHeader) bool { return !done })
+		b, err := r.NextChunk(nil, want)
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
 			if recoverable(err) {
+				damaged = true
 				continue
 			}
 			return nil, err
@@ -156,8 +168,15 @@ func readPreamble(paths []string) (*preamble, error) {
 	if p.meta == nil {
 		return nil, errors.New("backtest: the recording holds no chunk")
 	}
-	// The remaining headers give the time range (NextChunk skipped them).
+	// The skipped chunks' headers give the rest of the time range. With no
+	// damaged chunk the pass above saw every header; after one, a pass of
+	// headers alone (which reads no chunk, so skips damaged data chunk by
+	// chunk) reads further into the damaged file.
 	if st := r.Stats(); st.ChunksSkipped > 0 {
+		if !damaged {
+			p.first, p.last = min(p.first, hdrFirst), max(p.last, hdrLast)
+			return p, nil
+		}
 		r2, err := recording.Open(paths...)
 		if err != nil {
 			return nil, err
