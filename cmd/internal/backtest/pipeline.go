@@ -128,9 +128,16 @@ func (w *worker) do(j *job) {
 		case opClose:
 			w.v.closeAll(c.ids, c.clock)
 		}
-		var x exchange.BookTop
-		for w.ring.TryPop(&x) {
-			ev = append(ev, x)
+		// Read in place and copied once, into the job's buffer.
+		for {
+			from, to := w.ring.Batch(workerRing)
+			if from == to {
+				break
+			}
+			for q := from; q < to; q++ {
+				ev = append(ev, *w.ring.At(q))
+			}
+			w.ring.Release(to)
 		}
 		seg := segment{ok: true, w: w.idx, from: from, to: len(ev), conn: w.v.stats().Connected.Load() > 0}
 		switch c.op {
