@@ -105,7 +105,15 @@ type Session struct {
 // copy; cfg.Stats (or a private FeedStats) receives the counters. A nil pub
 // publishes straight to cfg.Ring (a session driven on its own, as in
 // benchmarks).
-func NewSession(cfg *Config, pub *feed.Publisher) *Session {
+func NewSession(cfg *Config, pub *feed.Publisher) *Session { return newSession(cfg, pub, nil) }
+
+// newSession is NewSession taking the books and the parser of spare, a
+// finished session of the same config (Replay's last retired connection),
+// instead of allocating them: a replay opens a session per recorded
+// connection, and a "books" session's buffers are about 400 KiB. The books
+// are emptied (l2.Book.Reset) and the parser keeps no state between frames,
+// so the session starts exactly as a new one.
+func newSession(cfg *Config, pub *feed.Publisher, spare *Session) *Session {
 	if err := cfg.Validate(); err != nil {
 		panic(err)
 	}
@@ -121,20 +129,37 @@ func NewSession(cfg *Config, pub *feed.Publisher) *Session {
 	s := &Session{
 		venue: c.Venue, name: c.Name, kind: kind, wireChan: wire, pub: pub, stats: st,
 		now: c.Now, logger: c.Logger, lim: feed.LogLimiter{Logger: c.Logger},
-		books: make([]book, len(c.Instruments)), p: newParser(),
+		books:        make([]book, len(c.Instruments)),
 		snapshotWait: int64(2 * c.AgeMax), ageMax: int64(c.AgeMax),
 	}
 	s.budget.init(opsPerHour)
 	s.req.limit = maxArgsBytes
 	keepRaw := kind == kindBooks // the checksum needs the exact wire strings
+	// "books" keeps every level the channel sends, whatever Depth says:
+	// see Config.Depth.
+	depth := c.Depth
+	if kind == kindBooks {
+		depth = DefaultDepth
+	}
+	reuse := spare != nil && spare.kind == kind && len(spare.books) == len(c.Instruments)
+	for i := 0; reuse && i < len(spare.books); i++ {
+		reuse = spare.books[i].l2.Bids.Cap() == depth
+	}
+	if reuse {
+		s.p = spare.p
+		s.p.noFuse = false
+	} else {
+		s.p = newParser()
+	}
 	for i, in := range c.Instruments {
-		// "books" keeps every level the channel sends, whatever Depth says:
-		// see Config.Depth.
-		depth := c.Depth
-		if kind == kindBooks {
-			depth = DefaultDepth
+		var b *l2.Book
+		if reuse {
+			b = spare.books[i].l2
+			b.Reset()
+		} else {
+			b = l2.New(depth, keepRaw)
 		}
-		s.books[i] = book{id: in.ID, scale: in.Scale, sym: in.Symbol, l2: l2.New(depth, keepRaw)}
+		s.books[i] = book{id: in.ID, scale: in.Scale, sym: in.Symbol, l2: b}
 		s.syms = append(s.syms, in.Symbol)
 	}
 	s.symIx = make([]int, len(s.syms))
