@@ -16,22 +16,24 @@ import (
 // in sync (the adapters' Replay) is most of a backtest's work, and each
 // venue's adapter depends only on that venue's records, in order, and on
 // the clock at each of them. So the adapters run one goroutine per venue
-// (a worker), a chunk ahead of the engine's goroutine, each into its own
+// (a worker), a job ahead of the engine's goroutine, each into its own
 // ring; the engine's goroutine then takes the events of each record in the
 // recording's order, puts them in the daemon's ring and runs the strategy
 // loop, the desk and the executor exactly as before. Everything a worker
 // does is a function of its commands, and the engine consumes the events
 // in one fixed order: the run stays deterministic.
 //
-// The dispatcher (one goroutine) turns each chunk into steps — one per
-// record, and the holes — and into each worker's commands: handle a
+// The dispatcher (one goroutine) turns chunks into jobs (a job takes chunks
+// until it has jobSteps steps or no chunk is ready), each job into steps —
+// one per record, and the holes — and into each worker's commands: handle a
 // record, settle (the adapter's deferred per-frame work, run when a record
 // of another venue follows, as the sequential replay did), or close every
 // open connection (a hole). It knows the clock at each step (the running
 // maximum of the receive times, from the recording's first) and which
-// connections are open. The engine waits for a chunk's workers to be done
-// before it takes the chunk's steps; meanwhile the workers process the
-// next chunk and the source decompresses the one after.
+// connections are open. The engine waits for a job's workers to be done
+// before it takes the job's steps; meanwhile the workers process the next
+// job and the source decompresses the chunks after it. How the chunks are
+// grouped into jobs changes no command and no event's order.
 
 // segment is where a worker left the events of one command.
 type segment struct {
