@@ -94,8 +94,10 @@ func newWorker(idx int) *worker {
 	return &worker{idx: idx, ring: ringbuf.NewMPSC[exchange.BookTop](workerRing), free: make(chan []exchange.BookTop, 4)}
 }
 
-// jobSteps is the number of steps after which a job is handed over.
-const jobSteps = 1024
+// jobSteps is the number of steps after which a job is handed over: a few
+// chunks of a recording sealed every second, so that a job's buffers (its
+// events, 368 bytes each, per worker) stay small (TestMemoryConstant).
+const jobSteps = 256
 
 // workerRing holds what one command publishes (at most a republish of
 // every book of the venue).
