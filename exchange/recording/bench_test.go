@@ -11,44 +11,32 @@ import (
 const benchRecording = "../../cmd/internal/backtest/testdata/sim3.arbrec"
 
 // BenchmarkNextChunk reads and decompresses every chunk of a recording,
-// passing each chunk's buffer back for the next, with the buffers sized as
-// now (room for the zstd decoder's fast copies: slack) and as they were
-// (exactly the chunk's size: exact, so the decoder used its bounds-exact
-// copies for the last block of every chunk that did not reuse a larger
-// buffer). Metric: raw bytes decompressed per second.
+// passing each chunk's buffer back for the next, as a replay's source
+// does. Metric: raw bytes decompressed per second.
 func BenchmarkNextChunk(b *testing.B) {
 	if _, err := os.Stat(benchRecording); err != nil {
 		b.Skip(err)
 	}
-	for _, c := range []struct {
-		name  string
-		slack int
-	}{{"slack", chunkSlack}, {"exact", 0}} {
-		b.Run(c.name, func(b *testing.B) {
-			defer func(v int) { chunkSlack = v }(chunkSlack)
-			chunkSlack = c.slack
-			var raw uint64
-			b.ReportAllocs()
-			for b.Loop() {
-				r, err := Open(benchRecording)
-				if err != nil {
-					b.Fatal(err)
-				}
-				var buf []byte
-				for {
-					blk, err := r.NextChunk(buf, nil)
-					if err == io.EOF {
-						break
-					}
-					if err != nil {
-						b.Fatal(err)
-					}
-					buf = blk.Raw
-					raw += uint64(len(blk.Raw))
-				}
-				r.Close()
+	var raw uint64
+	b.ReportAllocs()
+	for b.Loop() {
+		r, err := Open(benchRecording)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var buf []byte
+		for {
+			blk, err := r.NextChunk(buf, nil)
+			if err == io.EOF {
+				break
 			}
-			b.SetBytes(int64(raw) / int64(b.N))
-		})
+			if err != nil {
+				b.Fatal(err)
+			}
+			buf = blk.Raw
+			raw += uint64(len(blk.Raw))
+		}
+		r.Close()
 	}
+	b.SetBytes(int64(raw) / int64(b.N))
 }
