@@ -24,6 +24,10 @@ type Replay struct {
 	conns []*replayConn
 	open  int
 
+	// spare is the last retired connection's session, whose buffers the
+	// next connection's session takes (newSession).
+	spare *Session
+
 	// Orphans counts records of connections never opened or already
 	// closed (a recording that starts or was cut mid-connection).
 	Orphans uint64
@@ -81,7 +85,8 @@ func (r *Replay) Open(id uint64, handover bool, ts int64) {
 		r.stats.Connected.Store(1)
 	}
 	pub := feed.New(r.cfg.Ring, r.stats, &r.owner, id, len(r.cfg.Instruments), int64(r.cfg.AgeMax/3))
-	c := &replayConn{id: id, sess: NewSession(&r.cfg, pub)}
+	c := &replayConn{id: id, sess: newSession(&r.cfg, pub, r.spare)}
+	r.spare = nil
 	c.sess.SubscribeRequests(ts)
 	live := r.conns[:0]
 	for _, o := range r.conns {
@@ -146,6 +151,7 @@ func (r *Replay) Close(id uint64, cause tap.Cause, ts int64) {
 func (r *Replay) end(c *replayConn) {
 	c.dead = true
 	r.open--
+	r.spare = c.sess // finished: nothing calls it again
 	if !r.owner.Is(c.id) {
 		return
 	}

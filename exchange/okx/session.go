@@ -2,6 +2,7 @@ package okx
 
 import (
 	"context"
+	"encoding/binary"
 	"hash/crc32"
 	"log/slog"
 	"math"
@@ -81,7 +82,7 @@ type Session struct {
 	symIx []int    // syms[i] is books[symIx[i]]
 	p     *parser
 	ev    exchange.BookTop
-	ck    [checksumLevels * 2 * (2*l2.RawMax + 2)]byte
+	ck    checkBuf
 
 	down         bool // Disconnected was called: frames change nothing
 	active       bool // the publisher was the owner when last checked
@@ -104,7 +105,15 @@ type Session struct {
 // copy; cfg.Stats (or a private FeedStats) receives the counters. A nil pub
 // publishes straight to cfg.Ring (a session driven on its own, as in
 // benchmarks).
-func NewSession(cfg *Config, pub *feed.Publisher) *Session {
+func NewSession(cfg *Config, pub *feed.Publisher) *Session { return newSession(cfg, pub, nil) }
+
+// newSession is NewSession taking the books and the parser of spare, a
+// finished session of the same config (Replay's last retired connection),
+// instead of allocating them: a replay opens a session per recorded
+// connection, and a "books" session's buffers are about 400 KiB. The books
+// are emptied (l2.Book.Reset) and the parser keeps no state between frames,
+// so the session starts exactly as a new one.
+func newSession(cfg *Config, pub *feed.Publisher, spare *Session) *Session {
 	if err := cfg.Validate(); err != nil {
 		panic(err)
 	}
@@ -120,20 +129,37 @@ func NewSession(cfg *Config, pub *feed.Publisher) *Session {
 	s := &Session{
 		venue: c.Venue, name: c.Name, kind: kind, wireChan: wire, pub: pub, stats: st,
 		now: c.Now, logger: c.Logger, lim: feed.LogLimiter{Logger: c.Logger},
-		books: make([]book, len(c.Instruments)), p: newParser(),
+		books:        make([]book, len(c.Instruments)),
 		snapshotWait: int64(2 * c.AgeMax), ageMax: int64(c.AgeMax),
 	}
 	s.budget.init(opsPerHour)
 	s.req.limit = maxArgsBytes
 	keepRaw := kind == kindBooks // the checksum needs the exact wire strings
+	// "books" keeps every level the channel sends, whatever Depth says:
+	// see Config.Depth.
+	depth := c.Depth
+	if kind == kindBooks {
+		depth = DefaultDepth
+	}
+	reuse := spare != nil && spare.kind == kind && len(spare.books) == len(c.Instruments)
+	for i := 0; reuse && i < len(spare.books); i++ {
+		reuse = spare.books[i].l2.Bids.Cap() == depth
+	}
+	if reuse {
+		s.p = spare.p
+		s.p.noFuse = false
+	} else {
+		s.p = newParser()
+	}
 	for i, in := range c.Instruments {
-		// "books" keeps every level the channel sends, whatever Depth says:
-		// see Config.Depth.
-		depth := c.Depth
-		if kind == kindBooks {
-			depth = DefaultDepth
+		var b *l2.Book
+		if reuse {
+			b = spare.books[i].l2
+			b.Reset()
+		} else {
+			b = l2.New(depth, keepRaw)
 		}
-		s.books[i] = book{id: in.ID, scale: in.Scale, sym: in.Symbol, l2: l2.New(depth, keepRaw)}
+		s.books[i] = book{id: in.ID, scale: in.Scale, sym: in.Symbol, l2: b}
 		s.syms = append(s.syms, in.Symbol)
 	}
 	s.symIx = make([]int, len(s.syms))
@@ -507,33 +533,45 @@ func (s *Session) invalidateAll(cause exchange.StaleCause, now int64) {
 // skipped) using the wire strings, read as a signed 32-bit integer. It
 // builds the string in the session's fixed buffer and never allocates.
 func (s *Session) checksum(b *l2.Book) int32 {
-	return int32(crc32.Update(0, crc32.IEEETable, appendCheckString(s.ck[:0], b)))
+	return int32(crc32.Update(0, crc32.IEEETable, checkString(&s.ck, b)))
 }
 
-// appendCheckString appends OKX's checksum string of b to dst.
-func appendCheckString(dst []byte, b *l2.Book) []byte {
-	nb, na := min(b.Bids.Len(), checksumLevels), min(b.Asks.Len(), checksumLevels)
-	start := len(dst)
-	for k := 0; k < max(nb, na); k++ {
-		if k < nb {
-			r := b.Bids.Raw(k)
-			dst = append(dst, r.Px.Bytes()...)
-			dst = append(dst, ':')
-			dst = append(dst, r.Qty.Bytes()...)
-			dst = append(dst, ':')
+// checkBuf holds a checksum string: 25 levels per side of at most
+// l2.TextMax bytes each.
+type checkBuf [checksumLevels * 2 * l2.TextMax]byte
+
+// checkString writes OKX's checksum string of b into buf and returns it.
+// Each level's text "px:sz:" is kept ready in the book (l2.RawLevel), so a
+// level costs a copy of its text in whole 8-byte words (usually two), of
+// which the text's length is kept and the next level overwrites the rest.
+func checkString(buf *checkBuf, b *l2.Book) []byte {
+	bids, asks := b.Bids.RawTop(checksumLevels), b.Asks.RawTop(checksumLevels) // best last
+	pos := 0
+	for k := 1; k <= max(len(bids), len(asks)); k++ {
+		if k <= len(bids) {
+			pos = putText(buf, pos, &bids[len(bids)-k])
 		}
-		if k < na {
-			r := b.Asks.Raw(k)
-			dst = append(dst, r.Px.Bytes()...)
-			dst = append(dst, ':')
-			dst = append(dst, r.Qty.Bytes()...)
-			dst = append(dst, ':')
+		if k <= len(asks) {
+			pos = putText(buf, pos, &asks[len(asks)-k])
 		}
 	}
-	if len(dst) > start {
-		dst = dst[:len(dst)-1]
+	if pos > 0 {
+		pos-- // the last colon
 	}
-	return dst
+	return buf[:pos]
+}
+
+// putText copies r's text to buf at pos and returns the position after it.
+// The words written end within l2.TextMax bytes of pos, and a level starts
+// at most 49 texts in: every write fits buf. (A plain copy of the whole
+// array would call memmove: the compiler cannot rule out overlap.)
+func putText(buf *checkBuf, pos int, r *l2.RawLevel) int {
+	t, n := r.Text()
+	d := (*[l2.TextMax]byte)(buf[pos:])
+	for w := 0; w < n && w <= l2.TextMax-8; w += 8 {
+		binary.LittleEndian.PutUint64(d[w:], binary.LittleEndian.Uint64(t[w:]))
+	}
+	return pos + n
 }
 
 // publishFresh publishes book i's top levels; observe adds the frame's

@@ -150,7 +150,8 @@ func TestChecksumVectors(t *testing.T) {
 					*side.ref = append(*side.ref, refLevel{pxRaw: l[0], szRaw: l[1]})
 				}
 			}
-			if got := string(appendCheckString(nil, b)); got != v.String {
+			var buf checkBuf
+			if got := string(checkString(&buf, b)); got != v.String {
 				t.Fatalf("check string %q, want %q", got, v.String)
 			}
 			h := newHarness(t, "books", time.Second, testInst(1, "ETH-USDT", 2, 0))
@@ -504,5 +505,49 @@ func TestActivationRepublishes(t *testing.T) {
 	evs := h.drain()
 	if len(evs) != 1 || evs[0].Stale() || evs[0].Inst != 1 || evs[0].Seq != 7 || evs[0].RecvTS != h.now {
 		t.Fatalf("%v", evs)
+	}
+}
+
+// TestSessionFromSpare: a session taking the buffers of a finished one
+// (a 400-level book, fed and then disconnected) publishes, frame for frame,
+// what a new session publishes, and counts the same.
+func TestSessionFromSpare(t *testing.T) {
+	old, f := steadyBooks(t, true)
+	for i := 0; i < 50; i++ {
+		f.next()
+		old.frame(f.b)
+	}
+	old.sess.Disconnected(exchange.CauseDisconnect, old.now)
+	fresh := newHarness(t, "books", time.Second, testInst(1, "BTC-USDT", 1, 8))
+	reused := newHarness(t, "books", time.Second, testInst(1, "BTC-USDT", 1, 8))
+	reused.sess = newSession(&reused.cfg, reused.pub, old.sess)
+	if reused.sess.books[0].l2 != old.sess.books[0].l2 || reused.sess.p != old.sess.p {
+		t.Fatal("the spare's buffers were not taken")
+	}
+	bids := [][2]string{{"59990.5", "1"}, {"59990.1", "2"}, {"59989", "0.5"}}
+	asks := [][2]string{{"59991", "1.5"}, {"59992.2", "0.25"}}
+	frames := [][]byte{
+		booksFrame("BTC-USDT", "snapshot", bids, asks, -1, 100, refChecksumOf(bids, asks), 1700000000000),
+		booksFrame("BTC-USDT", "update", [][2]string{{"59990.5", "0"}}, nil, 100, 101,
+			refChecksumOf(bids[1:], asks), 1700000000001),
+		booksFrame("BTC-USDT", "update", nil, [][2]string{{"59991.5", "3"}}, 101, 102, 12345, 1700000000002), // wrong checksum
+		booksFrame("BTC-USDT", "snapshot", bids, asks, -1, 200, refChecksumOf(bids, asks), 1700000000003),
+	}
+	for _, h := range []*harness{fresh, reused} {
+		h.sess.SubscribeRequests(h.now)
+	}
+	for k, fr := range frames {
+		for _, h := range []*harness{fresh, reused} {
+			h.now += int64(time.Millisecond)
+			h.frame(fr)
+			h.sess.Tick(h.now)
+		}
+		a, b := fresh.drain(), reused.drain()
+		if len(a) == 0 || fmt.Sprint(a) != fmt.Sprint(b) {
+			t.Fatalf("frame %d: new session published %v, the one from a spare %v", k, a, b)
+		}
+	}
+	if a, b := fresh.stats.ChecksumFailures.Load(), reused.stats.ChecksumFailures.Load(); a != 1 || b != 1 {
+		t.Fatalf("checksum failures %d and %d, want 1", a, b)
 	}
 }

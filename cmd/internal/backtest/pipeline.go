@@ -16,22 +16,24 @@ import (
 // in sync (the adapters' Replay) is most of a backtest's work, and each
 // venue's adapter depends only on that venue's records, in order, and on
 // the clock at each of them. So the adapters run one goroutine per venue
-// (a worker), a chunk ahead of the engine's goroutine, each into its own
+// (a worker), a job ahead of the engine's goroutine, each into its own
 // ring; the engine's goroutine then takes the events of each record in the
 // recording's order, puts them in the daemon's ring and runs the strategy
 // loop, the desk and the executor exactly as before. Everything a worker
 // does is a function of its commands, and the engine consumes the events
 // in one fixed order: the run stays deterministic.
 //
-// The dispatcher (one goroutine) turns each chunk into steps — one per
-// record, and the holes — and into each worker's commands: handle a
+// The dispatcher (one goroutine) turns chunks into jobs (a job takes chunks
+// until it has jobSteps steps or no chunk is ready), each job into steps —
+// one per record, and the holes — and into each worker's commands: handle a
 // record, settle (the adapter's deferred per-frame work, run when a record
 // of another venue follows, as the sequential replay did), or close every
 // open connection (a hole). It knows the clock at each step (the running
 // maximum of the receive times, from the recording's first) and which
-// connections are open. The engine waits for a chunk's workers to be done
-// before it takes the chunk's steps; meanwhile the workers process the
-// next chunk and the source decompresses the one after.
+// connections are open. The engine waits for a job's workers to be done
+// before it takes the job's steps; meanwhile the workers process the next
+// job and the source decompresses the chunks after it. How the chunks are
+// grouped into jobs changes no command and no event's order.
 
 // segment is where a worker left the events of one command.
 type segment struct {
@@ -67,15 +69,15 @@ const (
 	opClose
 )
 
-// job is one chunk's work.
+// job is the work of a run of chunks (see jobSteps).
 type job struct {
-	b     *recording.Block // nil for a hole without a chunk
-	steps []step
-	cmds  [][]command          // per worker
-	evs   [][]exchange.BookTop // per worker: the events its commands published
-	wg    sync.WaitGroup
-	stop  bool  // the trading window ends in this chunk
-	fatal error // an unrecoverable read error after the steps
+	blocks []*recording.Block // the chunks its steps' records point into
+	steps  []step
+	cmds   [][]command          // per worker
+	evs    [][]exchange.BookTop // per worker: the events its commands published
+	wg     sync.WaitGroup
+	stop   bool  // the trading window ends in this chunk
+	fatal  error // an unrecoverable read error after the steps
 }
 
 // worker runs one venue's adapter.
@@ -91,6 +93,11 @@ type worker struct {
 func newWorker(idx int) *worker {
 	return &worker{idx: idx, ring: ringbuf.NewMPSC[exchange.BookTop](workerRing), free: make(chan []exchange.BookTop, 4)}
 }
+
+// jobSteps is the number of steps after which a job is handed over: a few
+// chunks of a recording sealed every second, so that a job's buffers (its
+// events, 368 bytes each, per worker) stay small (TestMemoryConstant).
+const jobSteps = 256
 
 // workerRing holds what one command publishes (at most a republish of
 // every book of the venue).
@@ -125,9 +132,16 @@ func (w *worker) do(j *job) {
 		case opClose:
 			w.v.closeAll(c.ids, c.clock)
 		}
-		var x exchange.BookTop
-		for w.ring.TryPop(&x) {
-			ev = append(ev, x)
+		// Read in place and copied once, into the job's buffer.
+		for {
+			from, to := w.ring.Batch(workerRing)
+			if from == to {
+				break
+			}
+			for q := from; q < to; q++ {
+				ev = append(ev, *w.ring.At(q))
+			}
+			w.ring.Release(to)
 		}
 		seg := segment{ok: true, w: w.idx, from: from, to: len(ev), conn: w.v.stats().Connected.Load() > 0}
 		switch c.op {
@@ -190,7 +204,7 @@ func (e *engine) startPipeline(ctx context.Context, src *source) *dispatcher {
 func (d *dispatcher) newJob() *job {
 	select {
 	case j := <-d.free:
-		j.b, j.stop, j.fatal = nil, false, nil
+		j.blocks, j.stop, j.fatal = j.blocks[:0], false, nil
 		j.steps = j.steps[:0]
 		for i := range j.cmds {
 			j.cmds[i] = j.cmds[i][:0]
@@ -222,47 +236,60 @@ func (d *dispatcher) run(ctx context.Context) {
 			return false
 		}
 	}
+	// A job takes chunks until it has jobSteps steps (or the source has
+	// no chunk ready), so that the hand-overs between the goroutines are
+	// paid per few thousand records, not per chunk.
+	var j *job
 	for it := range d.src.blocks {
-		j := d.newJob()
+		if j == nil {
+			j = d.newJob()
+		}
 		if it.err != nil {
 			if !recoverable(it.err) {
+				if !send(j) {
+					return
+				}
+				j = d.newJob()
 				j.fatal = it.err
 				send(j)
 				return
 			}
 			d.hole(j, fmt.Sprintf("%v: the connections open then are closed (what was lost is not known)", it.err))
+		} else {
+			b := it.b
+			j.blocks = append(j.blocks, b)
+			if b.Meta.Recording != d.recID {
+				// Another recording follows: its connections are new ones.
+				d.hole(j, "")
+				d.recID = b.Meta.Recording
+			}
+			err := b.Records(func(r *recording.Record) bool {
+				if r.TS > d.e.tradeTo {
+					j.stop = true
+					return false
+				}
+				d.record(j, r)
+				return true
+			})
+			if err != nil {
+				d.hole(j, fmt.Sprintf("%v: the rest of the chunk is skipped and the connections open then are closed", err))
+			}
+		}
+		if j.stop || len(j.steps) >= jobSteps || len(d.src.blocks) == 0 {
 			if !send(j) {
 				return
 			}
-			continue
-		}
-		b := it.b
-		j.b = b
-		if b.Meta.Recording != d.recID {
-			// Another recording follows: its connections are new ones.
-			d.hole(j, "")
-			d.recID = b.Meta.Recording
-		}
-		err := b.Records(func(r *recording.Record) bool {
-			if r.TS > d.e.tradeTo {
-				j.stop = true
-				return false
+			if j.stop {
+				j = nil
+				break
 			}
-			d.record(j, r)
-			return true
-		})
-		if err != nil {
-			d.hole(j, fmt.Sprintf("%v: the rest of the chunk is skipped and the connections open then are closed", err))
-		}
-		if !send(j) {
-			return
-		}
-		if j.stop {
-			break
+			j = nil
 		}
 	}
 	// The end: the last venue settles.
-	j := d.newJob()
+	if j == nil {
+		j = d.newJob()
+	}
 	j.steps = append(j.steps, step{end: true})
 	if d.last != nil {
 		j.cmds[d.last.idx] = append(j.cmds[d.last.idx], command{op: opSettle, clock: d.clock})

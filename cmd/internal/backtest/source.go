@@ -15,12 +15,19 @@ import (
 	"arb/exchange/tap"
 )
 
+// maxChunks bounds the chunks read and not recycled yet (sent, or in jobs
+// on their way through the pipeline): the chunk buffers a replay holds,
+// whatever the recording's length. The source keeps as many spare buffers,
+// so a steady replay allocates none.
+const maxChunks = 12
+
 // source reads a recording's chunks on its own goroutine, one chunk ahead
 // of the replay (decompression overlaps the replay of the chunk before),
 // skipping by header the chunks that end before the warm-up start.
 type source struct {
 	blocks chan sourceItem
 	free   chan []byte
+	slots  chan struct{} // one per chunk read and not recycled yet
 	cancel context.CancelFunc
 	done   chan struct{}
 	bytes  atomic.Uint64 // file bytes read so far (progress; any goroutine)
@@ -52,7 +59,8 @@ func openSource(ctx context.Context, paths []string, from int64) (*source, error
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	s := &source{blocks: make(chan sourceItem, 2), free: make(chan []byte, 4), cancel: cancel, done: make(chan struct{}), total: total}
+	s := &source{blocks: make(chan sourceItem, 2), free: make(chan []byte, maxChunks), slots: make(chan struct{}, maxChunks),
+		cancel: cancel, done: make(chan struct{}), total: total}
 	var want func(*recording.ChunkHeader) bool
 	if from != 0 {
 		want = func(h *recording.ChunkHeader) bool { return h.MaxTS >= from }
@@ -62,6 +70,11 @@ func openSource(ctx context.Context, paths []string, from int64) (*source, error
 		defer close(s.blocks)
 		defer r.Close()
 		for {
+			select {
+			case s.slots <- struct{}{}: // a chunk may be read: fewer than maxChunks are out
+			case <-ctx.Done():
+				return
+			}
 			var buf []byte
 			select {
 			case buf = <-s.free:
@@ -71,6 +84,9 @@ func openSource(ctx context.Context, paths []string, from int64) (*source, error
 			s.bytes.Store(r.Stats().Bytes)
 			if err == io.EOF {
 				return
+			}
+			if b == nil {
+				<-s.slots // an error: no chunk to recycle
 			}
 			select {
 			case s.blocks <- sourceItem{b, err}:
@@ -91,6 +107,7 @@ func (s *source) recycle(b *recording.Block) {
 	case s.free <- b.Raw:
 	default:
 	}
+	<-s.slots
 }
 
 func (s *source) close() {
@@ -124,13 +141,25 @@ func readPreamble(paths []string) (*preamble, error) {
 	defer r.Close()
 	p := &preamble{rest: map[uint8][]restReply{}}
 	done := false
+	// want sees the header of every chunk, read or skipped: hdrFirst and
+	// hdrLast bound them all.
+	var hdrFirst, hdrLast int64
+	seen, damaged := false, false
+	want := func(h *recording.ChunkHeader) bool {
+		if !seen {
+			hdrFirst, hdrLast, seen = h.MinTS, h.MaxTS, true
+		}
+		hdrFirst, hdrLast = min(hdrFirst, h.MinTS), max(hdrLast, h.MaxTS)
+		return !done
+	}
 	for {
-		b, err := r.NextChunk(nil, func(*recording.ChunkHeader) bool { return !done })
+		b, err := r.NextChunk(nil, want)
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
 			if recoverable(err) {
+				damaged = true
 				continue
 			}
 			return nil, err
@@ -156,8 +185,15 @@ func readPreamble(paths []string) (*preamble, error) {
 	if p.meta == nil {
 		return nil, errors.New("backtest: the recording holds no chunk")
 	}
-	// The remaining headers give the time range (NextChunk skipped them).
+	// The skipped chunks' headers give the rest of the time range. With no
+	// damaged chunk the pass above saw every header; after one, a pass of
+	// headers alone (which reads no chunk, so skips damaged data chunk by
+	// chunk) reads further into the damaged file.
 	if st := r.Stats(); st.ChunksSkipped > 0 {
+		if !damaged {
+			p.first, p.last = min(p.first, hdrFirst), max(p.last, hdrLast)
+			return p, nil
+		}
 		r2, err := recording.Open(paths...)
 		if err != nil {
 			return nil, err

@@ -2,9 +2,10 @@
 // its venue, from which it cuts the top-K BookTop events it publishes.
 //
 // Each side is one preallocated sorted array with the BEST level LAST (bids
-// ascending, asks descending): almost all venue updates touch the top of the
-// book, so inserts and deletes there move few bytes, and nothing allocates
-// after construction. A side holds at most its capacity; when a better level
+// ascending, asks descending) and room at both ends: almost all venue
+// updates touch the top of the book, so inserts and deletes there move few
+// bytes; a snapshot given best first inserts every level at the bottom,
+// which moves none; and nothing allocates after construction. A side holds at most its capacity; when a better level
 // arrives at a full side the worst level is dropped and the side remembers it
 // was truncated (levels past the kept range are unknown, as Binance documents
 // for levels outside its snapshot). A truncated side never invents levels: it
@@ -25,29 +26,60 @@ import (
 // RawMax is the longest price or size string kept verbatim.
 const RawMax = 31
 
+// TextMax is the longest text of a raw level, "px:qty:".
+const TextMax = 2*RawMax + 2
+
 // ErrRawTooLong is returned when a raw string exceeds RawMax bytes.
 var ErrRawTooLong = errors.New("l2: number string too long")
 
-// Raw is a number string as the venue sent it.
-type Raw struct {
-	n uint8
-	b [RawMax]byte
+// RawLevel is the verbatim form of one level: the price and size strings as
+// the venue sent them, kept as the text "px:qty:" in a fixed-size array.
+// OKX's checksum string is these texts one after the other (its last colon
+// dropped), so building it takes one fixed-size copy per level (see Text).
+type RawLevel struct {
+	b     [TextMax]byte
+	n     uint8 // bytes of text in b
+	pxLen uint8
 }
 
-// Bytes returns the kept string.
-func (r *Raw) Bytes() []byte { return r.b[:r.n] }
+// Px returns the price string.
+func (r *RawLevel) Px() []byte { return r.b[:r.pxLen] }
 
-func (r *Raw) set(b []byte) {
-	r.n = uint8(copy(r.b[:], b))
+// Qty returns the size string.
+func (r *RawLevel) Qty() []byte { return r.b[r.pxLen+1 : r.n-1] }
+
+// Text returns the level's text "px:qty:" as the first n bytes of a
+// fixed-size array whose other bytes are unspecified: a caller may copy the
+// whole array (a fixed-size move, no length-dependent copy) and keep n bytes.
+func (r *RawLevel) Text() (t *[TextMax]byte, n int) { return &r.b, int(r.n) }
+
+// set keeps px and qty (each at most RawMax bytes).
+func (r *RawLevel) set(px, qty []byte) {
+	n := copy(r.b[:RawMax], px)
+	r.pxLen = uint8(n)
+	r.b[n] = ':'
+	n++
+	n += copy(r.b[n:n+RawMax], qty)
+	r.b[n] = ':'
+	r.n = uint8(n + 1)
 }
-
-// RawLevel is the verbatim form of one level.
-type RawLevel struct{ Px, Qty Raw }
 
 // Side is one side of a book. The zero value is unusable; use Book.
+//
+// The levels are buf[lo:hi], the worst first and the best last, inside a
+// backing array with room at both ends: a level is inserted or deleted by
+// moving the levels on its shorter side (the few above it near the top of
+// the book, the few below it near the bottom), so a snapshot inserted best
+// first (every level going to the bottom), a full side dropping its worst
+// level and an update near the top each move a few levels, not the whole
+// side. When the end a move needs is used up, the levels are moved once to
+// give that end three quarters of the free room (amortized a few moves per
+// change). raw, when kept, has the same indexes as buf.
 type Side struct {
-	lv        []exchange.Level
+	buf       []exchange.Level
 	raw       []RawLevel // nil unless the book keeps raw strings
+	lo, hi    int
+	depth     int // the most levels held
 	bid       bool
 	truncated bool
 }
@@ -63,15 +95,23 @@ func New(depth int, keepRaw bool) *Book {
 	if depth < 1 {
 		depth = 1
 	}
-	b := &Book{
-		Bids: Side{lv: make([]exchange.Level, 0, depth), bid: true},
-		Asks: Side{lv: make([]exchange.Level, 0, depth)},
-	}
-	if keepRaw {
-		b.Bids.raw = make([]RawLevel, 0, depth)
-		b.Asks.raw = make([]RawLevel, 0, depth)
-	}
+	b := &Book{}
+	b.Bids.init(depth, keepRaw, true)
+	b.Asks.init(depth, keepRaw, false)
 	return b
+}
+
+// backing is the size of a side's backing array: the depth and half as
+// much room again, split between the two ends.
+func backing(depth int) int { return depth + depth/2 + 8 }
+
+func (s *Side) init(depth int, keepRaw, bid bool) {
+	s.buf = make([]exchange.Level, backing(depth))
+	if keepRaw {
+		s.raw = make([]RawLevel, backing(depth))
+	}
+	s.depth, s.bid = depth, bid
+	s.reset()
 }
 
 // Reset empties both sides.
@@ -81,32 +121,43 @@ func (b *Book) Reset() {
 }
 
 func (s *Side) reset() {
-	s.lv = s.lv[:0]
-	if s.raw != nil {
-		s.raw = s.raw[:0]
-	}
+	s.lo = len(s.buf) / 2
+	s.hi = s.lo
 	s.truncated = false
 }
 
+// levels returns the levels held, worst first.
+func (s *Side) levels() []exchange.Level { return s.buf[s.lo:s.hi] }
+
 // Len returns the number of levels held.
-func (s *Side) Len() int { return len(s.lv) }
+func (s *Side) Len() int { return s.hi - s.lo }
 
 // Cap returns the most levels the side holds.
-func (s *Side) Cap() int { return cap(s.lv) }
+func (s *Side) Cap() int { return s.depth }
 
 // Truncated reports whether levels were dropped for lack of room, so that
 // levels beyond the worst one held are unknown.
 func (s *Side) Truncated() bool { return s.truncated }
 
 // Level returns the i-th best level (0 = best). i must be < Len.
-func (s *Side) Level(i int) exchange.Level { return s.lv[len(s.lv)-1-i] }
+func (s *Side) Level(i int) exchange.Level { return s.buf[s.hi-1-i] }
 
 // Raw returns the wire strings of the i-th best level (nil book without raw).
 func (s *Side) Raw(i int) *RawLevel {
 	if s.raw == nil {
 		return nil
 	}
-	return &s.raw[len(s.raw)-1-i]
+	return &s.raw[s.hi-1-i]
+}
+
+// RawTop returns the wire strings of the best min(k, Len) levels, the best
+// LAST (nil for a book without raw): one slice to walk instead of a call
+// per level.
+func (s *Side) RawTop(k int) []RawLevel {
+	if s.raw == nil {
+		return nil
+	}
+	return s.raw[max(s.lo, s.hi-k):s.hi]
 }
 
 // search returns the index of px in the array (ascending rank from worst to
@@ -123,9 +174,9 @@ func (s *Side) Raw(i int) *RawLevel {
 // loops so that no comparison tests the side.
 func (s *Side) search(px num.Price) (int, bool) {
 	if s.bid {
-		return searchAsc(s.lv, px)
+		return searchAsc(s.levels(), px)
 	}
-	return searchDesc(s.lv, px)
+	return searchDesc(s.levels(), px)
 }
 
 // searchAsc returns the first index whose price is ≥ px in lv, sorted by
@@ -203,51 +254,99 @@ func (s *Side) SetRaw(px num.Price, qty num.Qty, pxRaw, qtyRaw []byte) error {
 }
 
 func (s *Side) set(px num.Price, qty num.Qty, pxRaw, qtyRaw []byte) {
-	i, found := s.search(px)
+	i, found := s.search(px) // i counts from the worst level (index lo)
 	if qty == 0 {
 		if found {
-			copy(s.lv[i:], s.lv[i+1:])
-			s.lv = s.lv[:len(s.lv)-1]
-			if s.raw != nil {
-				copy(s.raw[i:], s.raw[i+1:])
-				s.raw = s.raw[:len(s.raw)-1]
-			}
+			s.remove(i)
 		}
 		return
 	}
 	if found {
-		s.lv[i].Qty = qty
+		s.buf[s.lo+i].Qty = qty
 		if s.raw != nil {
-			s.raw[i].Px.set(pxRaw)
-			s.raw[i].Qty.set(qtyRaw)
+			s.raw[s.lo+i].set(pxRaw, qtyRaw)
 		}
 		return
 	}
-	if len(s.lv) == cap(s.lv) {
-		// Full: drop the worst level (index 0) if the new one ranks better;
-		// a new level worse than everything held is outside the known range.
+	if s.hi-s.lo == s.depth {
+		// Full: drop the worst level if the new one ranks better; a new
+		// level worse than everything held is outside the known range.
 		s.truncated = true
 		if i == 0 {
 			return
 		}
-		copy(s.lv[:i-1], s.lv[1:i])
-		s.lv[i-1] = exchange.Level{Px: px, Qty: qty}
+		s.lo++
+		i--
+	}
+	k := s.insert(i)
+	s.buf[k] = exchange.Level{Px: px, Qty: qty}
+	if s.raw != nil {
+		s.raw[k].set(pxRaw, qtyRaw)
+	}
+}
+
+// remove deletes the level i places above the worst, moving the levels on
+// its shorter side.
+func (s *Side) remove(i int) {
+	lo, hi := s.lo, s.hi
+	if i < hi-lo-1-i {
+		copy(s.buf[lo+1:lo+1+i], s.buf[lo:lo+i])
 		if s.raw != nil {
-			copy(s.raw[:i-1], s.raw[1:i])
-			s.raw[i-1].Px.set(pxRaw)
-			s.raw[i-1].Qty.set(qtyRaw)
+			copy(s.raw[lo+1:lo+1+i], s.raw[lo:lo+i])
 		}
+		s.lo++
 		return
 	}
-	s.lv = s.lv[:len(s.lv)+1]
-	copy(s.lv[i+1:], s.lv[i:])
-	s.lv[i] = exchange.Level{Px: px, Qty: qty}
+	copy(s.buf[lo+i:hi-1], s.buf[lo+i+1:hi])
 	if s.raw != nil {
-		s.raw = s.raw[:len(s.raw)+1]
-		copy(s.raw[i+1:], s.raw[i:])
-		s.raw[i].Px.set(pxRaw)
-		s.raw[i].Qty.set(qtyRaw)
+		copy(s.raw[lo+i:hi-1], s.raw[lo+i+1:hi])
 	}
+	s.hi--
+}
+
+// insert opens a slot i places above the worst level (0 ≤ i ≤ Len < depth),
+// moving the levels on its shorter side, and returns the slot's index.
+func (s *Side) insert(i int) int {
+	n := s.hi - s.lo
+	if i < n-i {
+		if s.lo == 0 {
+			s.move(false)
+		}
+		lo := s.lo
+		copy(s.buf[lo-1:lo-1+i], s.buf[lo:lo+i])
+		if s.raw != nil {
+			copy(s.raw[lo-1:lo-1+i], s.raw[lo:lo+i])
+		}
+		s.lo--
+		return s.lo + i
+	}
+	if s.hi == len(s.buf) {
+		s.move(true)
+	}
+	lo, hi := s.lo, s.hi
+	copy(s.buf[lo+i+1:hi+1], s.buf[lo+i:hi])
+	if s.raw != nil {
+		copy(s.raw[lo+i+1:hi+1], s.raw[lo+i:hi])
+	}
+	s.hi++
+	return lo + i
+}
+
+// move shifts the levels so that the end that ran out of room (the top if
+// up) gets three quarters of the free room and the other end the rest. The
+// side is not full (Len < depth < len(buf)), so both ends get room.
+func (s *Side) move(up bool) {
+	n := s.hi - s.lo
+	free := len(s.buf) - n
+	lo := free / 4
+	if !up {
+		lo = free - free/4
+	}
+	copy(s.buf[lo:lo+n], s.buf[s.lo:s.hi])
+	if s.raw != nil {
+		copy(s.raw[lo:lo+n], s.raw[s.lo:s.hi])
+	}
+	s.lo, s.hi = lo, lo+n
 }
 
 // Crossed reports whether the best bid is at or above the best ask.
@@ -263,12 +362,9 @@ func (b *Book) Top(ev *exchange.BookTop) {
 }
 
 func fill(dst *[exchange.TopK]exchange.Level, s *Side) int {
-	n := len(s.lv)
-	if n > exchange.TopK {
-		n = exchange.TopK
-	}
+	n := min(s.hi-s.lo, exchange.TopK)
 	for i := 0; i < n; i++ {
-		dst[i] = s.lv[len(s.lv)-1-i]
+		dst[i] = s.buf[s.hi-1-i]
 	}
 	return n
 }

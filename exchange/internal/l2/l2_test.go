@@ -67,8 +67,8 @@ func TestAgainstMapModel(t *testing.T) {
 				t.Fatalf("seed %d step %d: book %v\nmodel %v", seed, step, got, want)
 			}
 			for i := 0; i < side.Len(); i++ {
-				if string(side.Raw(i).Px.Bytes()) != strconv.Itoa(int(side.Level(i).Px)) ||
-					string(side.Raw(i).Qty.Bytes()) != strconv.Itoa(int(side.Level(i).Qty)) {
+				if string(side.Raw(i).Px()) != strconv.Itoa(int(side.Level(i).Px)) ||
+					string(side.Raw(i).Qty()) != strconv.Itoa(int(side.Level(i).Qty)) {
 					t.Fatalf("raw strings out of step with levels at %d", i)
 				}
 			}
@@ -159,16 +159,17 @@ func BenchmarkSetTop(b *testing.B) {
 // bisect is the plain binary search the galloping one replaced: the
 // reference it is checked against and the baseline it is measured against.
 func bisect(s *Side, px num.Price) (int, bool) {
-	lo, hi := 0, len(s.lv)
+	lv := s.levels()
+	lo, hi := 0, len(lv)
 	for lo < hi {
 		m := int(uint(lo+hi) >> 1)
-		if (s.bid && px > s.lv[m].Px) || (!s.bid && px < s.lv[m].Px) {
+		if (s.bid && px > lv[m].Px) || (!s.bid && px < lv[m].Px) {
 			lo = m + 1
 		} else {
 			hi = m
 		}
 	}
-	return lo, lo < len(s.lv) && s.lv[lo].Px == px
+	return lo, lo < len(lv) && lv[lo].Px == px
 }
 
 // TestSearchMatchesBisection: on sides of every size up to 70 and random
@@ -181,7 +182,7 @@ func TestSearchMatchesBisection(t *testing.T) {
 		gi, gf := s.search(px)
 		wi, wf := bisect(s, px)
 		if gi != wi || gf != wf {
-			t.Fatalf("bid=%v len=%d px=%d: search (%d,%v), bisection (%d,%v)", s.bid, len(s.lv), px, gi, gf, wi, wf)
+			t.Fatalf("bid=%v len=%d px=%d: search (%d,%v), bisection (%d,%v)", s.bid, s.Len(), px, gi, gf, wi, wf)
 		}
 	}
 	for n := 0; n < 70+200; n++ {
@@ -263,8 +264,162 @@ func FuzzSearch(f *testing.F) {
 			gi, gf := s.search(num.Price(probe))
 			wi, wf := bisect(s, num.Price(probe))
 			if gi != wi || gf != wf {
-				t.Fatalf("bid=%v len=%d px=%d: search (%d,%v), bisection (%d,%v)", s.bid, len(s.lv), probe, gi, gf, wi, wf)
+				t.Fatalf("bid=%v len=%d px=%d: search (%d,%v), bisection (%d,%v)", s.bid, s.Len(), probe, gi, gf, wi, wf)
 			}
 		}
 	})
+}
+
+// flatSide is the side as it was before the backing array had room at both
+// ends: one array, worst level first, every insert and delete moving the
+// levels above it, a full side dropping its worst level by moving all the
+// others. It is the reference the current Side is checked against.
+type flatSide struct {
+	lv        []exchange.Level
+	raw       [][2]string
+	depth     int
+	bid       bool
+	truncated bool
+}
+
+func (f *flatSide) set(px num.Price, qty num.Qty, pxRaw, qtyRaw string) {
+	i := 0
+	for i < len(f.lv) && ((f.bid && f.lv[i].Px < px) || (!f.bid && f.lv[i].Px > px)) {
+		i++
+	}
+	found := i < len(f.lv) && f.lv[i].Px == px
+	r := [2]string{pxRaw, qtyRaw}
+	switch {
+	case qty == 0:
+		if found {
+			f.lv = slices.Delete(f.lv, i, i+1)
+			f.raw = slices.Delete(f.raw, i, i+1)
+		}
+	case found:
+		f.lv[i].Qty, f.raw[i] = qty, r
+	case len(f.lv) == f.depth:
+		f.truncated = true
+		if i > 0 {
+			copy(f.lv[:i-1], f.lv[1:i])
+			copy(f.raw[:i-1], f.raw[1:i])
+			f.lv[i-1], f.raw[i-1] = exchange.Level{Px: px, Qty: qty}, r
+		}
+	default:
+		f.lv = slices.Insert(f.lv, i, exchange.Level{Px: px, Qty: qty})
+		f.raw = slices.Insert(f.raw, i, r)
+	}
+}
+
+// TestMatchesFlatArray applies the same updates to sides of many depths
+// (full ones dropping their worst levels too) and to the flat reference,
+// in the patterns venues send — random prices, changes near the top,
+// snapshots inserted best first and worst first, resets — and compares the
+// levels, their wire strings and the truncation flag after every step.
+func TestMatchesFlatArray(t *testing.T) {
+	for _, depth := range []int{1, 2, 3, 5, 8, 13, 25, 64, 400} {
+		for seed := uint64(1); seed <= 6; seed++ {
+			rng := rand.New(rand.NewPCG(seed, uint64(depth)))
+			b := New(depth, true)
+			ref := [2]*flatSide{{depth: depth, bid: true}, {depth: depth}}
+			sides := [2]*Side{&b.Bids, &b.Asks}
+			span := 3*depth + 10
+			for step := 0; step < 4000; step++ {
+				k := rng.IntN(2)
+				var pxs []num.Price
+				var qtys []num.Qty
+				switch op := rng.IntN(100); {
+				case op < 2: // a snapshot, best first or worst first
+					b.Reset()
+					ref = [2]*flatSide{{depth: depth, bid: true}, {depth: depth}}
+					n := rng.IntN(span)
+					for j := 0; j < n; j++ {
+						pxs = append(pxs, num.Price(1000+j))
+						qtys = append(qtys, num.Qty(1+rng.IntN(9)))
+					}
+					if rng.IntN(2) == 0 {
+						slices.Reverse(pxs)
+					}
+				case op < 60: // near the best
+					best := num.Price(1000)
+					if sides[k].Len() > 0 {
+						best = sides[k].Level(0).Px
+					}
+					d := num.Price(rng.IntN(6))
+					if k == 0 {
+						pxs = []num.Price{best - 2 + d}
+					} else {
+						pxs = []num.Price{best + 2 - d}
+					}
+					qtys = []num.Qty{num.Qty(rng.IntN(4))}
+				default: // anywhere
+					pxs = []num.Price{num.Price(1000 + rng.IntN(span))}
+					qtys = []num.Qty{num.Qty(rng.IntN(4))}
+				}
+				for j, px := range pxs {
+					kk := k
+					if len(pxs) > 1 {
+						kk = j & 1 // a snapshot fills both sides
+					}
+					pr, qr := strconv.Itoa(int(px)), strconv.Itoa(int(qtys[j]))+"."+strconv.Itoa(step%1000)
+					if err := sides[kk].SetRaw(px, qtys[j], []byte(pr), []byte(qr)); err != nil {
+						t.Fatal(err)
+					}
+					ref[kk].set(px, qtys[j], pr, qr)
+				}
+				for kk := range sides {
+					s, f := sides[kk], ref[kk]
+					if s.Len() != len(f.lv) || s.Truncated() != f.truncated {
+						t.Fatalf("depth %d seed %d step %d side %d: len %d truncated %v, reference %d %v", depth, seed, step, kk, s.Len(), s.Truncated(), len(f.lv), f.truncated)
+					}
+					for i := 0; i < s.Len(); i++ {
+						w := len(f.lv) - 1 - i
+						r := s.Raw(i)
+						txt, n := r.Text()
+						if s.Level(i) != f.lv[w] || string(r.Px()) != f.raw[w][0] || string(r.Qty()) != f.raw[w][1] ||
+							string(txt[:n]) != f.raw[w][0]+":"+f.raw[w][1]+":" {
+							t.Fatalf("depth %d seed %d step %d side %d level %d: %v %q %q, reference %v %q", depth, seed, step, kk, i, s.Level(i), r.Px(), r.Qty(), f.lv[w], f.raw[w])
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// BenchmarkSnapshot inserts a 400-level side best first, as OKX and Bybit
+// snapshots list their levels (every level goes to the bottom of the side),
+// into a side of depth 400 keeping the wire strings.
+func BenchmarkSnapshot(b *testing.B) {
+	bk := New(400, true)
+	pxr, qr := make([][]byte, 400), []byte("0.1234")
+	for i := range pxr {
+		pxr[i] = []byte(strconv.Itoa(100000 + i))
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		bk.Reset()
+		for i := range pxr {
+			_ = bk.Asks.SetRaw(num.Price(100000+i), 1, pxr[i], qr)
+		}
+	}
+}
+
+// BenchmarkFullSide inserts a level near the top of a full 400-level side
+// with wire strings (which drops its worst level), deletes it and puts the
+// worst level back.
+func BenchmarkFullSide(b *testing.B) {
+	bk := New(400, true)
+	for i := 0; i < 400; i++ {
+		_ = bk.Bids.SetRaw(num.Price(100000-2*i), 1, []byte("100000"), []byte("1"))
+	}
+	worst := num.Price(100000 - 2*399)
+	b.ReportAllocs()
+	var i int
+	for b.Loop() {
+		px := num.Price(100001 - 2*(i%4))
+		_ = bk.Bids.SetRaw(px, 1, []byte("100001"), []byte("1"))
+		_ = bk.Bids.SetRaw(px, 0, nil, nil)
+		_ = bk.Bids.SetRaw(worst, 1, []byte("99202"), []byte("1"))
+		i++
+	}
 }
