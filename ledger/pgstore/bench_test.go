@@ -263,21 +263,7 @@ func queueTrades(batch *pgx.Batch, rows []*ledger.TradeRow) {
 			}
 		}
 	}
-	batch.Queue(`INSERT INTO trades (id, plan_id, symbol, quote, buy_venue, sell_venue, state, opened_at, closed_at, stream_seq, fills,
-		qty, expected_net_quote, reported_realized_net_quote, reported_residual_base,
-		bought_base, sold_base, buy_quote, sell_quote, gross_quote, fees_quote, gas_quote, net_quote, residual_base, residual_cost_quote)
-		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-			$8::timestamptz[], $9::timestamptz[], $10::bigint[], $11::integer[],
-			$12::numeric[], $13::numeric[], $14::numeric[], $15::numeric[], $16::numeric[], $17::numeric[], $18::numeric[],
-			$19::numeric[], $20::numeric[], $21::numeric[], $22::numeric[], $23::numeric[], $24::numeric[], $25::numeric[])
-		ON CONFLICT (id) DO UPDATE SET plan_id = excluded.plan_id, symbol = excluded.symbol, quote = excluded.quote,
-		buy_venue = excluded.buy_venue, sell_venue = excluded.sell_venue, state = excluded.state, qty = excluded.qty,
-		expected_net_quote = excluded.expected_net_quote, reported_realized_net_quote = excluded.reported_realized_net_quote,
-		reported_residual_base = excluded.reported_residual_base, opened_at = excluded.opened_at, closed_at = excluded.closed_at,
-		stream_seq = excluded.stream_seq, fills = excluded.fills, bought_base = excluded.bought_base, sold_base = excluded.sold_base,
-		buy_quote = excluded.buy_quote, sell_quote = excluded.sell_quote, gross_quote = excluded.gross_quote,
-		fees_quote = excluded.fees_quote, gas_quote = excluded.gas_quote, net_quote = excluded.net_quote,
-		residual_base = excluded.residual_base, residual_cost_quote = excluded.residual_cost_quote, updated_at = now()`,
+	batch.Queue(sqlTrades,
 		ids, planIDs, symbols, quotes, buys, sells, states, opened, closed, seqs, fills,
 		nums[0], nums[1], nums[2], nums[3], nums[4], nums[5], nums[6], nums[7], nums[8], nums[9], nums[10], nums[11], nums[12], nums[13])
 	if len(legs.venue) == 0 {

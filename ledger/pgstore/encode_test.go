@@ -23,6 +23,13 @@ import (
 func batches(t *testing.T, evs []RawEvent, size int) ([]*Batch, *ledger.Ledger) {
 	t.Helper()
 	l := ledger.New()
+	return batchesOn(t, l, evs, size), l
+}
+
+// batchesOn applies evs to l in batches of size, as the consumer does, and
+// returns the batches to write.
+func batchesOn(t *testing.T, l *ledger.Ledger, evs []RawEvent, size int) []*Batch {
+	t.Helper()
 	var out []*Batch
 	for start := 0; start < len(evs); start += size {
 		end := min(start+size, len(evs))
@@ -44,7 +51,7 @@ func batches(t *testing.T, evs []RawEvent, size int) ([]*Batch, *ledger.Ledger) 
 		}
 		out = append(out, b)
 	}
-	return out, l
+	return out
 }
 
 // fullDump renders every row of every ledger table, all columns as

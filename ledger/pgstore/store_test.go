@@ -102,25 +102,11 @@ func events(r *rand.Rand, n int) []RawEvent {
 func apply(t *testing.T, s *Store, l *ledger.Ledger, evs []RawEvent, size int) {
 	t.Helper()
 	for start := 0; start < len(evs); start += size {
-		end := min(start+size, len(evs))
-		b := &Batch{Stream: "ARB_TEST", LastSeq: evs[end-1].Seq}
-		for _, raw := range evs[start:end] {
-			ev, err := Decode(raw.Kind, raw.Body)
-			if err != nil {
+		// One batch applied, then written, before the next is applied.
+		for _, b := range batchesOn(t, l, evs[start:min(start+size, len(evs))], size) {
+			if err := s.Write(ctxT(t), b); err != nil {
 				t.Fatal(err)
 			}
-			ev.Seq = raw.Seq
-			ch, err := l.Apply(ev)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if ch.Outcome == ledger.Applied {
-				b.Events = append(b.Events, raw)
-				b.Changes = append(b.Changes, ch)
-			}
-		}
-		if err := s.Write(ctxT(t), b); err != nil {
-			t.Fatal(err)
 		}
 	}
 }
