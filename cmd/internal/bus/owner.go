@@ -1,6 +1,7 @@
 package bus
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -54,7 +55,7 @@ type OwnerInfo struct {
 	Instance string    `json:"instance"`
 	Host     string    `json:"host"`
 	PID      int       `json:"pid"`
-	Since    time.Time `json:"since"`
+	Since    time.Time `json:"since"` // with the pid, tells this process's key from an earlier one's
 }
 
 func (o OwnerInfo) String() string {
@@ -161,6 +162,12 @@ func (o *JournalOwner) Acquire(ctx context.Context, wait time.Duration) error {
 			cancel()
 			return fmt.Errorf("bus: journal owner %s: %w", o.key, err)
 		default:
+			if bytes.Equal(e.Value(), o.val) {
+				// This daemon's own create, whose answer was lost.
+				cancel()
+				o.held(e.Revision(), "journal owned")
+				return nil
+			}
 			h := holder(e.Value())
 			now := time.Now()
 			switch {
@@ -232,13 +239,22 @@ func (o *JournalOwner) Run(ctx context.Context) error {
 			o.okAt.Store(time.Now().UnixNano())
 		case ctx.Err() != nil:
 		case errors.Is(err, jetstream.ErrKeyExists) || isWrongSequence(err):
-			o.okAt.Store(0)
 			h := "another daemon"
 			gctx, gcancel := context.WithTimeout(context.WithoutCancel(ctx), PublishTimeout)
-			if e, gerr := o.kv.Get(gctx, o.key); gerr == nil {
+			e, gerr := o.kv.Get(gctx, o.key)
+			gcancel()
+			if gerr == nil && bytes.Equal(e.Value(), o.val) {
+				// The key holds this daemon's own value: an earlier
+				// rewrite was stored but its answer lost. Carry on from
+				// its revision.
+				o.rev = e.Revision()
+				o.okAt.Store(time.Now().UnixNano())
+				continue
+			}
+			o.okAt.Store(0)
+			if gerr == nil {
 				h = holder(e.Value()).String()
 			}
-			gcancel()
 			return fmt.Errorf("%w: %s now holds %s", ErrOwnershipLost, h, o.key)
 		default:
 			o.log.Warn("journal ownership not renewed", "key", o.key, "err", err)

@@ -79,6 +79,30 @@ func TestJournalOwner(t *testing.T) {
 	defer stopC()
 	cDone := make(chan error, 1)
 	go func() { cDone <- c.Run(cctx) }()
+	// c's own value written again behind its back — a rewrite stored whose
+	// answer was lost: c's next rewrite fails on the revision, finds its
+	// own value, and carries on holding.
+	cur, err := c.kv.Get(ctx, c.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.kv.Update(ctx, c.key, c.val, cur.Revision()); err != nil {
+		t.Fatal(err)
+	}
+	injected := time.Now().UnixNano()
+	for deadline := time.Now().Add(30 * time.Second); c.okAt.Load() < injected+int64(ttl/2); {
+		select {
+		case err := <-cDone:
+			t.Fatalf("c stopped after its own value was rewritten: %v", err)
+		case <-time.After(ttl / 8):
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("c did not renew after its own value was rewritten")
+		}
+	}
+	if !c.Held() {
+		t.Fatal("c does not hold after renewing")
+	}
 	if _, err := c.kv.Put(ctx, c.key, []byte(`{"instance":"d","host":"h2","pid":2}`)); err != nil {
 		t.Fatal(err)
 	}
