@@ -73,7 +73,14 @@ type JournalOwner struct {
 	log  *slog.Logger
 	rev  uint64       // the key's revision as this holder last wrote it (Acquire, then Run)
 	okAt atomic.Int64 // last successful write of the key, Unix ns; 0 = not held
+	// waited is how long Acquire waited for another holder (0: the key
+	// was free at once).
+	waited time.Duration
 }
+
+// Waited returns how long Acquire waited for another daemon's key to go:
+// 0 when the journal was free at once.
+func (o *JournalOwner) Waited() time.Duration { return o.waited }
 
 // Owner opens the ownership of journal j for the daemon me, creating the
 // bucket if it does not exist. ttl 0 means OwnerTTL (tests use shorter).
@@ -137,8 +144,15 @@ func holder(v []byte) OwnerInfo {
 // (wait should exceed the TTL). It returns ErrJournalOwned, naming the
 // holder, if the key is still alive then.
 func (o *JournalOwner) Acquire(ctx context.Context, wait time.Duration) error {
-	deadline := time.Now().Add(wait)
+	start := time.Now()
+	deadline := start.Add(wait)
 	every := o.ttl / 8
+	held := func(rev uint64, msg string, waited bool) {
+		if waited {
+			o.waited = time.Since(start)
+		}
+		o.held(rev, msg)
+	}
 	var seenRev uint64
 	var seenAt time.Time
 	logged := false
@@ -150,7 +164,7 @@ func (o *JournalOwner) Acquire(ctx context.Context, wait time.Duration) error {
 			var rev uint64
 			if rev, err = o.kv.Create(cctx, o.key, o.val); err == nil {
 				cancel()
-				o.held(rev, "journal owned")
+				held(rev, "journal owned", logged)
 				return nil
 			}
 			if !errors.Is(err, jetstream.ErrKeyExists) {
@@ -165,7 +179,7 @@ func (o *JournalOwner) Acquire(ctx context.Context, wait time.Duration) error {
 			if bytes.Equal(e.Value(), o.val) {
 				// This daemon's own create, whose answer was lost.
 				cancel()
-				o.held(e.Revision(), "journal owned")
+				held(e.Revision(), "journal owned", logged)
 				return nil
 			}
 			h := holder(e.Value())
@@ -177,7 +191,7 @@ func (o *JournalOwner) Acquire(ctx context.Context, wait time.Duration) error {
 				// Not rewritten for the TTL: its holder is gone.
 				if rev, err := o.kv.Update(cctx, o.key, o.val, seenRev); err == nil {
 					cancel()
-					o.held(rev, "journal taken over from a holder that stopped renewing it")
+					held(rev, "journal taken over from a holder that stopped renewing it", true)
 					o.log.Warn("journal taken over", "key", o.key, "previous", h.String(), "unrenewed_for", now.Sub(seenAt).Round(time.Millisecond).String())
 					return nil
 				}
