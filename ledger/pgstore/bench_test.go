@@ -26,18 +26,10 @@ import (
 // raw events a writer stores.
 func benchFills(tb testing.TB, n int) ([]RawEvent, []ledger.Change) {
 	l := ledger.New()
-	venues := []string{"binance", "okx", "bybit"}
 	evs := make([]RawEvent, 0, n)
 	chs := make([]ledger.Change, 0, n)
 	for i := range n {
-		f := ledger.Fill{Venue: venues[i%3], VenueFillID: fmt.Sprintf("%d", 1000000+i), ClientOrderID: fmt.Sprintf("c%d", i),
-			TradeID: fmt.Sprintf("T%d", i/2), Symbol: "BTC-USDT", Base: "BTC", Quote: "USDT", Side: []string{"buy", "sell"}[i%2],
-			Price: decimal.New(6400012+int64(i%100), -2), Qty: decimal.New(1500+int64(i%7), -6), TS: t0.Add(time.Duration(i) * time.Millisecond)}
-		if i%2 == 0 {
-			f.Fee, f.FeeAsset = d("0.096"), "USDT"
-		} else {
-			f.Fee, f.FeeAsset, f.FeeQuoteRate = d("0.00016"), "BNB", d("600.1")
-		}
+		f := pgtest.BenchFill(i, t0)
 		body, err := json.Marshal(f)
 		if err != nil {
 			tb.Fatal(err)

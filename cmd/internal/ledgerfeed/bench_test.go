@@ -3,7 +3,6 @@ package ledgerfeed
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"os"
@@ -13,7 +12,6 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/shopspring/decimal"
 
 	"arb/cmd/internal/bus"
 	"arb/ledger"
@@ -96,17 +94,9 @@ func BenchmarkFeedFills(b *testing.B) {
 // venues, fees in quote and in BNB), with asynchronous publishes, and
 // returns the last stream sequence.
 func publishFills(b *testing.B, js jetstream.JetStream, prefix string, n int) uint64 {
-	venues := []string{"binance", "okx", "bybit"}
 	var futs []jetstream.PubAckFuture
 	for i := range n {
-		f := ledger.Fill{Venue: venues[i%3], VenueFillID: fmt.Sprintf("%d", 1000000+i), ClientOrderID: fmt.Sprintf("c%d", i),
-			TradeID: fmt.Sprintf("T%d", i/2), Symbol: "BTC-USDT", Base: "BTC", Quote: "USDT", Side: []string{"buy", "sell"}[i%2],
-			Price: decimal.New(6400012+int64(i%100), -2), Qty: decimal.New(1500+int64(i%7), -6), TS: t0.Add(time.Duration(i) * time.Millisecond)}
-		if i%2 == 0 {
-			f.Fee, f.FeeAsset = d("0.096"), "USDT"
-		} else {
-			f.Fee, f.FeeAsset, f.FeeQuoteRate = d("0.00016"), "BNB", d("600.1")
-		}
+		f := pgtest.BenchFill(i, t0)
 		body, err := json.Marshal(f)
 		if err != nil {
 			b.Fatal(err)

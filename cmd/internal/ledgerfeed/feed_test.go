@@ -181,6 +181,21 @@ func waitFor(t *testing.T, what string, deadline time.Duration, cond func() bool
 	}
 }
 
+// verifyStore checks the store rebuilt from stream: every check holds, it
+// holds want fills, and its balances are expected's.
+func verifyStore(ctx context.Context, t *testing.T, store *pgstore.Store, stream string, want int, expected *ledger.Ledger) {
+	t.Helper()
+	l, v, err := store.Verify(ctx, stream)
+	must(t, err)
+	if len(v) > 0 {
+		t.Fatalf("check: %v", v)
+	}
+	if l.FillCount() != want {
+		t.Fatalf("%d fills, published %d", l.FillCount(), want)
+	}
+	sameBalances(t, l, expected)
+}
+
 func sameBalances(t *testing.T, got, want *ledger.Ledger) {
 	t.Helper()
 	g, w := got.AccountBalances(), want.AccountBalances()
@@ -278,15 +293,7 @@ func TestExactlyOnceThroughOutages(t *testing.T) {
 				t.Errorf("%d connections terminated, %d store errors: the outages did not happen", terminated, errsBefore+st.StoreErrs)
 			}
 
-			l, v, err := store.Verify(ctx, cfg.Stream)
-			must(t, err)
-			if len(v) > 0 {
-				t.Fatalf("check: %v", v)
-			}
-			if l.FillCount() != want {
-				t.Fatalf("%d fills, published %d", l.FillCount(), want)
-			}
-			sameBalances(t, l, s.expected())
+			verifyStore(ctx, t, store, cfg.Stream, want, s.expected())
 			before := dumpStore(t, store)
 
 			// A full redelivery is all duplicates: the store's position is

@@ -157,15 +157,7 @@ func failureWithNextBatchApplied(t *testing.T, tg target, mode string) {
 				t.Fatalf("no failure with a batch behind it: %+v", st)
 			}
 			acks.verify(t)
-			l, v, err := store.Verify(ctx, cfg.Stream)
-			must(t, err)
-			if len(v) > 0 {
-				t.Fatalf("check: %v", v)
-			}
-			if l.FillCount() != want {
-				t.Fatalf("%d fills, published %d", l.FillCount(), want)
-			}
-			sameBalances(t, l, s.expected())
+			verifyStore(ctx, t, store, cfg.Stream, want, s.expected())
 		}
 	}
 }

@@ -14,6 +14,9 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/shopspring/decimal"
+
+	"arb/ledger"
 )
 
 // AdminDSN is the server tests create their databases on.
@@ -85,4 +88,21 @@ func Terminate(t testing.TB, dsn string) int {
 		t.Fatalf("terminate: %v", err)
 	}
 	return n
+}
+
+// BenchFill is the i-th fill of the ledger benchmarks: two per trade (a
+// buy, then a sell), rotating over three venues, the buy's fee in the
+// quote, the sell's in BNB with its rate, at times from t0 a millisecond
+// apart. The store's and the feed's benchmarks write the same fills.
+func BenchFill(i int, t0 time.Time) ledger.Fill {
+	venues := [...]string{"binance", "okx", "bybit"}
+	f := ledger.Fill{Venue: venues[i%3], VenueFillID: fmt.Sprintf("%d", 1000000+i), ClientOrderID: fmt.Sprintf("c%d", i),
+		TradeID: fmt.Sprintf("T%d", i/2), Symbol: "BTC-USDT", Base: "BTC", Quote: "USDT", Side: [...]string{"buy", "sell"}[i%2],
+		Price: decimal.New(6400012+int64(i%100), -2), Qty: decimal.New(1500+int64(i%7), -6), TS: t0.Add(time.Duration(i) * time.Millisecond)}
+	if i%2 == 0 {
+		f.Fee, f.FeeAsset = decimal.RequireFromString("0.096"), "USDT"
+	} else {
+		f.Fee, f.FeeAsset, f.FeeQuoteRate = decimal.RequireFromString("0.00016"), "BNB", decimal.RequireFromString("600.1")
+	}
+	return f
 }
