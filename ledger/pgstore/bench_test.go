@@ -261,14 +261,7 @@ func queueTrades(batch *pgx.Batch, rows []*ledger.TradeRow) {
 	if len(legs.venue) == 0 {
 		return
 	}
-	batch.Queue(`INSERT INTO orders (venue, client_order_id, trade_id, side, purpose, venue_order_id, fee_asset, status, gas_asset,
-		price, qty, filled_qty, avg_price, fee, gas_quote, gas)
-		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[],
-			$10::numeric[], $11::numeric[], $12::numeric[], $13::numeric[], $14::numeric[], $15::numeric[], $16::numeric[])
-		ON CONFLICT (venue, client_order_id) DO UPDATE SET trade_id = excluded.trade_id, side = excluded.side,
-		purpose = excluded.purpose, venue_order_id = excluded.venue_order_id, price = excluded.price, qty = excluded.qty,
-		filled_qty = excluded.filled_qty, avg_price = excluded.avg_price, fee = excluded.fee, fee_asset = excluded.fee_asset,
-		status = excluded.status, gas_quote = excluded.gas_quote, gas_asset = excluded.gas_asset, gas = excluded.gas`,
+	batch.Queue(sqlOrders,
 		legs.venue, legs.coid, legs.trade, legs.side, legs.purpose, legs.voi, legs.feeAsset, legs.status, legs.gasAsset,
 		legs.nums[0], legs.nums[1], legs.nums[2], legs.nums[3], legs.nums[4], legs.nums[5], legs.nums[6])
 }
