@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"log/slog"
 	"math/rand/v2"
-	"os"
 	"strconv"
 	"testing"
 	"time"
@@ -29,10 +28,7 @@ import (
 func BenchmarkFeedFills(b *testing.B) {
 	for _, depth := range []int{2, 1} {
 		b.Run("pipeline-"+strconv.Itoa(depth), func(b *testing.B) {
-			u := os.Getenv("ARB_NATS_URL")
-			if u == "" {
-				u = "nats://127.0.0.1:4222"
-			}
+			u := systemNATSURL()
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 			defer cancel()
 			bs, err := bus.Connect(ctx, u, nil, nats.MaxReconnects(0))

@@ -500,19 +500,30 @@ func (f *Feed) submit(ctx context.Context, pipe *pgstore.Pipeline, h heldBatch, 
 		if err := pipe.Flush(ctx); err != nil {
 			return err
 		}
-		f.storeErrs.Add(1)
-		f.logLimit.do(func(s int) {
-			f.logger.Error("ledger batch not written; retrying (events wait in JetStream)", "err", err, "events", len(h.msgs), "suppressed", s)
-		})
-		f.retryMu.Lock()
-		f.retry = append(f.retry, h)
-		f.retryMu.Unlock()
+		f.storeFailed(h, err, "ledger batch not written; retrying (events wait in JetStream)")
 		f.mu.Lock()
 		f.dirty = true
 		f.mu.Unlock()
 		return f.recoverPipeline(ctx, pipe, refreshLag)
 	}
 	return nil
+}
+
+// storeFailed counts and logs (rate-limited) a batch the store did not
+// take, and queues it for recoverPipeline.
+func (f *Feed) storeFailed(h heldBatch, err error, msg string) {
+	f.storeErrs.Add(1)
+	f.logLimit.do(func(s int) {
+		f.logger.Error(msg, "err", err, "events", len(h.msgs), "suppressed", s)
+	})
+	f.queueRetry(h)
+}
+
+// queueRetry queues a batch for recoverPipeline (from either goroutine).
+func (f *Feed) queueRetry(h heldBatch) {
+	f.retryMu.Lock()
+	f.retry = append(f.retry, h)
+	f.retryMu.Unlock()
 }
 
 // completed runs on the pipeline's goroutine when a batch's write has
@@ -529,15 +540,10 @@ func (f *Feed) completed(ctx context.Context, h heldBatch, t tally, err error) {
 		}
 		if errors.Is(err, pgstore.ErrAborted) {
 			f.aborted.Add(1)
+			f.queueRetry(h)
 		} else {
-			f.storeErrs.Add(1)
-			f.logLimit.do(func(s int) {
-				f.logger.Error("ledger batch not committed; retrying (events wait in JetStream)", "err", err, "events", len(h.msgs), "suppressed", s)
-			})
+			f.storeFailed(h, err, "ledger batch not committed; retrying (events wait in JetStream)")
 		}
-		f.retryMu.Lock()
-		f.retry = append(f.retry, h)
-		f.retryMu.Unlock()
 		return
 	}
 	f.count(&t)

@@ -43,10 +43,7 @@ var targets = []target{
 		return connect(t, e.ClientURL(), e.InProcess())
 	}},
 	{"system", func(t *testing.T) *bus.Bus {
-		u := os.Getenv("ARB_NATS_URL")
-		if u == "" {
-			u = "nats://127.0.0.1:4222"
-		}
+		u := systemNATSURL()
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
 		b, err := bus.Connect(ctx, u, nil, nats.MaxReconnects(0))
@@ -152,6 +149,15 @@ func (s *sim) expected() *ledger.Ledger {
 		}
 	}
 	return l
+}
+
+// systemNATSURL is the machine's NATS server: ARB_NATS_URL, or the
+// default port on loopback.
+func systemNATSURL() string {
+	if u := os.Getenv("ARB_NATS_URL"); u != "" {
+		return u
+	}
+	return "nats://127.0.0.1:4222"
 }
 
 func d(s string) decimal.Decimal { return decimal.RequireFromString(s) }
