@@ -193,3 +193,35 @@ func BenchmarkJournalAppend(b *testing.B) {
 	b.ReportMetric(float64(lat[len(lat)/2]), "p50-ns")
 	b.ReportMetric(float64(lat[len(lat)*99/100]), "p99-ns")
 }
+
+// TestInstanceJournals: a fleet instance's journal (arb.exec.<instance>.)
+// and the default one (arb.exec.) share ARB_EVENTS; each replays only its
+// own records, so a daemon never rebuilds another's trades.
+func TestInstanceJournals(t *testing.T) {
+	e := startEmbedded(t, t.TempDir())
+	b := connect(t, e.ClientURL(), e.InProcess())
+	ctx := context.Background()
+	if err := b.EnsureStreams(ctx); err != nil {
+		t.Fatal(err)
+	}
+	def, a := b.Journal(), b.JournalIn(StreamName, JournalPrefix+"engine-a.")
+	if err := def.Append(ctx, entries(0, 3)); err != nil {
+		t.Fatal(err)
+	}
+	ea := entries(100, 2)
+	for i := range ea {
+		ea[i].ID = "a-" + ea[i].ID
+	}
+	if err := a.Append(ctx, ea); err != nil {
+		t.Fatal(err)
+	}
+	if got := replayAll(t, def); !slices.Equal(got, []string{`{"n":0}`, `{"n":1}`, `{"n":2}`}) {
+		t.Errorf("default journal replayed %v", got)
+	}
+	if got := replayAll(t, a); !slices.Equal(got, []string{`{"n":100}`, `{"n":101}`}) {
+		t.Errorf("engine-a's journal replayed %v", got)
+	}
+	if def.OwnerKey() == a.OwnerKey() {
+		t.Errorf("both journals have the ownership key %s", a.OwnerKey())
+	}
+}

@@ -130,10 +130,7 @@ func (o *JournalOwner) Held() bool {
 func holder(v []byte) OwnerInfo {
 	var h OwnerInfo
 	if json.Unmarshal(v, &h) != nil {
-		if len(v) > 64 {
-			v = v[:64]
-		}
-		return OwnerInfo{Instance: "(unreadable: " + string(v) + ")"}
+		return OwnerInfo{Instance: "(unreadable: " + clipValue(v) + ")"}
 	}
 	return h
 }

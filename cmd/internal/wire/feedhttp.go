@@ -33,13 +33,7 @@ func (f *FeedDaemon) newFeedHTTP(cfg *config.Config) (*httpapi.Server, error) {
 			emit(e.name, e.md.Stats())
 		}
 	}))
-	reg.MustRegister(httpapi.NewGaugeFamily("arb_venue_up",
-		"1 once the venue has joined (its instrument filters are known and its feed runs); 0 while it is retried.",
-		[]string{"venue"}, func(emit httpapi.Emit) {
-			for _, v := range d.venues {
-				emit(b2f(v.joined()), v.cfg.Name)
-			}
-		}))
+	reg.MustRegister(venueUpFamily(d))
 	reg.MustRegister(httpapi.NewGaugeFamily("arb_feed_leader",
 		"1 while this feed process holds the venue's lease and publishes its books; 0 while it stands by.",
 		[]string{"venue"}, func(emit httpapi.Emit) {

@@ -14,6 +14,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"arb/cmd/internal/bus"
+	"arb/cmd/internal/config"
 	"arb/cmd/internal/httpapi"
 	"arb/cmd/internal/ledgerfeed"
 	"arb/exchange"
@@ -103,14 +104,7 @@ func (lk *ledgerLink) start(ctx context.Context, run func(string, func(context.C
 		if store != nil {
 			defer store.Close()
 		}
-		var lc ledgerfeed.Config
-		if id := lk.d.cfg.Fleet.Instance; id != "" {
-			// Named daemons sharing a server each keep their own durable
-			// consumer (the feed deletes and recreates it at its store's
-			// position: a shared one would be fought over).
-			lc.Durable = "arb-ledger-" + id
-		}
-		feed, err := ledgerfeed.New(lk.d.bus.JetStream(), store, lc, lk.d.log)
+		feed, err := ledgerfeed.New(lk.d.bus.JetStream(), store, ledgerFeedConfig(lk.d.cfg), lk.d.log)
 		if err != nil {
 			return err
 		}
@@ -294,6 +288,18 @@ func (lk *ledgerLink) fill(rec *execute.Record) (ledger.Fill, bool) {
 		out.FeeAsset, out.FeeQuoteRate = "", decimal.Decimal{}
 	}
 	return out, true
+}
+
+// ledgerFeedConfig is the ledger feed's config for cfg: named daemons
+// sharing a server each keep their own durable consumer (the feed deletes
+// and recreates it at its store's position: a shared one would be fought
+// over); an unnamed one keeps the default.
+func ledgerFeedConfig(cfg *config.Config) ledgerfeed.Config {
+	var lc ledgerfeed.Config
+	if id := cfg.Fleet.Instance; id != "" {
+		lc.Durable = "arb-ledger-" + id
+	}
+	return lc
 }
 
 // tradeOf is a trade's ledger event from its opening (no legs: they are

@@ -246,3 +246,21 @@ func TestKillHaltsExecutor(t *testing.T) {
 		t.Fatal("the executor is still halted after a resume")
 	}
 }
+
+// TestLedgerFeedDurablePerInstance: a daemon named by fleet.instance
+// consumes the ledger events through a durable consumer of its own, so two
+// named daemons sharing a server do not delete each other's; an unnamed one
+// keeps the default.
+func TestLedgerFeedDurablePerInstance(t *testing.T) {
+	cfg, err := config.Parse(config.DefaultName, config.Default(), config.Known{Kinds: Kinds()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ledgerFeedConfig(cfg).Durable; got != "" {
+		t.Errorf("unnamed daemon's durable %q, want the default", got)
+	}
+	cfg.Fleet.Instance = "engine-a"
+	if got := ledgerFeedConfig(cfg).Durable; got != "arb-ledger-engine-a" {
+		t.Errorf("engine-a's durable %q", got)
+	}
+}

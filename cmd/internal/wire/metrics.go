@@ -60,17 +60,7 @@ func newPrometheusSet(d *Daemon) *prometheusSet {
 			})
 		}))
 
-	reg.MustRegister(httpapi.NewGaugeFamily("arb_venue_up",
-		"1 once the venue has joined (its instrument filters are known and its feed runs); 0 while it is retried.",
-		[]string{"venue"}, func(emit httpapi.Emit) {
-			for _, v := range d.venues {
-				x := 0.0
-				if v.joined() {
-					x = 1
-				}
-				emit(x, v.cfg.Name)
-			}
-		}))
+	reg.MustRegister(venueUpFamily(d))
 
 	reg.MustRegister(httpapi.NewGaugeFamily("arb_book_age_seconds",
 		"Seconds since the last event of each book (venue, symbol), as of the last book snapshot.",
@@ -222,4 +212,16 @@ func (d *Daemon) outcomeCounts() map[pairOutcome]uint64 {
 		}
 	}
 	return out
+}
+
+// venueUpFamily is arb_venue_up of an engine or a feed process: 1 per
+// venue once it has joined.
+func venueUpFamily(d *Daemon) *httpapi.Family {
+	return httpapi.NewGaugeFamily("arb_venue_up",
+		"1 once the venue has joined (its instrument filters are known and its feed runs); 0 while it is retried.",
+		[]string{"venue"}, func(emit httpapi.Emit) {
+			for _, v := range d.venues {
+				emit(b2f(v.joined()), v.cfg.Name)
+			}
+		})
 }
